@@ -1,0 +1,19 @@
+from __future__ import annotations
+
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from django.views.generic import RedirectView
+
+urlpatterns = [
+    path("", RedirectView.as_view(pattern_name="orchestration:index", permanent=False)),
+    path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("orchestrate", include("orchestration.urls")),
+    path("approvals/", include("safety.urls")),
+    path("workspaces/", include("tenancy.urls")),
+    path("admin/", admin.site.urls),
+]
+
+admin.site.site_header = "Orchestrate administration"
+admin.site.site_title = "Orchestrate admin"

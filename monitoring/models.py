@@ -1,0 +1,89 @@
+from __future__ import annotations
+
+import uuid
+from typing import ClassVar
+
+from django.db import models
+
+
+class SpanStatus(models.TextChoices):
+    UNSET = "unset", "Unset"
+    OK = "ok", "OK"
+    ERROR = "error", "Error"
+
+
+class LogLevel(models.TextChoices):
+    DEBUG = "DEBUG", "Debug"
+    INFO = "INFO", "Info"
+    WARNING = "WARNING", "Warning"
+    ERROR = "ERROR", "Error"
+    CRITICAL = "CRITICAL", "Critical"
+
+
+class Trace(models.Model):
+    """One span of distributed tracing: a named piece of work, its timing and its parent."""
+
+    workspace_path: ClassVar[str] = "execution__workspace"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    execution = models.ForeignKey(
+        "orchestration.Execution", on_delete=models.CASCADE, null=True, blank=True, related_name="traces"
+    )
+    parent_span = models.ForeignKey("self", on_delete=models.CASCADE, null=True, blank=True, related_name="children")
+    name = models.CharField(max_length=200)
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    status = models.CharField(max_length=8, choices=SpanStatus.choices, default=SpanStatus.UNSET)
+    metadata = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        db_table = "traces"
+        ordering = ["started_at"]
+        indexes = [models.Index(fields=["execution", "started_at"], name="trace_exec_started_idx")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Metric(models.Model):
+    """One measured value at a moment, named and tagged (e.g. step duration for one tool)."""
+
+    metric_name = models.CharField(max_length=100)
+    metric_value = models.FloatField()
+    tags = models.JSONField(default=dict, blank=True)
+    timestamp = models.DateTimeField()
+
+    class Meta:
+        db_table = "metrics"
+        ordering = ["-timestamp"]
+        indexes = [models.Index(fields=["metric_name", "timestamp"], name="metric_name_time_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.metric_name}={self.metric_value}"
+
+
+class Log(models.Model):
+    """One log line, with the run it concerns when there is one."""
+
+    workspace_path: ClassVar[str] = "execution__workspace"
+
+    execution = models.ForeignKey(
+        "orchestration.Execution", on_delete=models.CASCADE, null=True, blank=True, related_name="logs"
+    )
+    source = models.CharField(max_length=100, help_text="Logger name")
+    level = models.CharField(max_length=8, choices=LogLevel.choices)
+    message = models.TextField()
+    metadata = models.JSONField(default=dict, blank=True)
+    timestamp = models.DateTimeField()
+
+    class Meta:
+        db_table = "logs"
+        ordering = ["timestamp"]
+        indexes = [
+            models.Index(fields=["execution", "timestamp"], name="log_exec_time_idx"),
+            models.Index(fields=["level", "timestamp"], name="log_level_time_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.level} {self.source}: {self.message[:60]}"

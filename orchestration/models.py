@@ -1,0 +1,163 @@
+from __future__ import annotations
+
+import uuid
+from typing import ClassVar
+
+from django.conf import settings
+from django.db import models
+
+
+class ExecutionStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    PLANNING = "planning", "Planning"
+    RUNNING = "running", "Running"
+    WAITING_APPROVAL = "waiting_approval", "Waiting for approval"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+FINISHED_STATUSES = frozenset({ExecutionStatus.SUCCEEDED, ExecutionStatus.FAILED, ExecutionStatus.CANCELLED})
+
+
+class StepStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    RUNNING = "running", "Running"
+    WAITING_APPROVAL = "waiting_approval", "Waiting for approval"
+    THROTTLED = "throttled", "Throttled"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    SKIPPED = "skipped", "Skipped"
+
+
+class MessageType(models.TextChoices):
+    REQUEST = "REQUEST", "Request"
+    RESPONSE = "RESPONSE", "Response"
+    NOTIFICATION = "NOTIFICATION", "Notification"
+
+
+class Execution(models.Model):
+    """One run of a person's request: its plan, where it is, and how it ended."""
+
+    workspace_path: ClassVar[str] = "workspace"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="executions"
+    )
+    workspace = models.ForeignKey("tenancy.Workspace", on_delete=models.CASCADE, related_name="executions")
+    request = models.TextField()
+    plan = models.JSONField(null=True, blank=True)
+    status = models.CharField(max_length=20, choices=ExecutionStatus.choices, default=ExecutionStatus.PENDING)
+    current_step = models.PositiveIntegerField(default=0)
+    total_steps = models.PositiveIntegerField(default=0)
+    result = models.JSONField(null=True, blank=True)
+    error = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "executions"
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["workspace", "-created_at"], name="execution_ws_created_idx"),
+            models.Index(fields=["workspace", "status", "-created_at"], name="execution_ws_status_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(status__in=ExecutionStatus.values), name="execution_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(current_step__lte=models.F("total_steps")), name="execution_current_step_in_plan"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.request[:60]} ({self.status})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in FINISHED_STATUSES
+
+
+class ExecutionStep(models.Model):
+    """One step of a run's plan: the agent that runs it, its input and output, its cost."""
+
+    workspace_path: ClassVar[str] = "execution__workspace"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    execution = models.ForeignKey(Execution, on_delete=models.CASCADE, related_name="steps")
+    step_number = models.PositiveIntegerField()
+    agent_id = models.CharField(max_length=64, help_text="Name of the agent role that runs the step")
+    status = models.CharField(max_length=20, choices=StepStatus.choices, default=StepStatus.PENDING)
+    input = models.JSONField(default=dict, blank=True)
+    output = models.JSONField(null=True, blank=True)
+    error = models.TextField(blank=True, default="")
+    started_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    tokens_used = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        db_table = "execution_steps"
+        ordering = ["execution", "step_number"]
+        constraints = [
+            models.UniqueConstraint(fields=["execution", "step_number"], name="execution_step_number_unique"),
+            models.CheckConstraint(condition=models.Q(step_number__gte=1), name="execution_step_number_positive"),
+            models.CheckConstraint(
+                condition=models.Q(status__in=StepStatus.values), name="execution_step_status_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Step {self.step_number} ({self.agent_id}, {self.status})"
+
+
+class SharedContext(models.Model):
+    """A fact an agent shared with the others in a run (found, works, next), under a key."""
+
+    workspace_path: ClassVar[str] = "execution__workspace"
+
+    execution = models.ForeignKey(Execution, on_delete=models.CASCADE, related_name="shared_context")
+    key = models.CharField(max_length=200)
+    value = models.JSONField(null=True, blank=True)
+    created_by = models.CharField(max_length=64, help_text="Agent that wrote the value")
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "shared_context"
+        ordering = ["execution", "key"]
+        constraints = [models.UniqueConstraint(fields=["execution", "key"], name="shared_context_key_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.key} (by {self.created_by})"
+
+
+class AgentMessage(models.Model):
+    """A message one agent (or the orchestrator) sent another during a run."""
+
+    workspace_path: ClassVar[str] = "execution__workspace"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    execution = models.ForeignKey(Execution, on_delete=models.CASCADE, related_name="messages")
+    from_agent = models.CharField(max_length=64)
+    to_agent = models.CharField(max_length=64)
+    message_type = models.CharField(max_length=16, choices=MessageType.choices)
+    payload = models.JSONField(default=dict, blank=True)
+    in_reply_to = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="replies")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "agent_messages"
+        ordering = ["execution", "created_at"]
+        indexes = [models.Index(fields=["execution", "created_at"], name="agent_message_exec_idx")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(message_type__in=MessageType.values), name="agent_message_type_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.message_type} {self.from_agent} -> {self.to_agent}"

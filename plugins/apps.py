@@ -1,0 +1,8 @@
+from __future__ import annotations
+
+from django.apps import AppConfig
+
+
+class PluginsConfig(AppConfig):
+    name = "plugins"
+    verbose_name = "Plugins"

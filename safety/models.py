@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+import uuid
+from typing import ClassVar
+
+from django.conf import settings
+from django.db import models
+
+
+class ApprovalStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+    EXPIRED = "expired", "Expired"
+
+
+class PendingApproval(models.Model):
+    """A critical action a run wants to take, held until a person approves or rejects it."""
+
+    workspace_path: ClassVar[str] = "execution__workspace"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    execution = models.ForeignKey("orchestration.Execution", on_delete=models.CASCADE, related_name="approvals")
+    action_type = models.CharField(max_length=100, help_text="The tool or action, e.g. email.send")
+    action_data = models.JSONField(default=dict, blank=True, help_text="What will be done, secrets redacted")
+    reason = models.TextField(help_text="Why a person must decide")
+    estimated_impact = models.JSONField(default=dict, blank=True, help_text="What happens, to whom, how many items")
+    status = models.CharField(max_length=10, choices=ApprovalStatus.choices, default=ApprovalStatus.PENDING)
+    created_at = models.DateTimeField(auto_now_add=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="resolved_approvals"
+    )
+
+    class Meta:
+        db_table = "pending_approvals"
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["status", "created_at"], name="approval_status_created_idx")]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(status__in=ApprovalStatus.values), name="approval_status_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action_type} ({self.status})"
+
+
+class ResourceLock(models.Model):
+    """A lease on a shared resource (a file, a calendar, a mailbox) held by one step."""
+
+    resource_id = models.CharField(max_length=255, unique=True)
+    locked_by = models.CharField(max_length=255, help_text="Holder, e.g. the step that took the lock")
+    locked_at = models.DateTimeField()
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        db_table = "resource_locks"
+        ordering = ["resource_id"]
+
+    def __str__(self) -> str:
+        return f"{self.resource_id} held by {self.locked_by}"
+
+
+class RateLimit(models.Model):
+    """How many calls one integration's operation has made in one time window."""
+
+    integration = models.CharField(max_length=64)
+    operation = models.CharField(max_length=64)
+    window_start = models.DateTimeField()
+    request_count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        db_table = "rate_limits"
+        ordering = ["-window_start"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["integration", "operation", "window_start"], name="rate_limit_window_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.integration}.{self.operation} @ {self.window_start:%Y-%m-%d %H:%M:%S}: {self.request_count}"

@@ -1,0 +1,11 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from safety import views
+
+app_name = "safety"
+
+urlpatterns = [
+    path("", views.queue, name="queue"),
+]

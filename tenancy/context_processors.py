@@ -1,0 +1,17 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+
+from tenancy.access import workspaces_for
+
+
+def workspaces(request: HttpRequest) -> dict[str, Any]:
+    """The workspace switcher's choices, read only when a template uses them."""
+    if not request.user.is_authenticated:
+        return {}
+    return {
+        "current_workspace": getattr(request, "workspace", None),
+        "my_workspaces": lambda: list(workspaces_for(request.user)),
+    }

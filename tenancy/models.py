@@ -1,0 +1,100 @@
+from __future__ import annotations
+
+import uuid
+from typing import ClassVar
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+
+from tenancy.roles import ANY_RESOURCE, Action, ResourceType, Role
+
+
+class Workspace(models.Model):
+    """An organisation: everything a tenant owns hangs off one workspace."""
+
+    workspace_path: ClassVar[str] = "id"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=100, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "workspaces"
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class WorkspaceMember(models.Model):
+    """A user's membership of a workspace, with the role that sets what they may do."""
+
+    workspace_path: ClassVar[str] = "workspace"
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="members")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.VIEWER)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "workspace_members"
+        ordering = ["workspace__name", "user__username"]
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "user"], name="workspace_member_unique"),
+            models.CheckConstraint(condition=models.Q(role__in=Role.values), name="workspace_member_role_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.workspace} ({self.role})"
+
+
+class WorkspacePermission(models.Model):
+    """A grant of extra actions on one resource (or all of a type) in a workspace.
+
+    With `user` set the grant is that member's; with no user it applies to
+    every member of the workspace. Grants add to a member's role and only
+    count for members: a grant never lets an outsider in.
+    """
+
+    workspace_path: ClassVar[str] = "workspace"
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="permission_grants")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="permission_grants",
+        help_text="Leave empty to grant to every member of the workspace.",
+    )
+    resource_type = models.CharField(max_length=32, choices=ResourceType.choices)
+    resource_id = models.CharField(max_length=100, default=ANY_RESOURCE, help_text='"*" for every resource of the type')
+    permissions = models.JSONField(default=list, help_text="List of actions granted")
+
+    class Meta:
+        db_table = "workspace_permissions"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "user", "resource_type", "resource_id"],
+                condition=models.Q(user__isnull=False),
+                name="workspace_permission_user_unique",
+            ),
+            models.UniqueConstraint(
+                fields=["workspace", "resource_type", "resource_id"],
+                condition=models.Q(user__isnull=True),
+                name="workspace_permission_everyone_unique",
+            ),
+        ]
+        indexes = [models.Index(fields=["workspace", "resource_type"], name="ws_perm_type_idx")]
+
+    def __str__(self) -> str:
+        who = self.user or "everyone"
+        return f"{who}: {', '.join(self.permissions)} on {self.resource_type}:{self.resource_id}"
+
+    def clean(self) -> None:
+        if not isinstance(self.permissions, list) or not self.permissions:
+            raise ValidationError({"permissions": "Give a non-empty list of actions."})
+        unknown = sorted(set(map(str, self.permissions)) - set(Action.values))
+        if unknown:
+            raise ValidationError({"permissions": f"Unknown actions: {', '.join(unknown)}"})

@@ -1,0 +1,64 @@
+"""Fixed people for access tests, as in the style guide.
+
+alice owns workspace A, bob is her teammate (operator in A), charlie is a
+member of workspace B only and must never see A's rows.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from tenancy.roles import Role
+from tests.factories.tenancy import MemberFactory, UserFactory, WorkspaceFactory
+
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def pytest_configure(config):
+    from django.conf import settings
+
+    # Hashing with PBKDF2 would be most of the suite's time; tests need logins, not strength.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """In CI a test that skips for a missing service is a failure, not a pass."""
+    report = yield
+    if IN_CI and report.skipped and not hasattr(report, "wasxfail"):
+        report.outcome = "failed"
+        report.longrepr = f"skipped in CI, where every service must be present: {report.longrepr}"
+    return report
+
+
+@pytest.fixture
+def workspace_a(db):
+    return WorkspaceFactory(name="A")
+
+
+@pytest.fixture
+def workspace_b(db):
+    return WorkspaceFactory(name="B")
+
+
+@pytest.fixture
+def alice(workspace_a):
+    user = UserFactory(username="alice")
+    MemberFactory(workspace=workspace_a, user=user, role=Role.OWNER)
+    return user
+
+
+@pytest.fixture
+def bob(workspace_a):
+    user = UserFactory(username="bob")
+    MemberFactory(workspace=workspace_a, user=user, role=Role.OPERATOR)
+    return user
+
+
+@pytest.fixture
+def charlie(workspace_b):
+    user = UserFactory(username="charlie")
+    MemberFactory(workspace=workspace_b, user=user, role=Role.OWNER)
+    return user
