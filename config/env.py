@@ -81,6 +81,9 @@ def env_database(name: str, default_sqlite_path: str) -> dict[str, Any]:
         raise ImproperlyConfigured(f"{name} is not a valid database URL: {exc}") from None
     engine = config.get("ENGINE", "")
     if engine == "django.db.backends.sqlite3":
+        # A file, not Django's in-memory default, so the engine's worker
+        # threads share the test database the way they share the real one.
+        config["TEST"] = {"NAME": f"{config['NAME']}.test"}
         config["OPTIONS"] = {
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
             "transaction_mode": "IMMEDIATE",

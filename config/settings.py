@@ -12,7 +12,7 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
-from config.env import env_bool, env_database, env_list, env_redis_url, env_str
+from config.env import env_bool, env_database, env_float, env_int, env_list, env_redis_url, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("ORCHESTRATE_VAR_DIR", str(BASE_DIR / "var")) or BASE_DIR / "var")
@@ -112,7 +112,33 @@ if REDIS_URL:
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
-# Celery is only used when REDIS_URL is set (the distributed run mode).
+# How steps run: "embedded" (worker threads in this process) or "celery"
+# (Celery workers over Redis). Celery is the default when REDIS_URL is set.
+ORCHESTRATE_RUN_MODE = env_str("ORCHESTRATE_RUN_MODE", "celery" if REDIS_URL else "embedded")
+if ORCHESTRATE_RUN_MODE not in {"embedded", "celery"}:
+    raise ImproperlyConfigured(f"ORCHESTRATE_RUN_MODE must be embedded or celery, got {ORCHESTRATE_RUN_MODE!r}")
+if ORCHESTRATE_RUN_MODE == "celery" and not REDIS_URL:
+    raise ImproperlyConfigured("ORCHESTRATE_RUN_MODE=celery needs REDIS_URL")
+ORCHESTRATE_WORKERS = env_int("ORCHESTRATE_WORKERS", 4, minimum=1)
+ORCHESTRATE_STEP_TIMEOUT = env_float("ORCHESTRATE_STEP_TIMEOUT", 300.0, minimum=0.1)
+ORCHESTRATE_MAX_ATTEMPTS = env_int("ORCHESTRATE_MAX_ATTEMPTS", 3, minimum=1)
+ORCHESTRATE_RETRY_BACKOFF = env_float("ORCHESTRATE_RETRY_BACKOFF", 2.0, minimum=0)
+# A running step renews its lease every third of this; a step whose lease ran
+# out has lost its worker and is resumed by the sweeper.
+ORCHESTRATE_LEASE_SECONDS = env_float("ORCHESTRATE_LEASE_SECONDS", 20.0, minimum=1)
+ORCHESTRATE_CHECKPOINT_SECONDS = env_float("ORCHESTRATE_CHECKPOINT_SECONDS", 5.0, minimum=0.1)
+ORCHESTRATE_SWEEP_SECONDS = env_float("ORCHESTRATE_SWEEP_SECONDS", 5.0, minimum=0.1)
+ORCHESTRATE_OUTPUT_INLINE_BYTES = env_int("ORCHESTRATE_OUTPUT_INLINE_BYTES", 64 * 1024, minimum=256)
+ORCHESTRATE_EXTRA_TOOLS = env_list("ORCHESTRATE_EXTRA_TOOLS", [])
+
+# Any OpenAI-compatible chat completions endpoint (OpenAI, Ollama, vLLM...).
+# With LLM_BASE_URL set the planner asks the model first, and the llm tool works.
+LLM_BASE_URL = env_str("LLM_BASE_URL", "") or None
+LLM_API_KEY = env_str("LLM_API_KEY", "") or "not-needed"
+LLM_MODEL = env_str("LLM_MODEL", "gpt-4o-mini")
+LLM_TIMEOUT = env_float("LLM_TIMEOUT", 60.0, minimum=1)
+
+# Celery is only used in the celery run mode (REDIS_URL set).
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ACKS_LATE = True
@@ -121,6 +147,7 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -90,18 +90,31 @@ class ExecutionStep(models.Model):
     execution = models.ForeignKey(Execution, on_delete=models.CASCADE, related_name="steps")
     step_number = models.PositiveIntegerField()
     agent_id = models.CharField(max_length=64, help_text="Name of the agent role that runs the step")
+    tool = models.CharField(max_length=100, help_text="Name of the tool the agent calls")
+    depends_on = models.JSONField(default=list, blank=True, help_text="Step numbers that must finish first")
+    optional = models.BooleanField(default=False, help_text="The run goes on if this step fails or is rejected")
     status = models.CharField(max_length=20, choices=StepStatus.choices, default=StepStatus.PENDING)
-    input = models.JSONField(default=dict, blank=True)
+    waiting_for = models.CharField(max_length=200, blank=True, default="", help_text="What a waiting step waits for")
+    input = models.JSONField(default=dict, blank=True, help_text="As planned; may reference earlier outputs")
     output = models.JSONField(null=True, blank=True)
     error = models.TextField(blank=True, default="")
     started_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
     duration_ms = models.PositiveIntegerField(null=True, blank=True)
     tokens_used = models.PositiveIntegerField(default=0)
+    cached = models.BooleanField(default=False, help_text="The output came from the result cache")
+    attempts = models.PositiveIntegerField(default=0)
+    max_attempts = models.PositiveIntegerField(default=3)
+    retry_at = models.DateTimeField(null=True, blank=True, help_text="A retried step runs no earlier than this")
+    claimed_by = models.CharField(max_length=100, blank=True, default="", help_text="Worker running the step")
+    lease_expires_at = models.DateTimeField(
+        null=True, blank=True, help_text="The worker renews this while it runs; past it, the worker is presumed dead"
+    )
 
     class Meta:
         db_table = "execution_steps"
         ordering = ["execution", "step_number"]
+        indexes = [models.Index(fields=["status", "lease_expires_at"], name="step_status_lease_idx")]
         constraints = [
             models.UniqueConstraint(fields=["execution", "step_number"], name="execution_step_number_unique"),
             models.CheckConstraint(condition=models.Q(step_number__gte=1), name="execution_step_number_positive"),

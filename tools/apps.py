@@ -1,8 +1,25 @@
 from __future__ import annotations
 
+from importlib.metadata import entry_points
+
 from django.apps import AppConfig
+from django.conf import settings
+
+ENTRY_POINT_GROUP = "orchestrate.tools"
 
 
 class ToolsConfig(AppConfig):
     name = "tools"
     verbose_name = "Tools"
+
+    def ready(self) -> None:
+        from tools.builtin import BUILTIN_TOOLS
+        from tools.registry import registry
+
+        for tool_class in BUILTIN_TOOLS:
+            registry.register(tool_class, origin="builtin")
+        for dotted_path in settings.ORCHESTRATE_EXTRA_TOOLS:
+            registry.register_path(dotted_path, origin="extra")
+        for entry_point in entry_points(group=ENTRY_POINT_GROUP):
+            registry.register(entry_point.load(), origin=f"plugin:{entry_point.dist.name if entry_point.dist else '?'}")
+        registry.close()
