@@ -148,6 +148,13 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_DEFAULT_QUEUE = env_str("ORCHESTRATE_QUEUE", "orchestrate")
+# Beat runs the sweeper: leases, not the broker's visibility timeout, decide
+# when a dead worker's step is resumed.
+CELERY_BEAT_SCHEDULE = {
+    "sweep": {"task": "orchestration.sweep", "schedule": ORCHESTRATE_SWEEP_SECONDS},
+}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -180,10 +187,39 @@ CSRF_COOKIE_HTTPONLY = False
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 
+# Run logs also go to the `logs` table, batched by monitoring.log_handler (its
+# docstring says why it hangs on the domain loggers and not on the root). The
+# domain loggers pass INFO even when LOG_LEVEL is higher, because the run pages
+# show those lines; the console handler still shows LOG_LEVEL and up only.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "level": env_str("LOG_LEVEL", "INFO")},
+        "database": {
+            "class": "monitoring.log_handler.DatabaseLogHandler",
+            "level": "INFO",
+            "flush_interval": 1.0,
+            "capacity": 200,
+            "include_warnings": True,
+            # 0 writes only on flush() or a full queue, in the logging thread: what tests want.
+            "background": env_bool("ORCHESTRATE_LOG_FLUSHER", True),
+        },
+    },
+    "loggers": {
+        app: {"handlers": ["database"], "level": "DEBUG" if env_str("LOG_LEVEL", "INFO") == "DEBUG" else "INFO"}
+        for app in (
+            "orchestration",
+            "persistence",
+            "caching",
+            "tools",
+            "safety",
+            "webhooks",
+            "plugins",
+            "learning",
+            "versioning",
+        )
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
 }

@@ -92,6 +92,10 @@ class ExecutionStep(models.Model):
     agent_id = models.CharField(max_length=64, help_text="Name of the agent role that runs the step")
     tool = models.CharField(max_length=100, help_text="Name of the tool the agent calls")
     depends_on = models.JSONField(default=list, blank=True, help_text="Step numbers that must finish first")
+    dependents = models.JSONField(default=list, blank=True, help_text="Step numbers that wait for this one")
+    # Counts down as dependencies finish, so readiness is one atomic update
+    # instead of re-reading every dependency after every step.
+    remaining_deps = models.PositiveIntegerField(default=0)
     optional = models.BooleanField(default=False, help_text="The run goes on if this step fails or is rejected")
     status = models.CharField(max_length=20, choices=StepStatus.choices, default=StepStatus.PENDING)
     waiting_for = models.CharField(max_length=200, blank=True, default="", help_text="What a waiting step waits for")
@@ -105,7 +109,9 @@ class ExecutionStep(models.Model):
     cached = models.BooleanField(default=False, help_text="The output came from the result cache")
     attempts = models.PositiveIntegerField(default=0)
     max_attempts = models.PositiveIntegerField(default=3)
+    timeout_seconds = models.FloatField(null=True, blank=True, help_text="Overrides ORCHESTRATE_STEP_TIMEOUT")
     retry_at = models.DateTimeField(null=True, blank=True, help_text="A retried step runs no earlier than this")
+    queued_at = models.DateTimeField(null=True, blank=True, help_text="When the step was last handed to a worker")
     claimed_by = models.CharField(max_length=100, blank=True, default="", help_text="Worker running the step")
     lease_expires_at = models.DateTimeField(
         null=True, blank=True, help_text="The worker renews this while it runs; past it, the worker is presumed dead"

@@ -13,6 +13,8 @@ import pytest
 from tenancy.roles import Role
 from tests.factories.tenancy import MemberFactory, UserFactory, WorkspaceFactory
 
+pytest_plugins = ["tests.support.engine", "tests.support.openai_server"]
+
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 

@@ -4,6 +4,7 @@ from importlib.metadata import entry_points
 
 from django.apps import AppConfig
 from django.conf import settings
+from django.db.models.signals import post_migrate
 
 ENTRY_POINT_GROUP = "orchestrate.tools"
 
@@ -14,6 +15,7 @@ class ToolsConfig(AppConfig):
 
     def ready(self) -> None:
         from tools.builtin import BUILTIN_TOOLS
+        from tools.discovery import discover_after_migrate
         from tools.registry import registry
 
         for tool_class in BUILTIN_TOOLS:
@@ -23,3 +25,5 @@ class ToolsConfig(AppConfig):
         for entry_point in entry_points(group=ENTRY_POINT_GROUP):
             registry.register(entry_point.load(), origin=f"plugin:{entry_point.dist.name if entry_point.dist else '?'}")
         registry.close()
+        # sender=self: migrate sends post_migrate once per app; the catalogue needs one refresh per migrate.
+        post_migrate.connect(discover_after_migrate, sender=self, dispatch_uid="tools.discover_after_migrate")

@@ -3,5 +3,18 @@
 from __future__ import annotations
 
 from tools.base import Tool
+from tools.builtin.analysis import AnalysisDescribe
+from tools.builtin.drive import DriveList, DriveRead, DriveSearch, DriveWrite
+from tools.builtin.llm import AnalysisSummarise, LLMChat
+from tools.builtin.report import ReportCompose
 
-BUILTIN_TOOLS: list[type[Tool]] = []
+BUILTIN_TOOLS: list[type[Tool]] = [
+    DriveList,
+    DriveSearch,
+    DriveRead,
+    DriveWrite,
+    AnalysisDescribe,
+    AnalysisSummarise,
+    ReportCompose,
+    LLMChat,
+]

@@ -1,0 +1,69 @@
+"""Metrics: named values at a moment, with tags, as rows of the `metrics` table.
+
+    record("step.duration_ms", 412, tool="drive.read", agent="drive")
+
+Tags go through the same redaction as span metadata. `summary` computes its
+figures in Python: the dashboards ask for one metric over a recent window,
+which is a few thousand floats at most, and this keeps SQLite and
+PostgreSQL answering alike.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any, TypedDict
+
+from django.utils import timezone
+
+from monitoring.models import Metric
+from monitoring.tracing import clean_metadata
+
+
+class Summary(TypedDict):
+    count: int
+    mean: float | None
+    p50: float | None
+    p95: float | None
+    max: float | None
+
+
+def record(name: str, value: float, **tags: Any) -> Metric:
+    """Store one value of metric `name`, measured now."""
+    return Metric.objects.create(
+        metric_name=name[:100], metric_value=float(value), tags=clean_metadata(tags), timestamp=timezone.now()
+    )
+
+
+def record_many(values: Iterable[tuple[str, float, Mapping[str, Any]]]) -> list[Metric]:
+    """Store several values in one insert, all stamped with the same moment (e.g. a run's totals)."""
+    now = timezone.now()
+    rows = [
+        Metric(metric_name=name[:100], metric_value=float(value), tags=clean_metadata(tags), timestamp=now)
+        for name, value, tags in values
+    ]
+    return Metric.objects.bulk_create(rows) if rows else []
+
+
+def percentile(ordered: list[float], fraction: float) -> float:
+    """Nearest-rank percentile of an ascending, non-empty list: always a value that was measured."""
+    rank = max(1, math.ceil(fraction * len(ordered)))
+    return ordered[rank - 1]
+
+
+def summary(name: str, since: datetime | None = None) -> Summary:
+    """Count, mean, median, 95th percentile and maximum of metric `name` (since a moment, if given)."""
+    rows = Metric.objects.filter(metric_name=name)
+    if since is not None:
+        rows = rows.filter(timestamp__gte=since)
+    values = sorted(rows.values_list("metric_value", flat=True))
+    if not values:
+        return {"count": 0, "mean": None, "p50": None, "p95": None, "max": None}
+    return {
+        "count": len(values),
+        "mean": math.fsum(values) / len(values),
+        "p50": percentile(values, 0.5),
+        "p95": percentile(values, 0.95),
+        "max": values[-1],
+    }

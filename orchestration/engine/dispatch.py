@@ -1,0 +1,45 @@
+"""How work reaches a worker: one code path, two transports.
+
+In the embedded mode a task runs on a worker thread of this process; in the
+celery mode it is a Celery message. Either way it is sent only after the
+transaction that made it runnable commits, so the worker sees its rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from orchestration.models import ExecutionStep
+
+
+def enqueue_plan(execution_id: object) -> None:
+    transaction.on_commit(lambda: _send("plan", str(execution_id)))
+
+
+def enqueue_steps(step_ids: Iterable[object], delay: float = 0.0) -> None:
+    ids = [str(step_id) for step_id in step_ids]
+    if not ids:
+        return
+    ExecutionStep.objects.filter(pk__in=ids).update(queued_at=timezone.now())
+    for step_id in ids:
+        transaction.on_commit(lambda step_id=step_id: _send("step", step_id, delay))
+
+
+def enqueue_sweep() -> None:
+    _send("sweep", "")
+
+
+def _send(kind: str, object_id: str, delay: float = 0.0) -> None:
+    if settings.ORCHESTRATE_RUN_MODE == "celery":
+        from orchestration import tasks
+
+        task = {"plan": tasks.plan_execution, "step": tasks.run_step, "sweep": tasks.sweep}[kind]
+        task.apply_async(args=[object_id] if object_id else [], countdown=delay or None)
+    else:
+        from orchestration.engine.embedded import runtime
+
+        runtime().submit(kind, object_id, delay)

@@ -1,0 +1,88 @@
+"""The embedded run mode: worker threads inside this process.
+
+The same functions the Celery tasks call run here on a thread pool; a
+retried step waits on a timer; the sweeper runs on its own thread when the
+process is a server (or the `orchestrate` command) that should resume runs.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+from django.conf import settings
+from django.db import close_old_connections, connection
+
+logger = logging.getLogger(__name__)
+
+
+def _run(kind: str, object_id: str) -> None:
+    from orchestration.engine import recovery, runs, steps
+
+    handlers = {"plan": runs.plan_execution, "step": steps.run_step, "sweep": lambda _: recovery.sweep()}
+    try:
+        handlers[kind](object_id)
+    except Exception:
+        logger.exception("Embedded %s task for %s failed", kind, object_id)
+        close_old_connections()
+        connection.close_if_unusable_or_obsolete()
+
+
+class EmbeddedRuntime:
+    def __init__(self, workers: int) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="orchestrate-worker")
+        self._sweeper: threading.Thread | None = None
+        self._stopping = threading.Event()
+        self._in_flight = 0
+        self._idle = threading.Condition()
+
+    def submit(self, kind: str, object_id: str, delay: float = 0.0) -> None:
+        with self._idle:
+            self._in_flight += 1
+        if delay > 0:
+            timer = threading.Timer(delay, self._pool.submit, args=(self._tracked, kind, object_id))
+            timer.daemon = True
+            timer.start()
+        else:
+            self._pool.submit(self._tracked, kind, object_id)
+
+    def _tracked(self, kind: str, object_id: str) -> None:
+        try:
+            _run(kind, object_id)
+        finally:
+            with self._idle:
+                self._in_flight -= 1
+                self._idle.notify_all()
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until no task is queued, waiting on a timer or running; False on timeout."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._in_flight == 0, timeout=timeout)
+
+    def start_sweeper(self) -> None:
+        """Resume runs left behind by a previous process, and keep watching."""
+        if self._sweeper is None:
+            self._sweeper = threading.Thread(target=self._sweep_forever, name="orchestrate-sweeper", daemon=True)
+            self._sweeper.start()
+
+    def _sweep_forever(self) -> None:
+        while not self._stopping.wait(settings.ORCHESTRATE_SWEEP_SECONDS):
+            _run("sweep", "")
+            connection.close()
+
+    def shutdown(self) -> None:
+        self._stopping.set()
+        self._pool.shutdown(wait=True)
+
+
+_runtime: EmbeddedRuntime | None = None
+_lock = threading.Lock()
+
+
+def runtime() -> EmbeddedRuntime:
+    global _runtime
+    with _lock:
+        if _runtime is None:
+            _runtime = EmbeddedRuntime(settings.ORCHESTRATE_WORKERS)
+        return _runtime

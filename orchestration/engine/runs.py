@@ -1,0 +1,225 @@
+"""A run as a whole: submit it, plan it, cancel it, finish it."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from learning.models import ExecutionFeedback
+from monitoring.log_handler import flush_database_logs
+from monitoring.metrics import record_many
+from monitoring.tracing import Span, root_span_of, start_span
+from orchestration.engine.checkpointing import checkpoint_run
+from orchestration.engine.dispatch import enqueue_plan, enqueue_steps
+from orchestration.engine.outputs import load_output
+from orchestration.events import publish_execution
+from orchestration.models import Execution, ExecutionStatus, ExecutionStep, StepStatus
+from orchestration.planning import NoToolForRequest, PlanInvalid, make_plan
+from orchestration.planning.schema import validate_plan
+from tenancy.access import may
+from tenancy.models import Workspace
+from tenancy.roles import Action
+from versioning.models import PlanVersion
+
+logger = logging.getLogger(__name__)
+
+UNFINISHED_STEPS = (StepStatus.PENDING, StepStatus.RUNNING, StepStatus.WAITING_APPROVAL, StepStatus.THROTTLED)
+ACTIVE_RUNS = (
+    ExecutionStatus.PENDING,
+    ExecutionStatus.PLANNING,
+    ExecutionStatus.RUNNING,
+    ExecutionStatus.WAITING_APPROVAL,
+)
+
+
+def submit(*, user: Any, workspace: Workspace, request_text: str, plan: dict[str, Any] | None = None) -> Execution:
+    """Create a pending run of the request and hand it to the planner.
+
+    A caller that already has a plan (a webhook, a saved template, a test)
+    passes it; it is validated here, so a bad plan is refused before a run exists.
+    """
+    text = request_text.strip()
+    if not text:
+        raise ValueError("Type a request to run.")
+    if not may(user, Action.RUN, workspace):
+        raise PermissionDenied(f"You may not run requests in {workspace.name}.")
+    given = validate_plan(plan, planner="given") if plan is not None else None
+    with transaction.atomic():
+        execution = Execution.objects.create(user=user, workspace=workspace, request=text, plan=given)
+        enqueue_plan(execution.pk)
+    logger.info("Submitted by %s", user, extra={"execution_id": str(execution.pk)})
+    publish_execution(execution.pk)
+    return execution
+
+
+def plan_execution(execution_id: str) -> None:
+    """Plan a pending run and start its first steps; a run is planned once."""
+    if not Execution.objects.filter(pk=execution_id, status=ExecutionStatus.PENDING).update(
+        status=ExecutionStatus.PLANNING, updated_at=timezone.now()
+    ):
+        return
+    execution = Execution.objects.get(pk=execution_id)
+    publish_execution(execution_id)
+    span = start_span("execution", execution_id=execution_id, metadata={"request": execution.request[:500]})
+    try:
+        with_span = start_span("plan", execution_id=execution_id, parent=span)
+        plan = execution.plan or make_plan(execution.request, execution_id=execution_id)
+        with_span.end(metadata={"planner": plan["planner"], "steps": len(plan["steps"])})
+    except (NoToolForRequest, PlanInvalid) as exc:
+        with_span.end(status="error", metadata={"error": str(exc)})
+        _fail_unplanned(execution_id, str(exc))
+        return
+    with transaction.atomic():
+        _create_steps(execution, plan["steps"])
+        PlanVersion.objects.get_or_create(
+            plan=execution, version=1, defaults={"plan_data": plan, "metadata": {"source": plan["planner"]}}
+        )
+        Execution.objects.filter(pk=execution_id, status=ExecutionStatus.PLANNING).update(
+            plan=plan, total_steps=len(plan["steps"]), status=ExecutionStatus.RUNNING, updated_at=timezone.now()
+        )
+        ready = ExecutionStep.objects.filter(execution_id=execution_id, remaining_deps=0).values_list("pk", flat=True)
+        enqueue_steps(list(ready))
+    checkpoint_run(execution_id, reason="planned")
+    publish_execution(execution_id)
+
+
+def _create_steps(execution: Execution, planned: list[dict[str, Any]]) -> None:
+    dependents: dict[int, list[int]] = {step["number"]: [] for step in planned}
+    for step in planned:
+        for dependency in step["depends_on"]:
+            dependents[dependency].append(step["number"])
+    ExecutionStep.objects.bulk_create(
+        ExecutionStep(
+            execution=execution,
+            step_number=step["number"],
+            agent_id=step["agent"],
+            tool=step["tool"],
+            input=step["input"],
+            depends_on=step["depends_on"],
+            dependents=dependents[step["number"]],
+            remaining_deps=len(step["depends_on"]),
+            optional=step["optional"],
+            timeout_seconds=step.get("timeout_seconds"),
+            max_attempts=step.get("max_attempts", settings.ORCHESTRATE_MAX_ATTEMPTS),
+        )
+        for step in planned
+    )
+
+
+def _fail_unplanned(execution_id: str, error: str) -> None:
+    logger.warning("Planning failed: %s", error, extra={"execution_id": execution_id})
+    Execution.objects.filter(pk=execution_id, status=ExecutionStatus.PLANNING).update(
+        status=ExecutionStatus.FAILED, error=error, completed_at=timezone.now(), updated_at=timezone.now()
+    )
+    _on_finished(execution_id)
+
+
+def skip_steps(execution_id: object, numbers: Iterable[int] | None, reason: str) -> int:
+    """Mark unfinished, not-running steps skipped (all of them when numbers is None)."""
+    queryset = ExecutionStep.objects.filter(
+        execution_id=execution_id, status__in=[StepStatus.PENDING, StepStatus.THROTTLED, StepStatus.WAITING_APPROVAL]
+    )
+    if numbers is not None:
+        queryset = queryset.filter(step_number__in=list(numbers))
+    now = timezone.now()
+    skipped = queryset.update(status=StepStatus.SKIPPED, error=reason, completed_at=now, waiting_for="")
+    if skipped:
+        Execution.objects.filter(pk=execution_id).update(current_step=F("current_step") + skipped, updated_at=now)
+    return skipped
+
+
+def cancel(execution: Execution, user: Any) -> bool:
+    """Stop a run: nothing new starts, running tools are told to stop. False if it had ended."""
+    if not may(user, Action.CANCEL, execution.workspace_id):
+        raise PermissionDenied("You may not cancel runs in this workspace.")
+    now = timezone.now()
+    with transaction.atomic():
+        if not Execution.objects.filter(pk=execution.pk, status__in=ACTIVE_RUNS).update(
+            status=ExecutionStatus.CANCELLED, completed_at=now, updated_at=now, error=f"Cancelled by {user}."
+        ):
+            return False
+        skip_steps(execution.pk, None, f"Cancelled by {user}.")
+    logger.info("Cancelled by %s", user, extra={"execution_id": str(execution.pk)})
+    _on_finished(str(execution.pk))
+    return True
+
+
+def finish_if_done(execution_id: object) -> None:
+    """End the run when no step is left to run: succeeded, or failed by its first failed step."""
+    if ExecutionStep.objects.filter(execution_id=execution_id, status__in=UNFINISHED_STEPS).exists():
+        return
+    steps = list(ExecutionStep.objects.filter(execution_id=execution_id).order_by("step_number"))
+    failed = next((step for step in steps if step.status == StepStatus.FAILED and not step.optional), None)
+    now = timezone.now()
+    changes: dict[str, Any] = {"completed_at": now, "updated_at": now, "result": _result(steps)}
+    if failed:
+        changes.update(
+            status=ExecutionStatus.FAILED, error=f"Step {failed.step_number} ({failed.tool}) failed: {failed.error}"
+        )
+    else:
+        changes.update(status=ExecutionStatus.SUCCEEDED)
+    if Execution.objects.filter(
+        pk=execution_id, status__in=[ExecutionStatus.RUNNING, ExecutionStatus.WAITING_APPROVAL]
+    ).update(**changes):
+        _on_finished(str(execution_id))
+
+
+def _result(steps: list[ExecutionStep]) -> dict[str, Any]:
+    """What the run produced: the outputs of its final steps (the ones nothing else consumed)."""
+    final = [step for step in steps if not step.dependents and step.status == StepStatus.SUCCEEDED]
+    return {
+        "outputs": {str(step.step_number): step.output for step in final},
+        "summary": "; ".join(_summary_of(step) for step in final),
+    }
+
+
+def _summary_of(step: ExecutionStep) -> str:
+    output = load_output(step.output)
+    if isinstance(output, dict):
+        for key in ("path", "summary", "content"):
+            if isinstance(output.get(key), str):
+                return f"{step.tool}: {output[key][:300]}"
+    return f"{step.tool}: done"
+
+
+def _on_finished(execution_id: str) -> None:
+    """Everything that follows the end of a run, whoever ended it."""
+    execution = Execution.objects.get(pk=execution_id)
+    steps = list(execution.steps.all())
+    duration_ms = int((execution.completed_at - execution.created_at).total_seconds() * 1000)
+    tokens = sum(step.tokens_used for step in steps) + int((execution.plan or {}).get("tokens_used", 0))
+    root = root_span_of(execution_id)
+    if root is not None:
+        Span.from_trace(root).end(
+            status="ok" if execution.status == ExecutionStatus.SUCCEEDED else "error",
+            metadata={"status": execution.status},
+        )
+    record_many(
+        [
+            ("execution.duration_ms", duration_ms, {"status": execution.status}),
+            ("execution.tokens", tokens, {"status": execution.status}),
+            ("execution.steps", len(steps), {"status": execution.status}),
+        ]
+    )
+    ExecutionFeedback.objects.update_or_create(
+        execution=execution,
+        defaults={
+            "success": execution.status == ExecutionStatus.SUCCEEDED,
+            "duration_ms": duration_ms,
+            "tokens_used": tokens,
+            "steps_count": len(steps),
+            "error_count": sum(1 for step in steps if step.status == StepStatus.FAILED),
+            "patterns": [" -> ".join(step.agent_id for step in sorted(steps, key=lambda s: s.step_number))],
+        },
+    )
+    checkpoint_run(execution_id, reason=f"run {execution.status}")
+    logger.info("Run %s in %d ms", execution.status, duration_ms, extra={"execution_id": execution_id})
+    flush_database_logs()
+    publish_execution(execution_id)

@@ -1,0 +1,111 @@
+"""Progress events: every state change of a run or a step, published once.
+
+Each event goes to two Channels groups, the execution's and the workspace's,
+so a page about one run and a page about the whole workspace both hear it.
+Payloads are typed and tagged by `type`, which Channels maps to a consumer
+method (`step.updated` -> `step_updated`).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Literal, TypedDict
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+
+from orchestration.models import Execution, ExecutionStep
+
+logger = logging.getLogger(__name__)
+
+
+class ExecutionEvent(TypedDict):
+    type: Literal["execution.updated"]
+    execution_id: str
+    workspace_id: str
+    status: str
+    current_step: int
+    total_steps: int
+    error: str
+
+
+class StepEvent(TypedDict):
+    type: Literal["step.updated"]
+    execution_id: str
+    workspace_id: str
+    step_number: int
+    agent: str
+    tool: str
+    status: str
+    waiting_for: str
+    cached: bool
+    attempts: int
+    duration_ms: int | None
+    tokens_used: int
+    error: str
+
+
+ProgressEvent = ExecutionEvent | StepEvent
+
+
+def execution_group(execution_id: object) -> str:
+    return f"execution.{execution_id}"
+
+
+def workspace_group(workspace_id: object) -> str:
+    return f"workspace.{workspace_id}"
+
+
+def execution_event(execution: Execution) -> ExecutionEvent:
+    return {
+        "type": "execution.updated",
+        "execution_id": str(execution.pk),
+        "workspace_id": str(execution.workspace_id),
+        "status": execution.status,
+        "current_step": execution.current_step,
+        "total_steps": execution.total_steps,
+        "error": execution.error,
+    }
+
+
+def step_event(step: ExecutionStep, workspace_id: object) -> StepEvent:
+    return {
+        "type": "step.updated",
+        "execution_id": str(step.execution_id),
+        "workspace_id": str(workspace_id),
+        "step_number": step.step_number,
+        "agent": step.agent_id,
+        "tool": step.tool,
+        "status": step.status,
+        "waiting_for": step.waiting_for,
+        "cached": step.cached,
+        "attempts": step.attempts,
+        "duration_ms": step.duration_ms,
+        "tokens_used": step.tokens_used,
+        "error": step.error,
+    }
+
+
+def publish(event: ProgressEvent) -> None:
+    """Send the event to the run's and the workspace's groups; never fail the caller."""
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        send = async_to_sync(layer.group_send)
+        send(execution_group(event["execution_id"]), event)
+        send(workspace_group(event["workspace_id"]), event)
+    except Exception:  # a dropped progress event must not fail a run
+        logger.exception("Could not publish %s for execution %s", event["type"], event["execution_id"])
+
+
+def publish_execution(execution_id: object) -> None:
+    execution = Execution.objects.filter(pk=execution_id).first()
+    if execution is not None:
+        publish(execution_event(execution))
+
+
+def publish_step(step_id: object) -> None:
+    step = ExecutionStep.objects.select_related("execution").filter(pk=step_id).first()
+    if step is not None:
+        publish(step_event(step, step.execution.workspace_id))

@@ -1,0 +1,75 @@
+"""Planning: turn a request into a validated plan.
+
+The LLM planner is asked first when a model endpoint is configured; an
+answer that is not valid JSON or not a valid plan falls back to the rule
+planner, and the reason is logged and kept in the plan. A request no tool
+can serve raises NoToolForRequest with a message for the person.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from orchestration.agents import current_prompt
+from orchestration.planning.rules import NoToolForRequest, plan_with_rules
+from orchestration.planning.schema import PlanInvalid, validate_plan
+from tools.base import ToolError
+from tools.llm_client import chat, llm_configured
+from tools.registry import registry
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["NoToolForRequest", "PlanInvalid", "make_plan"]
+
+
+def _catalogue() -> list[dict[str, Any]]:
+    return [
+        {
+            "name": tool.name,
+            "description": tool.description,
+            "capabilities": list(tool.capabilities),
+            "input_schema": tool.input_schema,
+        }
+        for tool in registry.all()
+    ]
+
+
+def plan_with_llm(request_text: str) -> tuple[dict[str, Any], int]:
+    """Ask the model for a plan; returns the validated plan and the tokens spent."""
+    prompt = current_prompt("planner")
+    reply = chat(
+        [
+            {"role": "system", "content": prompt.prompt},
+            {"role": "user", "content": json.dumps({"tools": _catalogue(), "request": request_text})},
+        ],
+        json_mode=True,
+    )
+    try:
+        raw = json.loads(reply.content)
+    except (TypeError, json.JSONDecodeError) as exc:
+        raise PlanInvalid([f"the model did not answer with JSON ({exc})"]) from None
+    plan = validate_plan(raw, planner="llm")
+    plan["prompt_version"] = prompt.version
+    return plan, reply.total_tokens
+
+
+def make_plan(request_text: str, *, execution_id: object) -> dict[str, Any]:
+    """A validated plan for the request (with `planner` saying who made it)."""
+    log_extra = {"execution_id": str(execution_id)}
+    fallback_reason = None
+    if llm_configured():
+        try:
+            plan, tokens = plan_with_llm(request_text)
+            plan["tokens_used"] = tokens
+            logger.info("Planned with the language model: %d steps", len(plan["steps"]), extra=log_extra)
+            return plan
+        except (PlanInvalid, ToolError) as exc:
+            fallback_reason = f"The model's plan was not usable: {exc}"
+            logger.warning("%s; using the rule planner", fallback_reason, extra=log_extra)
+    plan = validate_plan(plan_with_rules(request_text), planner="rules")
+    if fallback_reason:
+        plan["fallback_reason"] = fallback_reason
+    logger.info("Planned with rules: %d steps", len(plan["steps"]), extra=log_extra)
+    return plan

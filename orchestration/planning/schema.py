@@ -1,0 +1,79 @@
+"""What a valid plan is, checked the same way whoever wrote it (rules or a model).
+
+A plan is JSON: {"planner": ..., "steps": [{"number", "agent", "tool",
+"input", "depends_on", "optional", "description"}...]}. Steps are numbered
+1..N in order, depend only on earlier steps, use registered tools, and refer
+(with {"$step": N}) only to steps they depend on.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from orchestration.agents import agent_for_tool
+from orchestration.engine.references import references_of
+from tools.registry import registry
+
+
+class PlanInvalid(ValueError):
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+def validate_plan(raw: Any, *, planner: str) -> dict[str, Any]:
+    """The plan in normal form, or PlanInvalid listing every problem found."""
+    if not isinstance(raw, dict) or not isinstance(raw.get("steps"), list) or not raw["steps"]:
+        raise PlanInvalid(['a plan is an object with a non-empty "steps" list'])
+    problems: list[str] = []
+    steps: list[dict[str, Any]] = []
+    for index, step in enumerate(raw["steps"], start=1):
+        where = f"step {index}"
+        if not isinstance(step, dict):
+            problems.append(f"{where} is not an object")
+            continue
+        if step.get("number", index) != index:
+            problems.append(f"{where} is numbered {step.get('number')!r}; steps are numbered 1..N in order")
+        tool = step.get("tool")
+        if not isinstance(tool, str) or tool not in registry:
+            problems.append(f"{where} uses unknown tool {tool!r}")
+        tool_input = step.get("input", {})
+        if not isinstance(tool_input, dict):
+            problems.append(f"{where} input must be an object")
+            tool_input = {}
+        depends_on = step.get("depends_on", [])
+        if not isinstance(depends_on, list) or not all(isinstance(n, int) and 1 <= n < index for n in depends_on):
+            problems.append(f"{where} may depend only on earlier step numbers, got {depends_on!r}")
+            depends_on = []
+        timeout = step.get("timeout_seconds")
+        if timeout is not None and not (isinstance(timeout, int | float) and timeout > 0):
+            problems.append(f"{where} timeout_seconds must be a positive number")
+        attempts = step.get("max_attempts")
+        if attempts is not None and not (isinstance(attempts, int) and 1 <= attempts <= 10):
+            problems.append(f"{where} max_attempts must be an integer from 1 to 10")
+        undeclared = references_of(tool_input) - set(depends_on)
+        if undeclared:
+            problems.append(f"{where} refers to steps {sorted(undeclared)} it does not depend on")
+        if isinstance(tool, str) and tool in registry:
+            required = registry.get(tool).input_schema.get("required", [])
+            missing = [key for key in required if key not in tool_input]
+            if missing:
+                problems.append(f"{where} ({tool}) lacks required input {missing}")
+        steps.append(
+            {
+                "number": index,
+                "agent": agent_for_tool(tool) if isinstance(tool, str) else "",
+                "tool": tool,
+                "input": tool_input,
+                "depends_on": sorted(set(depends_on)),
+                "optional": bool(step.get("optional", False)),
+                **({"timeout_seconds": timeout} if timeout is not None else {}),
+                **({"max_attempts": attempts} if attempts is not None else {}),
+                "description": str(step.get("description", ""))[:500],
+            }
+        )
+    if problems:
+        raise PlanInvalid(problems)
+    plan = {key: value for key, value in raw.items() if key != "steps"}
+    plan.update({"planner": planner, "steps": steps})
+    return plan

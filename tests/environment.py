@@ -1,0 +1,20 @@
+"""Loaded by pytest (`-p tests.environment`) before Django is set up.
+
+It gives the test process and every worker process it starts the same
+extra tools and one shared drive root, as an operator would configure them
+with environment variables.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+os.environ.setdefault(
+    "ORCHESTRATE_EXTRA_TOOLS",
+    "tests.support.tools.EffectTool,tests.support.tools.NoopTool,tests.support.tools.FlakyTool,"
+    "tests.support.tools.SleepTool",
+)
+os.environ.setdefault("MEDIA_ROOT", tempfile.mkdtemp(prefix="orchestrate-test-media-"))
+# Celery workers started by tests listen on a queue of their own.
+os.environ.setdefault("ORCHESTRATE_QUEUE", f"orchestrate-test-{os.getpid()}")
