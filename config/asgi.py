@@ -19,10 +19,20 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from config.routing import websocket_urlpatterns  # noqa: E402
+from orchestration.engine.runtime_hooks import server_loaded, server_started  # noqa: E402
 
-application = ProtocolTypeRouter(
+router = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
         "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )
+
+
+server_loaded()
+
+
+async def application(scope, receive, send):  # type: ignore[no-untyped-def]
+    """The router, after telling the engine once that a server (and its event loop) is up."""
+    server_started()
+    return await router(scope, receive, send)

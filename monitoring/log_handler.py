@@ -129,6 +129,7 @@ class DatabaseLogHandler(logging.Handler):
 
     def _reset_threading(self) -> None:
         # Lock order: self.lock (held by logging around emit) -> _flush_lock -> _queue_lock.
+        # _flush_lock: one write at a time (the flusher's, or a flush() that waits for it).
         self._queue_lock = threading.Lock()
         self._flush_lock = threading.Lock()
         self._wake = threading.Event()
@@ -224,13 +225,27 @@ class DatabaseLogHandler(logging.Handler):
             action()
 
     def flush(self) -> None:
-        """Write every queued record now, in this thread and on its database connection."""
+        """Write every queued record now, in this thread and on its database connection.
+
+        Outside a transaction it first waits for a background write in progress,
+        so every record emitted before the call is stored when it returns. Inside
+        one it does not wait (see `_write_pending`) and a batch the flusher holds
+        lands when that write completes.
+        """
         self._write_pending()
 
     def _write_pending(self) -> None:
         if not apps.ready:
             return  # Logged during start-up: kept until the models can be used.
-        with self._flush_lock:
+        # Imported here: logging configuration loads this module before the app registry.
+        from monitoring.models import Log
+
+        # A caller inside a transaction does not wait for a background write in
+        # progress: that write may itself be waiting for the caller's locks (SQLite's
+        # write lock, or a row the caller holds FOR UPDATE). Its own queue is written.
+        wait = not connections[router.db_for_write(Log)].in_atomic_block
+        acquired = self._flush_lock.acquire(blocking=wait)
+        try:
             with self._queue_lock:
                 batch = list(self._queue)
                 self._queue.clear()
@@ -246,6 +261,9 @@ class DatabaseLogHandler(logging.Handler):
                 self._failing = False
             finally:
                 _writing.active = was_writing
+        finally:
+            if acquired:
+                self._flush_lock.release()
 
     def _write(self, batch: list[_Pending]) -> None:
         from monitoring.models import Log

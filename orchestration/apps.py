@@ -1,8 +1,26 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+
+def ensure_agent_prompts(**kwargs: Any) -> None:
+    """Give every agent its version-1 prompt, so prompts can be listed, revised and scored."""
+    from django.db import connection
+
+    if "prompt_versions" not in connection.introspection.table_names():
+        return
+    from orchestration.agents import AGENTS, current_prompt
+
+    for name in AGENTS:
+        current_prompt(name)
 
 
 class OrchestrationConfig(AppConfig):
     name = "orchestration"
     verbose_name = "Core orchestration"
+
+    def ready(self) -> None:
+        post_migrate.connect(ensure_agent_prompts, sender=self, dispatch_uid="orchestration.ensure_agent_prompts")

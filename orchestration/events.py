@@ -8,6 +8,7 @@ method (`step.updated` -> `step_updated`).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Literal, TypedDict
 
@@ -86,15 +87,42 @@ def step_event(step: ExecutionStep, workspace_id: object) -> StepEvent:
     }
 
 
-def publish(event: ProgressEvent) -> None:
-    """Send the event to the run's and the workspace's groups; never fail the caller."""
+_server_loop: asyncio.AbstractEventLoop | None = None
+
+
+def bind_server_loop(loop: asyncio.AbstractEventLoop) -> None:
+    """Remember the ASGI server's event loop.
+
+    The in-memory channel layer (embedded mode) keeps asyncio queues that
+    belong to the server's loop; worker threads must hand their sends to
+    that loop rather than run them on a loop of their own, or consumers
+    waiting on those queues may never wake.
+    """
+    global _server_loop
+    _server_loop = loop
+
+
+async def _send(event: ProgressEvent) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
+    await layer.group_send(execution_group(event["execution_id"]), event)
+    await layer.group_send(workspace_group(event["workspace_id"]), event)
+
+
+def publish(event: ProgressEvent) -> None:
+    """Send the event to the run's and the workspace's groups; never fail the caller."""
     try:
-        send = async_to_sync(layer.group_send)
-        send(execution_group(event["execution_id"]), event)
-        send(workspace_group(event["workspace_id"]), event)
+        loop = _server_loop
+        if loop is not None and loop.is_running():
+            try:
+                running = asyncio.get_running_loop()
+            except RuntimeError:
+                running = None
+            if running is not loop:
+                asyncio.run_coroutine_threadsafe(_send(event), loop).result(timeout=5)
+                return
+        async_to_sync(_send)(event)
     except Exception:  # a dropped progress event must not fail a run
         logger.exception("Could not publish %s for execution %s", event["type"], event["execution_id"])
 

@@ -359,3 +359,14 @@ def test_it_discards_queued_records(execution, db_logger):
 
 def _record(name: str, execution_id: object, message: str) -> logging.LogRecord:
     return logging.makeLogRecord({"name": name, "levelno": logging.INFO, "msg": message, "execution_id": execution_id})
+
+
+def test_it_does_not_wait_for_a_background_write_inside_a_transaction(execution, db_logger):
+    """The background write may be waiting for this transaction's locks: waiting for it would deadlock."""
+    logger, handler = db_logger
+    logger.info("written at once", extra={"execution_id": execution.id})
+
+    with handler._flush_lock:  # as if the flusher thread were stuck writing
+        handler.flush()
+
+    assert Log.objects.filter(execution=execution, message="written at once").exists()

@@ -18,6 +18,7 @@ from django.utils.text import slugify
 
 from orchestration.planning.entities import Entities, extract
 from tools.base import Stage
+from tools.llm_client import llm_configured
 from tools.registry import registry
 
 
@@ -35,6 +36,8 @@ class Intent:
     # numbers of the steps this one consumes.
     build: Callable[[str, Entities, list[int]], dict[str, Any]]
     needs_files: bool = False
+    # Why the intent cannot be served right now (e.g. no model configured), or None.
+    unavailable: Callable[[], str | None] = lambda: None
 
 
 def _said(pattern: str) -> Callable[[str, Entities], bool]:
@@ -109,11 +112,10 @@ INTENTS: list[Intent] = [
         Stage.TRANSFORM,
         lambda text, entities: (
             not entities.mentions_files
-            and bool(
-                re.search(r"\b(draft|compose|translate|explain|brainstorm|answer|ask|write)\b", text, re.IGNORECASE)
-            )
+            and bool(re.search(r"\b(draft|compose|translate|explain|brainstorm|answer|ask)\b", text, re.IGNORECASE))
         ),
         lambda text, entities, consumed: {"prompt": text},
+        unavailable=lambda: None if llm_configured() else "This request needs a language model: set LLM_BASE_URL.",
     ),
 ]
 
@@ -128,8 +130,15 @@ def plan_with_rules(request_text: str, today: date | None = None) -> dict[str, A
     text = " ".join(request_text.split())
     entities = extract(text, today)
     wanted = [intent for intent in INTENTS if intent.applies(text, entities)]
-    if any(intent.needs_files for intent in wanted) and not entities.mentions_files:
+    asks_for_analysis = re.search(SUMMARISE, text, re.IGNORECASE)
+    if (asks_for_analysis or any(intent.needs_files for intent in wanted)) and not entities.mentions_files:
         raise NoToolForRequest("Say which files to use, e.g. 'the sales CSV files' or 'q1.csv'.")
+    if wanted and all(intent.stage == Stage.SINK for intent in wanted):
+        raise NoToolForRequest("Say what to work on, e.g. 'write a report on the sales CSV files'.")
+    for intent in wanted:
+        reason = intent.unavailable()
+        if reason:
+            raise NoToolForRequest(reason)
     if not wanted:
         capabilities = sorted({cap for tool in registry.all() for cap in tool.capabilities})
         raise NoToolForRequest("No tool can serve this request. Installed tools can: " + ", ".join(capabilities) + ".")

@@ -1,0 +1,1 @@
+"""Benchmarks of the engine; run `python -m bench.engine --help` (see bench/README.md). Not tests."""

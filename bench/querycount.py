@@ -1,0 +1,181 @@
+"""Counting the database queries a process sends, for the engine benchmark.
+
+`install()` hooks every Django connection (the `connection_created` signal)
+with an execute wrapper that counts each statement sent through a Django
+cursor (SELECT/INSERT/UPDATE/DELETE and savepoints; BEGIN/COMMIT of
+autocommit toggling do not go through a cursor and are not counted).
+
+In a Celery worker process (BENCH_QUERY_REDIS_KEY set) the count is also
+added to a Redis counter after every task and by a small flusher thread, so
+the driver process can read the total of all worker processes.
+
+`profile()` additionally groups statements by their normalised SQL with
+their count and time; it costs a little per query, so the benchmark uses it
+only in an extra run that is not timed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+_lock = threading.Lock()
+_local = threading.local()
+_state: dict[str, Any] = {"installed": False, "count": 0, "flushed": 0, "flusher_pid": None, "redis": None}
+_profile: dict[str, list[float]] | None = None
+_redis_key: str | None = None
+FLUSH_SECONDS = 0.02
+
+
+def _wrapper(execute, sql, params, many, context):
+    if getattr(_local, "paused", False):
+        return execute(sql, params, many, context)
+    with _lock:
+        _state["count"] += 1
+    if _profile is None:
+        return execute(sql, params, many, context)
+    started = time.perf_counter()
+    try:
+        return execute(sql, params, many, context)
+    finally:
+        elapsed = time.perf_counter() - started
+        key = normalise(sql)
+        with _lock:
+            if _profile is not None:
+                entry = _profile.setdefault(key, [0, 0.0])
+                entry[0] += 1
+                entry[1] += elapsed
+
+
+_WHITESPACE = re.compile(r"\s+")
+_PLACEHOLDER_LIST = re.compile(r"\((?:%s|\?)(?:, (?:%s|\?))+\)")
+_ROW_LIST = re.compile(r"\(\.\.\.\)(?:, \(\.\.\.\))+")
+
+
+def normalise(sql: str) -> str:
+    """The statement with whitespace collapsed and IN lists / VALUES rows folded."""
+    text = _WHITESPACE.sub(" ", sql).strip()
+    text = _PLACEHOLDER_LIST.sub("(...)", text)
+    return _ROW_LIST.sub("(...), ...", text)
+
+
+def _hook(connection: Any) -> None:
+    if _wrapper not in connection.execute_wrappers:
+        connection.execute_wrappers.append(_wrapper)
+    _ensure_flusher()
+
+
+def _on_connection_created(sender: Any, connection: Any, **kwargs: Any) -> None:
+    _hook(connection)
+
+
+def install(redis_key: str | None = None) -> None:
+    """Count this process's queries (idempotent); with a key, also add them up in Redis."""
+    global _redis_key
+    if _state["installed"]:
+        return
+    from django.db.backends.signals import connection_created
+
+    _state["installed"] = True
+    _redis_key = redis_key
+    connection_created.connect(_on_connection_created, weak=False, dispatch_uid="bench.querycount")
+    if redis_key:
+        from celery.signals import task_postrun
+
+        task_postrun.connect(lambda **kwargs: flush(), weak=False, dispatch_uid="bench.querycount.flush")
+        os.register_at_fork(after_in_child=_after_fork)
+
+
+def install_from_env() -> None:
+    if os.environ.get("BENCH_COUNT_QUERIES"):
+        install(os.environ.get("BENCH_QUERY_REDIS_KEY") or None)
+
+
+def hook_open_connections() -> None:
+    """Hook the connections this thread opened before `install()`."""
+    from django.db import connections
+
+    for connection in connections.all(initialized_only=True):
+        _hook(connection)
+
+
+def count() -> int:
+    with _lock:
+        return int(_state["count"])
+
+
+@contextmanager
+def paused() -> Iterator[None]:
+    """Do not count this thread's queries inside the block (the driver's polling)."""
+    previous = getattr(_local, "paused", False)
+    _local.paused = True
+    try:
+        yield
+    finally:
+        _local.paused = previous
+
+
+@contextmanager
+def profile() -> Iterator[dict[str, list[float]]]:
+    """Statements sent inside the block, normalised: {sql: [count, seconds]}."""
+    global _profile
+    collected: dict[str, list[float]] = {}
+    with _lock:
+        _profile = collected
+    try:
+        yield collected
+    finally:
+        with _lock:
+            _profile = None
+
+
+def _after_fork() -> None:
+    global _lock
+    _lock = threading.Lock()
+    _state.update(flushed=_state["count"], flusher_pid=None, redis=None)
+
+
+def _client() -> Any:
+    if _state["redis"] is None:
+        import redis
+
+        _state["redis"] = redis.Redis.from_url(os.environ["REDIS_URL"])
+    return _state["redis"]
+
+
+def flush() -> None:
+    """Add this process's new queries to the Redis counter."""
+    if not _redis_key:
+        return
+    with _lock:
+        delta = _state["count"] - _state["flushed"]
+        _state["flushed"] = _state["count"]
+    if not delta:
+        return
+    try:
+        _client().incrby(_redis_key, delta)
+    except Exception:
+        with _lock:
+            _state["flushed"] -= delta
+        raise
+
+
+def _ensure_flusher() -> None:
+    if not _redis_key or _state["flusher_pid"] == os.getpid():
+        return
+    _state["flusher_pid"] = os.getpid()
+
+    def loop() -> None:
+        while True:
+            time.sleep(FLUSH_SECONDS)
+            try:
+                flush()
+            except Exception:  # Redis hiccup: the next flush carries the delta
+                time.sleep(0.5)
+
+    threading.Thread(target=loop, name="bench-query-flusher", daemon=True).start()
