@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -101,3 +102,42 @@ def env_redis_url(name: str) -> str | None:
     if not raw.startswith(("redis://", "rediss://", "unix://")):
         raise ImproperlyConfigured(f"{name} must be a redis:// or rediss:// URL, got {raw!r}")
     return raw
+
+
+def env_email(name: str) -> dict[str, Any]:
+    """Django e-mail settings from one URL: smtp://user:pass@host:port, smtp+tls://..., smtps://..."""
+    raw = os.environ.get(name)
+    if not raw:
+        return {}
+    parsed = urlsplit(raw)
+    schemes = {"smtp": (False, False), "smtp+tls": (True, False), "smtps": (False, True)}
+    if parsed.scheme not in schemes or not parsed.hostname:
+        raise ImproperlyConfigured(f"{name} must look like smtp://user:password@host:port (or smtp+tls://, smtps://)")
+    use_tls, use_ssl = schemes[parsed.scheme]
+    try:
+        port = parsed.port or (465 if use_ssl else 587 if use_tls else 25)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} has an invalid port") from None
+    return {
+        "EMAIL_HOST": parsed.hostname,
+        "EMAIL_PORT": port,
+        "EMAIL_HOST_USER": unquote(parsed.username or ""),
+        "EMAIL_HOST_PASSWORD": unquote(parsed.password or ""),
+        "EMAIL_USE_TLS": use_tls,
+        "EMAIL_USE_SSL": use_ssl,
+    }
+
+
+def env_rate_limits(name: str, default: dict[str, tuple[int, int]]) -> dict[str, tuple[int, int]]:
+    """Limits as "integration.operation=LIMIT/WINDOW_SECONDS,...", merged over the defaults."""
+    limits = dict(default)
+    raw = os.environ.get(name)
+    if not raw:
+        return limits
+    for item in raw.split(","):
+        bucket, _, rule = item.strip().partition("=")
+        count, _, window = rule.partition("/")
+        if "." not in bucket or not count.isdigit() or not window.isdigit() or int(window) < 1:
+            raise ImproperlyConfigured(f"{name}: {item.strip()!r} is not integration.operation=LIMIT/SECONDS")
+        limits[bucket] = (int(count), int(window))
+    return limits

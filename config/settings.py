@@ -12,7 +12,17 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
-from config.env import env_bool, env_database, env_float, env_int, env_list, env_redis_url, env_str
+from config.env import (
+    env_bool,
+    env_database,
+    env_email,
+    env_float,
+    env_int,
+    env_list,
+    env_rate_limits,
+    env_redis_url,
+    env_str,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("ORCHESTRATE_VAR_DIR", str(BASE_DIR / "var")) or BASE_DIR / "var")
@@ -137,6 +147,31 @@ LLM_BASE_URL = env_str("LLM_BASE_URL", "") or None
 LLM_API_KEY = env_str("LLM_API_KEY", "") or "not-needed"
 LLM_MODEL = env_str("LLM_MODEL", "gpt-4o-mini")
 LLM_TIMEOUT = env_float("LLM_TIMEOUT", 60.0, minimum=1)
+
+# Safety: how long a critical action waits for a person, and call limits per
+# workspace for each integration's operation (count per window of seconds).
+ORCHESTRATE_APPROVAL_TIMEOUT = env_float("ORCHESTRATE_APPROVAL_TIMEOUT", 24 * 3600.0, minimum=1)
+ORCHESTRATE_RATE_LIMITS = env_rate_limits(
+    "ORCHESTRATE_RATE_LIMITS",
+    {"llm.chat": (60, 60), "smtp.send": (30, 60), "web.request": (120, 60), "caldav.write": (60, 60)},
+)
+
+# E-mail goes out through Django's SMTP backend; EMAIL_URL sets host, port, login and TLS.
+vars().update(env_email("EMAIL_URL"))
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "orchestrate@localhost")
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30, minimum=1)
+
+# Calendar over CalDAV; a workspace may set its own URL and credentials (Workspace.integrations["caldav"]).
+CALDAV_URL = env_str("CALDAV_URL", "") or None
+CALDAV_USERNAME = env_str("CALDAV_USERNAME", "") or None
+CALDAV_PASSWORD = env_str("CALDAV_PASSWORD", "") or None
+
+# Outbound HTTP refuses private, loopback and link-local addresses unless the
+# host (name, address or CIDR) is listed here.
+WEB_ALLOWED_HOSTS = env_list("WEB_ALLOWED_HOSTS", [])
+WEB_TIMEOUT = env_float("WEB_TIMEOUT", 20.0, minimum=0.1)
+WEB_MAX_BYTES = env_int("WEB_MAX_BYTES", 5 * 1024 * 1024, minimum=1024)
+WEB_MAX_REDIRECTS = env_int("WEB_MAX_REDIRECTS", 5, minimum=0)
 
 # Celery is only used in the celery run mode (REDIS_URL set).
 CELERY_BROKER_URL = REDIS_URL or "memory://"

@@ -21,6 +21,9 @@ class PendingApproval(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     execution = models.ForeignKey("orchestration.Execution", on_delete=models.CASCADE, related_name="approvals")
+    step = models.OneToOneField(
+        "orchestration.ExecutionStep", on_delete=models.CASCADE, null=True, blank=True, related_name="approval"
+    )
     action_type = models.CharField(max_length=100, help_text="The tool or action, e.g. email.send")
     action_data = models.JSONField(default=dict, blank=True, help_text="What will be done, secrets redacted")
     reason = models.TextField(help_text="Why a person must decide")
@@ -31,6 +34,8 @@ class PendingApproval(models.Model):
     resolved_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="resolved_approvals"
     )
+    comment = models.TextField(blank=True, default="", help_text="What the person who decided said")
+    expires_at = models.DateTimeField(null=True, blank=True, help_text="Left pending past this, the request expires")
 
     class Meta:
         db_table = "pending_approvals"
@@ -61,8 +66,11 @@ class ResourceLock(models.Model):
 
 
 class RateLimit(models.Model):
-    """How many calls one integration's operation has made in one time window."""
+    """How many calls one integration's operation has made in one time window, for one workspace."""
 
+    workspace = models.ForeignKey(
+        "tenancy.Workspace", on_delete=models.CASCADE, null=True, blank=True, related_name="rate_limit_windows"
+    )
     integration = models.CharField(max_length=64)
     operation = models.CharField(max_length=64)
     window_start = models.DateTimeField()

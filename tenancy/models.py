@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import secrets
 import uuid
 from typing import ClassVar
 
@@ -10,6 +11,10 @@ from django.db import models
 from tenancy.roles import ANY_RESOURCE, Action, ResourceType, Role
 
 
+def new_feed_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
 class Workspace(models.Model):
     """An organisation: everything a tenant owns hangs off one workspace."""
 
@@ -18,6 +23,11 @@ class Workspace(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     name = models.CharField(max_length=100, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Per-workspace settings of integrations: {"caldav": {"url", "username", "password", "calendar"},
+    # "rate_limits": {"<integration>.<operation>": {"limit": n, "window_seconds": s}}}.
+    integrations = models.JSONField(default=dict, blank=True)
+    # The secret in the URL of the workspace's ICS feed; rotate it to revoke old subscriptions.
+    calendar_feed_token = models.CharField(max_length=64, default=new_feed_token, unique=True, editable=False)
 
     class Meta:
         db_table = "workspaces"

@@ -105,6 +105,18 @@ class Tool(ABC):
         """Ids of shared resources the call must lock while it runs."""
         return []
 
+    def approval_reason(self, tool_input: dict[str, Any]) -> str | None:
+        """Why a person must approve this call before it runs, or None.
+
+        Critical tools always need approval; a tool may also ask for it when
+        an input crosses a threshold (e.g. more than N recipients).
+        """
+        return f"{self.name} is a critical action: a person must approve it." if self.critical else None
+
+    def estimate_impact(self, tool_input: dict[str, Any]) -> dict[str, Any]:
+        """What the call will do, to whom, how many items: shown to the person deciding."""
+        return {}
+
     def cache_fingerprint(self, call: ToolCall) -> str:
         """Extra cache-key material: what else the answer depends on (e.g. file contents)."""
         return ""
