@@ -23,4 +23,8 @@ class OrchestrationConfig(AppConfig):
     verbose_name = "Core orchestration"
 
     def ready(self) -> None:
+        from orchestration.engine.approvals import wake_step
+        from safety.signals import approval_decided
+
         post_migrate.connect(ensure_agent_prompts, sender=self, dispatch_uid="orchestration.ensure_agent_prompts")
+        approval_decided.connect(wake_step, dispatch_uid="orchestration.wake_step")

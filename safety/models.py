@@ -81,7 +81,14 @@ class RateLimit(models.Model):
         ordering = ["-window_start"]
         constraints = [
             models.UniqueConstraint(
-                fields=["integration", "operation", "window_start"], name="rate_limit_window_unique"
+                fields=["workspace", "integration", "operation", "window_start"],
+                condition=models.Q(workspace__isnull=False),
+                name="rate_limit_workspace_window_unique",
+            ),
+            models.UniqueConstraint(
+                fields=["integration", "operation", "window_start"],
+                condition=models.Q(workspace__isnull=True),
+                name="rate_limit_global_window_unique",
             ),
         ]
 

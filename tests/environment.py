@@ -13,8 +13,13 @@ import tempfile
 os.environ.setdefault(
     "ORCHESTRATE_EXTRA_TOOLS",
     "tests.support.tools.EffectTool,tests.support.tools.NoopTool,tests.support.tools.FlakyTool,"
-    "tests.support.tools.SleepTool",
+    "tests.support.tools.SleepTool,tests.support.tools.CriticalEffectTool,tests.support.tools.LockingTool,"
+    "tests.support.tools.LimitedTool",
 )
+# Log lines are written when a test flushes them, not by a thread that could
+# wait on a test's open transaction.
+os.environ.setdefault("ORCHESTRATE_LOG_FLUSHER", "0")
+os.environ.setdefault("ORCHESTRATE_RATE_LIMITS", "test.call=2/2")
 os.environ.setdefault("MEDIA_ROOT", tempfile.mkdtemp(prefix="orchestrate-test-media-"))
 # Celery workers started by tests listen on a queue of their own.
 os.environ.setdefault("ORCHESTRATE_QUEUE", f"orchestrate-test-{os.getpid()}")

@@ -93,7 +93,7 @@ def test_it_enforces_natural_keys():
         lambda: SharedContext.objects.create(execution=execution, key="found", created_by="drive"),
         lambda: ExecutionCheckpoint.objects.create(execution=execution, checkpoint_number=1),
         lambda: PlanVersion.objects.create(plan=execution, version=1, plan_data={}),
-        lambda: PromptVersion.objects.create(agent_id="drive", version=1, prompt="p"),
+        lambda: PromptVersion.objects.create(agent_id="custom-agent", version=1, prompt="p"),
         lambda: RateLimit.objects.create(integration="smtp", operation="send", window_start=now),
         lambda: ResourceLock.objects.create(resource_id="file:a", locked_by="x", locked_at=now, expires_at=now),
         lambda: CacheEntry.objects.create(key="k", ttl_seconds=1, expires_at=now),

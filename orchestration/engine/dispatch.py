@@ -7,7 +7,8 @@ transaction that made it runnable commits, so the worker sees its rows.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 
 from django.conf import settings
 from django.db import transaction
@@ -20,9 +21,30 @@ def enqueue_plan(execution_id: object) -> None:
     transaction.on_commit(lambda: _send("plan", str(execution_id)))
 
 
+_runs_steps_here = True
+
+
+@contextmanager
+def handed_off_to_workers() -> Iterator[None]:
+    """While inside, this process only decides and runs no steps (an operator's command).
+
+    In the embedded mode the work it makes ready is left unsent, and the
+    server's sweeper, which runs the steps, picks it up within seconds.
+    """
+    global _runs_steps_here
+    previous, _runs_steps_here = _runs_steps_here, False
+    try:
+        yield
+    finally:
+        _runs_steps_here = previous
+
+
 def enqueue_steps(step_ids: Iterable[object], delay: float = 0.0) -> None:
     ids = [str(step_id) for step_id in step_ids]
     if not ids:
+        return
+    if settings.ORCHESTRATE_RUN_MODE == "embedded" and not _runs_steps_here:
+        ExecutionStep.objects.filter(pk__in=ids).update(queued_at=None)
         return
     ExecutionStep.objects.filter(pk__in=ids).update(queued_at=timezone.now())
     for step_id in ids:

@@ -19,6 +19,7 @@ from django.db import DatabaseError, connection
 from django.utils import timezone
 
 from orchestration.models import Execution, ExecutionStatus, ExecutionStep, StepStatus
+from safety.locks import renew
 
 logger = logging.getLogger(__name__)
 
@@ -28,7 +29,11 @@ def lease_deadline() -> Any:
 
 
 class StepHeartbeat:
-    def __init__(self, step: ExecutionStep, worker: str) -> None:
+    def __init__(
+        self, step: ExecutionStep, worker: str, *, locked: list[str] | None = None, lock_holder: str = ""
+    ) -> None:
+        self.locked = list(locked or [])
+        self.lock_holder = lock_holder
         self.step_id = step.pk
         self.step_number = step.step_number
         self.execution_id = step.execution_id
@@ -65,6 +70,8 @@ class StepHeartbeat:
                     if not renewed:
                         self.lost.set()
                         return
+                    if self.locked:
+                        renew(self.locked, self.lock_holder, settings.ORCHESTRATE_LEASE_SECONDS)
                     status = Execution.objects.filter(pk=self.execution_id).values_list("status", flat=True).first()
                     if status == ExecutionStatus.CANCELLED:
                         self.cancelled.set()

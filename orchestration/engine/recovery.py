@@ -22,6 +22,7 @@ from orchestration.engine.dispatch import enqueue_plan, enqueue_steps
 from orchestration.engine.runs import finish_if_done
 from orchestration.models import Execution, ExecutionStatus, ExecutionStep, SharedContext, StepStatus
 from persistence.checkpoints import latest_checkpoint
+from safety.approvals import expire_overdue
 
 logger = logging.getLogger(__name__)
 
@@ -32,11 +33,13 @@ class SweepReport:
     resent_steps: list[str] = field(default_factory=list)
     replanned: list[str] = field(default_factory=list)
     finished: list[str] = field(default_factory=list)
+    expired_approvals: list[str] = field(default_factory=list)
     purged_cache_entries: int = 0
 
 
 def sweep() -> SweepReport:
     report = SweepReport()
+    report.expired_approvals = [str(approval.pk) for approval in expire_overdue()]
     now = timezone.now()
     stale_before = now - timedelta(seconds=settings.ORCHESTRATE_LEASE_SECONDS)
     _resume_orphaned_steps(now, report)
@@ -70,12 +73,14 @@ def _resume_orphaned_steps(now, report: SweepReport) -> None:
 
 
 def _resend_lost_steps(now, stale_before, report: SweepReport) -> None:
+    # A ready step with no queued_at was never sent (left for this process by an
+    # operator's command); one queued long ago and still unclaimed lost its message.
     lost = ExecutionStep.objects.filter(
-        Q(queued_at__lt=stale_before) | Q(queued_at__isnull=True, execution__updated_at__lt=stale_before),
+        Q(queued_at__isnull=True) | Q(queued_at__lt=stale_before),
         Q(retry_at__isnull=True) | Q(retry_at__lte=now - timedelta(seconds=settings.ORCHESTRATE_LEASE_SECONDS)),
-        status=StepStatus.PENDING,
+        status__in=[StepStatus.PENDING, StepStatus.THROTTLED],
         remaining_deps=0,
-        execution__status=ExecutionStatus.RUNNING,
+        execution__status__in=[ExecutionStatus.RUNNING, ExecutionStatus.WAITING_APPROVAL],
     ).values_list("pk", flat=True)
     ids = [str(pk) for pk in lost]
     if ids:

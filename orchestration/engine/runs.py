@@ -23,6 +23,7 @@ from orchestration.events import publish_execution
 from orchestration.models import Execution, ExecutionStatus, ExecutionStep, StepStatus
 from orchestration.planning import NoToolForRequest, PlanInvalid, make_plan
 from orchestration.planning.schema import validate_plan
+from safety.models import ApprovalStatus, PendingApproval
 from tenancy.access import may
 from tenancy.models import Workspace
 from tenancy.roles import Action
@@ -146,6 +147,10 @@ def cancel(execution: Execution, user: Any) -> bool:
         ):
             return False
         skip_steps(execution.pk, None, f"Cancelled by {user}.")
+        # Nobody needs to decide on the actions of a run that stopped.
+        PendingApproval.objects.filter(execution=execution, status=ApprovalStatus.PENDING).update(
+            status=ApprovalStatus.EXPIRED, resolved_at=now, comment="The run was cancelled."
+        )
     logger.info("Cancelled by %s", user, extra={"execution_id": str(execution.pk)})
     _on_finished(str(execution.pk))
     return True

@@ -29,6 +29,7 @@ from monitoring.tracing import root_span_of, span
 from orchestration.agents import ORCHESTRATOR
 from orchestration.engine.checkpointing import checkpoint_run
 from orchestration.engine.dispatch import enqueue_steps
+from orchestration.engine.gates import Refused, lock_holder, pass_gates
 from orchestration.engine.heartbeat import StepHeartbeat, lease_deadline
 from orchestration.engine.outputs import load_output, store_output
 from orchestration.engine.references import UnresolvedReference, resolve
@@ -44,10 +45,15 @@ from orchestration.models import (
     StepStatus,
 )
 from persistence.checkpoints import latest_checkpoint, step_progress
+from safety.locks import release
 from tools.base import RetryableToolError, Tool, ToolCall, ToolError, ToolResult
 from tools.registry import registry
 
 logger = logging.getLogger(__name__)
+
+
+# Other steps keep running while one waits for a person.
+RUNNABLE_RUNS = (ExecutionStatus.RUNNING, ExecutionStatus.WAITING_APPROVAL)
 
 
 class StepTimedOut(RetryableToolError):
@@ -90,10 +96,11 @@ def claim(step_id: str, worker: str) -> ExecutionStep | None:
     step = ExecutionStep.objects.filter(pk=step_id).only("status", "claimed_by", "execution_id").first()
     if step is None:
         return None
-    if not Execution.objects.filter(pk=step.execution_id, status=ExecutionStatus.RUNNING).exists():
+    if not Execution.objects.filter(pk=step.execution_id, status__in=RUNNABLE_RUNS).exists():
         return None
     now = timezone.now()
-    claimable = Q(status=StepStatus.PENDING, remaining_deps=0) & (Q(retry_at__isnull=True) | Q(retry_at__lte=now))
+    waiting = Q(status__in=[StepStatus.PENDING, StepStatus.THROTTLED], remaining_deps=0)
+    claimable = waiting & (Q(retry_at__isnull=True) | Q(retry_at__lte=now))
     claimable |= Q(status=StepStatus.RUNNING, lease_expires_at__lt=now)
     if step.status == StepStatus.RUNNING and step.claimed_by and _holder_is_dead(step.claimed_by):
         claimable |= Q(status=StepStatus.RUNNING, claimed_by=step.claimed_by)
@@ -129,6 +136,9 @@ def run_step(step_id: str) -> None:
         tool = registry.get(step.tool)
         call = _prepare_call(step, tool)
         outcome = _execute(step, tool, call, worker)
+    except Refused as exc:
+        _fail(step, worker, str(exc), request, log, skip=step.optional)
+        return
     except RetryableToolError as exc:
         _retry_or_fail(step, worker, str(exc), request, log)
         return
@@ -185,7 +195,7 @@ def timeout_of(step: ExecutionStep) -> float:
 
 
 def _execute(step: ExecutionStep, tool: Tool, call: ToolCall, worker: str) -> Outcome | None:
-    """The tool's result (from the cache when it can be), or None when the step was taken over."""
+    """The tool's result (from the cache when it can be), or None when the step was parked or taken over."""
     key = None
     if tool.cacheable:
         key = cache_key(
@@ -198,13 +208,21 @@ def _execute(step: ExecutionStep, tool: Tool, call: ToolCall, worker: str) -> Ou
         hit = lookup(key)
         if hit is not None:
             return Outcome(ToolResult(**hit.value), cached=True)
+    locked = pass_gates(step, tool, call, worker)
+    if locked is None:
+        return None  # parked: it waits for a person, a lock or the next rate window
     parent = root_span_of(step.execution_id)
-    with StepHeartbeat(step, worker) as heartbeat:
-        call.report_progress = heartbeat.report_progress
-        call.is_cancelled = heartbeat.cancelled.is_set
-        with span(f"step {step.step_number}: {tool.name}", execution_id=step.execution_id, parent=parent) as current:
-            result = _call_with_timeout(tool, call, timeout_of(step))
-            current.metadata.update(tokens_used=result.tokens_used)
+    try:
+        with StepHeartbeat(step, worker, locked=locked, lock_holder=lock_holder(step)) as heartbeat:
+            call.report_progress = heartbeat.report_progress
+            call.is_cancelled = heartbeat.cancelled.is_set
+            with span(
+                f"step {step.step_number}: {tool.name}", execution_id=step.execution_id, parent=parent
+            ) as current:
+                result = _call_with_timeout(tool, call, timeout_of(step))
+                current.metadata.update(tokens_used=result.tokens_used)
+    finally:
+        release(locked, lock_holder(step))
     if heartbeat.lost.is_set():
         logger.warning("Step %d lost its lease; its result is discarded", step.step_number)
         return None
@@ -382,9 +400,13 @@ def _retry_or_fail(step: ExecutionStep, worker: str, error: str, request: AgentM
     publish_step(step.pk)
 
 
-def _fail(step: ExecutionStep, worker: str, error: str, request: AgentMessage, log: dict[str, Any]) -> None:
+def _fail(
+    step: ExecutionStep, worker: str, error: str, request: AgentMessage, log: dict[str, Any], *, skip: bool = False
+) -> None:
+    """End the step failed (or skipped, when a person refused an optional step); the run follows."""
+    status = StepStatus.SKIPPED if skip else StepStatus.FAILED
     with transaction.atomic():
-        if not _finish_step(step, worker, status=StepStatus.FAILED, error=error):
+        if not _finish_step(step, worker, status=status, error=error):
             return
         AgentMessage.objects.create(
             execution_id=step.execution_id,
@@ -392,13 +414,13 @@ def _fail(step: ExecutionStep, worker: str, error: str, request: AgentMessage, l
             to_agent=ORCHESTRATOR,
             message_type=MessageType.RESPONSE,
             in_reply_to=request,
-            payload={"step": step.step_number, "status": "failed", "error": error},
+            payload={"step": step.step_number, "status": status, "error": error},
         )
         if step.optional:
             skip_steps(step.execution_id, downstream_of(step), f"Not run: optional step {step.step_number} failed.")
         else:
             skip_steps(step.execution_id, None, f"Not run: step {step.step_number} failed.")
-    logger.error("Step %d (%s) failed: %s", step.step_number, step.tool, error, extra=log)
+    logger.error("Step %d (%s) %s: %s", step.step_number, step.tool, status, error, extra=log)
     _after_step(step, [])
 
 

@@ -98,3 +98,40 @@ class SleepTool(Tool):
         while time.monotonic() < deadline and not call.is_cancelled():
             time.sleep(0.05)
         return ToolResult(output={"cancelled": call.is_cancelled()})
+
+
+class CriticalEffectTool(EffectTool):
+    """An effect a person must approve first."""
+
+    name = "test.critical"
+    description = "A countable effect that needs approval."
+    capabilities = ("test.critical",)
+    critical = True
+
+    def estimate_impact(self, tool_input: dict[str, Any]) -> dict[str, Any]:
+        return {"action": "append a line", "items": 1, "label": tool_input["label"]}
+
+
+class LockingTool(SleepTool):
+    """Holds the lock on `resource` while it sleeps."""
+
+    name = "test.locking"
+    description = "Sleep while holding a lock on a named resource."
+    capabilities = ("test.locking",)
+    input_schema: ClassVar[dict[str, Any]] = {
+        "type": "object",
+        "properties": {"seconds": {"type": "number", "minimum": 0}, "resource": {"type": "string"}},
+        "required": ["seconds", "resource"],
+    }
+
+    def resources(self, tool_input: dict[str, Any], workspace_id: str) -> list[str]:
+        return [f"test:{workspace_id}:{tool_input['resource']}"]
+
+
+class LimitedTool(NoopTool):
+    """A call counted against the ("test", "call") rate limit."""
+
+    name = "test.limited"
+    description = "A no-op counted against a rate limit."
+    capabilities = ("test.limited",)
+    rate_limit = ("test", "call")

@@ -1,0 +1,108 @@
+"""The safety gates a step passes before its tool runs.
+
+In order: a person's approval for critical actions, the locks on the
+resources the call touches, and the rate limit of its integration. A step
+that must wait is parked, not failed: it releases its claim, says what it
+waits for, and is woken by the decision, or retried when the lock or the
+next rate window may be free.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from orchestration.engine.dispatch import enqueue_steps
+from orchestration.events import publish_execution, publish_step
+from orchestration.models import Execution, ExecutionStatus, ExecutionStep, StepStatus
+from safety import locks, rate_limits
+from safety.approvals import outcome_message, request_approval
+from safety.models import ApprovalStatus
+from tools.base import Tool, ToolCall
+
+logger = logging.getLogger(__name__)
+
+LOCK_RETRY_SECONDS = 1.0
+
+
+class Refused(Exception):
+    """A person rejected the action, or nobody decided in time."""
+
+
+def lock_holder(step: ExecutionStep) -> str:
+    return f"step:{step.pk}"
+
+
+def pass_gates(step: ExecutionStep, tool: Tool, call: ToolCall, worker: str) -> list[str] | None:
+    """The resources locked for the call when the step may run now; None when it was parked."""
+    reason = tool.approval_reason(call.input)
+    if reason:
+        approval = request_approval(
+            execution_id=step.execution_id,
+            step_id=step.pk,
+            action_type=tool.name,
+            action_data=call.input,
+            reason=reason,
+            estimated_impact=tool.estimate_impact(call.input),
+        )
+        if approval.status == ApprovalStatus.PENDING:
+            _park(step, worker, StepStatus.WAITING_APPROVAL, f"approval by a person: {reason}")
+            return None
+        if approval.status != ApprovalStatus.APPROVED:
+            raise Refused(outcome_message(approval))
+    resources = tool.resources(call.input, call.workspace_id)
+    if resources:
+        refused = locks.acquire(resources, lock_holder(step), settings.ORCHESTRATE_LEASE_SECONDS)
+        if refused is not None:
+            _park(
+                step,
+                worker,
+                StepStatus.PENDING,
+                f"lock on {refused.resource_id} (held by {refused.held_by})",
+                retry_in=LOCK_RETRY_SECONDS,
+            )
+            return None
+    if tool.rate_limit:
+        decision = rate_limits.take(step.execution.workspace, *tool.rate_limit)
+        if not decision.allowed:
+            locks.release(resources, lock_holder(step))
+            bucket = ".".join(tool.rate_limit)
+            _park(step, worker, StepStatus.THROTTLED, decision.describe(bucket), retry_in=decision.retry_after + 0.05)
+            return None
+    return resources
+
+
+def _park(step: ExecutionStep, worker: str, status: str, waiting_for: str, retry_in: float | None = None) -> None:
+    """Give the claim back without counting an attempt; say what the step waits for."""
+    retry_at = timezone.now() + timedelta(seconds=retry_in) if retry_in is not None else None
+    with transaction.atomic():
+        parked = ExecutionStep.objects.filter(pk=step.pk, status=StepStatus.RUNNING, claimed_by=worker).update(
+            status=status,
+            waiting_for=waiting_for[:200],
+            claimed_by="",
+            lease_expires_at=None,
+            started_at=None,
+            attempts=F("attempts") - 1,
+            retry_at=retry_at,
+        )
+        if not parked:
+            return
+        if status == StepStatus.WAITING_APPROVAL:
+            Execution.objects.filter(pk=step.execution_id, status=ExecutionStatus.RUNNING).update(
+                status=ExecutionStatus.WAITING_APPROVAL, updated_at=timezone.now()
+            )
+        if retry_in is not None:
+            enqueue_steps([step.pk], delay=retry_in)
+    logger.info(
+        "Step %d waits for %s",
+        step.step_number,
+        waiting_for,
+        extra={"execution_id": str(step.execution_id), "step_number": step.step_number},
+    )
+    publish_step(step.pk)
+    publish_execution(step.execution_id)

@@ -1,0 +1,364 @@
+"""`email.send`: e-mail people outside the system, with drive files attached.
+
+The mail goes out through Django's e-mail API, so the backend, host, login
+and TLS are whatever settings say (EMAIL_URL); nothing here talks SMTP
+itself. Sending is the one side effect that cannot be undone, so:
+
+- It is critical: a person approves every call, shown who gets what.
+- It is idempotent per step: the Message-ID comes from the call's
+  idempotency key, and a marker is written to the drive right after the
+  server accepts the message. A resumed step finds the marker and returns
+  the first result with "already_sent": true instead of sending again. If
+  the worker dies between the send and the marker, the resend carries the
+  same Message-ID, which lets mail clients and archives collapse the two.
+- Everything that can fail before sending (addresses, missing attachments,
+  size) is checked first, so a bad input sends nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import mimetypes
+import posixpath
+import smtplib
+from collections.abc import Callable
+from email import encoders
+from email.mime.base import MIMEBase
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.mail import BadHeaderError, EmailMessage, get_connection
+from django.core.mail.backends.base import BaseEmailBackend
+from django.core.validators import validate_email
+
+from tools.base import RetryableToolError, Stage, Tool, ToolCall, ToolError, ToolInputError, ToolResult
+from tools.builtin.drive import drive_errors
+from tools.drive import DriveError, WorkspaceDrive, clean_name
+
+logger = logging.getLogger(__name__)
+
+MAX_RECIPIENTS = 50  # to and cc together: beyond this it is a mailing, not a message
+MAX_ATTACHMENTS = 20
+MAX_ATTACHMENT_BYTES = 20 * 1024 * 1024  # in total; most mail servers refuse messages over ~25 MB
+SENT_MARKER_PREFIX = ".orchestrate/sent"
+MESSAGE_ID_DOMAIN = "orchestrate"
+
+ADDRESS_LIST_SCHEMA: dict[str, Any] = {
+    "type": "array",
+    "items": {"type": "string", "format": "email", "minLength": 3, "maxLength": 254},
+    "maxItems": MAX_RECIPIENTS,
+}
+# A drive file: its name, an object with "name" (a drive.search / drive.list entry) or with
+# "path" (a report.compose or drive.write output).
+ATTACHMENT_SCHEMA: dict[str, Any] = {
+    "anyOf": [
+        {"type": "string", "minLength": 1},
+        {"type": "object", "properties": {"name": {"type": "string", "minLength": 1}}, "required": ["name"]},
+        {"type": "object", "properties": {"path": {"type": "string", "minLength": 1}}, "required": ["path"]},
+    ]
+}
+
+
+def message_hash(idempotency_key: str) -> str:
+    """The step's identity in the Message-ID and the sent marker: the same on every attempt."""
+    return hashlib.sha256(idempotency_key.encode("utf-8")).hexdigest()[:32]
+
+
+def message_id(idempotency_key: str) -> str:
+    return f"<{message_hash(idempotency_key)}@{MESSAGE_ID_DOMAIN}>"
+
+
+def sent_marker_name(idempotency_key: str) -> str:
+    return f"{SENT_MARKER_PREFIX}/{message_hash(idempotency_key)}.json"
+
+
+def clean_addresses(addresses: Any, field: str) -> list[str]:
+    """Stripped, validated addresses without duplicates; ToolInputError names the bad one."""
+    if addresses is None:
+        return []
+    if not isinstance(addresses, list):
+        raise ToolInputError(f"{field!r} must be a list of e-mail addresses.")
+    cleaned: list[str] = []
+    for address in addresses:
+        if not isinstance(address, str):
+            raise ToolInputError(f"Not an e-mail address in {field!r}: {address!r}")
+        address = address.strip()
+        try:
+            validate_email(address)
+        except ValidationError:
+            raise ToolInputError(f"Not a valid e-mail address in {field!r}: {address!r}") from None
+        if address.lower() not in {seen.lower() for seen in cleaned}:
+            cleaned.append(address)
+    return cleaned
+
+
+def recipients(tool_input: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """(to, cc), validated; an address already in "to" is dropped from "cc"."""
+    to = clean_addresses(tool_input.get("to"), "to")
+    if not to:
+        raise ToolInputError("At least one recipient is needed in 'to'.")
+    cc = [address for address in clean_addresses(tool_input.get("cc"), "cc") if address.lower() not in _lower(to)]
+    if len(to) + len(cc) > MAX_RECIPIENTS:
+        raise ToolInputError(f"Too many recipients: {len(to) + len(cc)} (at most {MAX_RECIPIENTS}).")
+    return to, cc
+
+
+def _lower(addresses: list[str]) -> set[str]:
+    return {address.lower() for address in addresses}
+
+
+def attachment_names(refs: Any) -> list[str]:
+    """Clean drive names from attachment references, in order and without duplicates."""
+    if refs is None:
+        return []
+    if not isinstance(refs, list):
+        refs = [refs]
+    names: list[str] = []
+    for ref in refs:
+        name = (ref.get("name") or ref.get("path")) if isinstance(ref, dict) else ref
+        if not isinstance(name, str):
+            raise ToolInputError(f"Not a drive file to attach: {ref!r}")
+        with drive_errors():
+            name = clean_name(name)
+        if name not in names:
+            names.append(name)
+    if len(names) > MAX_ATTACHMENTS:
+        raise ToolInputError(f"Too many attachments: {len(names)} (at most {MAX_ATTACHMENTS}).")
+    return names
+
+
+def read_attachments(drive: WorkspaceDrive, names: list[str]) -> list[tuple[str, bytes, str]]:
+    """(file name, bytes, MIME type) for each attachment; all are read before anything is sent."""
+    missing = [name for name in names if not drive.exists(name)]
+    if missing:
+        raise ToolInputError(f"Attachment not found in the drive: {', '.join(missing)}. Nothing was sent.")
+    files: list[tuple[str, bytes, str]] = []
+    total = 0
+    for name in names:
+        with drive_errors():
+            data = drive.read_bytes(name)
+        total += len(data)
+        if total > MAX_ATTACHMENT_BYTES:
+            megabytes = MAX_ATTACHMENT_BYTES // (1024 * 1024)
+            raise ToolInputError(f"The attachments are larger than {megabytes} MB in total (at {name!r}).")
+        mimetype = mimetypes.guess_type(name)[0] or "application/octet-stream"
+        files.append((posixpath.basename(name), data, mimetype))
+    return files
+
+
+def attachment_part(filename: str, data: bytes, mimetype: str) -> MIMEBase:
+    """A base64 MIME part: the recipient gets the drive file's exact bytes.
+
+    Django would send text files as text, which SMTP turns into CRLF lines;
+    base64 keeps a CSV or a report byte for byte as it is in the drive.
+    """
+    maintype, subtype = mimetype.split("/", 1)
+    part = MIMEBase(maintype, subtype)
+    part.set_payload(data)
+    encoders.encode_base64(part)
+    if maintype == "text" and _is_utf8(data):
+        part.set_param("charset", "utf-8")
+    name: str | tuple[str, str, str] = filename if filename.isascii() else ("utf-8", "", filename)
+    part.add_header("Content-Disposition", "attachment", filename=name)
+    return part
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _watch_refusals(connection: BaseEmailBackend, refused: dict[str, str]) -> None:
+    """Record recipients the SMTP server refused while still accepting the message for others.
+
+    smtplib reports them in sendmail()'s return value, which Django's backend
+    drops; without this a partly delivered message would look fully sent.
+    """
+    smtp = getattr(connection, "connection", None)
+    if not isinstance(smtp, smtplib.SMTP):
+        return  # another backend (locmem in tests, console): nothing is refused
+    sendmail: Callable[..., dict[str, tuple[int, bytes]]] = smtp.sendmail
+
+    def recording_sendmail(*args: Any, **kwargs: Any) -> dict[str, tuple[int, bytes]]:
+        result = sendmail(*args, **kwargs)
+        refused.update({address: _reply(code, text) for address, (code, text) in result.items()})
+        return result
+
+    smtp.sendmail = recording_sendmail  # type: ignore[method-assign]
+
+
+def _reply(code: int, text: bytes | str) -> str:
+    message = text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
+    return f"{code} {message}".strip()
+
+
+def deliver(message: EmailMessage, timeout: float) -> dict[str, str]:
+    """Send one message; return the recipients refused while others got it. Errors per the tool contract."""
+    connection = get_connection(timeout=timeout)
+    refused: dict[str, str] = {}
+    try:
+        connection.open()
+        _watch_refusals(connection, refused)
+        sent = connection.send_messages([message])
+    except smtplib.SMTPRecipientsRefused as exc:  # every recipient refused: nothing was delivered
+        replies = {address: _reply(code, text) for address, (code, text) in exc.recipients.items()}
+        detail = "; ".join(f"{address}: {reply}" for address, reply in replies.items())
+        if all(400 <= code < 500 for code, _ in exc.recipients.values()):
+            raise RetryableToolError(f"The mail server deferred the recipients ({detail}).") from None
+        raise ToolError(f"The mail server refused the recipients ({detail}).") from None
+    except (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError) as exc:
+        raise RetryableToolError(f"Could not talk to the mail server: {exc}") from None
+    except smtplib.SMTPResponseException as exc:
+        reply = _reply(exc.smtp_code, exc.smtp_error)
+        if 400 <= exc.smtp_code < 500:
+            raise RetryableToolError(f"The mail server is temporarily refusing mail: {reply}") from None
+        raise ToolError(f"The mail server refused the message: {reply}") from None
+    except smtplib.SMTPException as exc:  # e.g. STARTTLS or AUTH not supported: a configuration problem
+        raise ToolError(f"Could not send the e-mail: {exc}") from None
+    except OSError as exc:  # connection refused, timeout, DNS failure, TLS handshake
+        raise RetryableToolError(f"Could not reach the mail server: {exc or type(exc).__name__}") from None
+    finally:
+        # A failure to say goodbye after the server took the message must not turn into a retry (a resend).
+        with contextlib.suppress(smtplib.SMTPException, OSError):
+            connection.close()
+    if not sent:
+        raise ToolError("The e-mail backend did not send the message.")
+    return refused
+
+
+class EmailSend(Tool):
+    name = "email.send"
+    description = (
+        "Send an e-mail (subject and plain-text body) to up to 50 people, optionally with cc and with files "
+        "from the drive attached (names, drive.search files, or a report.compose output). Needs approval."
+    )
+    stage = Stage.SINK
+    capabilities = ("email.send",)
+    critical = True
+    side_effects = True
+    rate_limit = ("smtp", "send")
+    input_schema = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "type": "object",
+        "properties": {
+            "to": {**ADDRESS_LIST_SCHEMA, "minItems": 1, "description": "Recipient addresses."},
+            "cc": {**ADDRESS_LIST_SCHEMA, "description": "Addresses to copy."},
+            "subject": {"type": "string", "minLength": 1, "maxLength": 998, "pattern": "^[^\\r\\n]*$"},
+            "body": {"type": "string", "description": "The plain-text message."},
+            "attachments": {
+                "type": "array",
+                "items": ATTACHMENT_SCHEMA,
+                "maxItems": MAX_ATTACHMENTS,
+                "description": "Drive files to attach: names, or objects with 'name' or 'path'.",
+            },
+        },
+        "required": ["to", "subject", "body"],
+        "additionalProperties": False,
+    }
+
+    def approval_reason(self, tool_input: dict[str, Any]) -> str | None:
+        count = len(_listed(tool_input.get("to"))) + len(_listed(tool_input.get("cc")))
+        return f"Sends e-mail to {count} recipient(s) outside the system"
+
+    def estimate_impact(self, tool_input: dict[str, Any]) -> dict[str, Any]:
+        # Shown before validation may have run, so it describes the input as given rather than failing.
+        people = [*_listed(tool_input.get("to")), *_listed(tool_input.get("cc"))]
+        try:
+            attachments = attachment_names(tool_input.get("attachments"))
+        except ToolInputError:
+            attachments = [str(ref) for ref in _listed(tool_input.get("attachments"))]
+        return {
+            "action": "send e-mail",
+            "recipients": people,
+            "recipient_count": len(people),
+            "subject": tool_input.get("subject", ""),
+            "attachments": attachments,
+            "attachment_count": len(attachments),
+        }
+
+    def run(self, call: ToolCall) -> ToolResult:
+        drive = call.drive
+        marker = sent_marker_name(call.idempotency_key)
+        if drive.exists(marker):
+            output = self._already_sent(drive, marker, call.input)
+            return ToolResult(output=output, summary=f"Already e-mailed {_summary(output)}; not sent again")
+
+        to, cc = recipients(call.input)
+        subject = call.input["subject"]
+        names = attachment_names(call.input.get("attachments"))
+        files = read_attachments(drive, names)
+        message = EmailMessage(
+            subject=subject,
+            body=call.input["body"],
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            to=to,
+            cc=cc,
+            headers={"Message-ID": message_id(call.idempotency_key)},
+        )
+        for filename, data, mimetype in files:
+            message.attach(attachment_part(filename, data, mimetype))
+        try:
+            message.message()  # builds the MIME message: header injection surfaces here, before connecting
+        except BadHeaderError as exc:
+            raise ToolInputError(str(exc)) from None
+
+        refused = deliver(message, timeout=min(settings.EMAIL_TIMEOUT, call.seconds_left(settings.EMAIL_TIMEOUT)))
+        output: dict[str, Any] = {
+            "message_id": message_id(call.idempotency_key),
+            "to": to,
+            "cc": cc,
+            "subject": subject,
+            "attachments": names,
+            "already_sent": False,
+        }
+        if refused:
+            output["refused"] = refused
+        self._mark_sent(drive, marker, output)
+        summary = f"E-mailed {_summary(output)}"
+        if refused:
+            summary += f" ({len(refused)} refused by the mail server: {', '.join(refused)})"
+        return ToolResult(output=output, summary=summary)
+
+    @staticmethod
+    def _mark_sent(drive: WorkspaceDrive, marker: str, output: dict[str, Any]) -> None:
+        try:
+            drive.write_text(marker, json.dumps(output, ensure_ascii=False))
+        except (DriveError, OSError):
+            # The mail is out: failing the step now would invite a retry, and a retry a second e-mail.
+            logger.exception("Sent %s but could not write the sent marker %s", output["message_id"], marker)
+
+    @staticmethod
+    def _already_sent(drive: WorkspaceDrive, marker: str, tool_input: dict[str, Any]) -> dict[str, Any]:
+        """The first attempt's output; if the marker is unreadable, one rebuilt from the input."""
+        try:
+            output = json.loads(drive.read_text(marker))
+            if not isinstance(output, dict):
+                raise ValueError("not an object")
+        except (DriveError, OSError, ValueError):
+            logger.warning("Unreadable sent marker %s; the e-mail is not sent again", marker)
+            output = {
+                "message_id": f"<{posixpath.basename(marker).removesuffix('.json')}@{MESSAGE_ID_DOMAIN}>",
+                "to": _listed(tool_input.get("to")),
+                "cc": _listed(tool_input.get("cc")),
+                "subject": tool_input.get("subject", ""),
+                "attachments": [],
+            }
+        return {**output, "already_sent": True}
+
+
+def _listed(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list) else [value]
+
+
+def _summary(output: dict[str, Any]) -> str:
+    count = len(output.get("to", [])) + len(output.get("cc", []))
+    return f"{output.get('subject', '')!r} to {count} recipient{'s' if count != 1 else ''}"

@@ -1,0 +1,497 @@
+"""Outbound HTTP that cannot be turned against our own network (an SSRF guard).
+
+Agents choose the URLs they fetch, and a URL can name anything this server
+can reach: the cloud metadata endpoint, a database's admin port, a service
+on localhost. All outbound HTTP goes through this module so that it only
+reaches public addresses:
+
+- `resolve_public(host, port)` resolves the name first and refuses it if any
+  address is loopback, private, link-local, multicast, reserved... IPv6 forms
+  that embed an IPv4 address (::ffff:127.0.0.1, 6to4, NAT64, Teredo) are
+  judged by that address, and numeric hosts (2130706433, 0x7f000001,
+  0177.0.0.1, 127.1) by the address they mean. `settings.WEB_ALLOWED_HOSTS`
+  names hosts, addresses or CIDRs that may be internal.
+- `fetch(...)` connects to exactly the addresses that were checked, so a
+  second, different DNS answer cannot redirect it (DNS rebinding); the Host
+  header, TLS SNI and certificate check still use the name. It follows
+  redirects itself, checking every hop the same way.
+"""
+
+from __future__ import annotations
+
+import http.client
+import ipaddress
+import re
+import socket
+import ssl
+import time
+from dataclasses import dataclass, field
+from urllib.parse import quote, urljoin, urlsplit, urlunsplit
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+from monitoring.tracing import is_secret_key
+from tools.base import RetryableToolError, ToolError, ToolInputError
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+USER_AGENT = "Orchestrate/1 (web tools)"
+_CHUNK = 64 * 1024
+# http.client computes these from the request; a caller's value would only corrupt it.
+_RESERVED_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "connection"})
+_HOST_NAME = re.compile(r"[a-z0-9_-]+(\.[a-z0-9_-]+)*\.?")
+_NUMBER = re.compile(r"0[xX][0-9a-fA-F]*|[0-9]+")
+_PATH_SAFE = "/%:@!$&'()*+,;=-._~"
+_QUERY_SAFE = _PATH_SAFE + "?"
+
+
+class BlockedAddress(ToolInputError):
+    """The URL's host is, or resolves to, an address the web tools must not reach."""
+
+
+def _table(entries: list[tuple[str, str]]) -> tuple[tuple[IPNetwork, str], ...]:
+    return tuple((ipaddress.ip_network(network), label) for network, label in entries)
+
+
+# Named so the refusal says what kind of address it was; first match wins, so specific ranges come first.
+_V4_CLASSES = _table(
+    [
+        ("0.0.0.0/8", "an unspecified ('this network') address"),
+        ("127.0.0.0/8", "a loopback address"),
+        ("169.254.169.254/32", "the cloud metadata address (link-local)"),
+        ("169.254.0.0/16", "a link-local address"),
+        ("10.0.0.0/8", "a private address"),
+        ("172.16.0.0/12", "a private address"),
+        ("192.168.0.0/16", "a private address"),
+        ("100.64.0.0/10", "a shared (carrier-grade NAT) address"),
+        ("198.18.0.0/15", "a private (benchmarking) address"),
+        ("224.0.0.0/4", "a multicast address"),
+        ("240.0.0.0/4", "a reserved address"),
+    ]
+)
+_V6_CLASSES = _table(
+    [
+        ("::/128", "an unspecified address"),
+        ("::1/128", "a loopback address"),
+        ("fd00:ec2::254/128", "the cloud metadata address (unique-local)"),
+        ("fe80::/10", "a link-local address"),
+        ("fec0::/10", "a site-local address"),
+        ("fc00::/7", "a unique-local (private) address"),
+        ("ff00::/8", "a multicast address"),
+        ("64:ff9b:1::/48", "a local-use NAT64 address"),
+    ]
+)
+_COMPATIBLE = ipaddress.ip_network("::/96")
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
+def blocked_class(ip: IPAddress) -> str | None:
+    """What kind of non-public address `ip` is ("a loopback address"...), or None if it is public."""
+    if isinstance(ip, ipaddress.IPv6Address):
+        ip = ipaddress.IPv6Address(int(ip))  # without a %scope, which only confuses the range checks
+        embedded, form = _embedded_ipv4(ip)
+        if embedded is not None:
+            inner = blocked_class(embedded)
+            if inner:
+                return f"{inner} ({embedded}) in {form} IPv6 form"
+            if form in ("IPv4-mapped", "NAT64"):
+                return None  # the connection goes to that public IPv4 address
+            if form == "IPv4-compatible":
+                return "a deprecated IPv4-compatible IPv6 address"
+    for network, label in _V4_CLASSES if ip.version == 4 else _V6_CLASSES:
+        if ip in network:
+            return label
+    if not ip.is_global:
+        return "a non-public (reserved or special-purpose) address"
+    return None
+
+
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> tuple[ipaddress.IPv4Address | None, str]:
+    """The IPv4 address an IPv6 address carries (and the form), so ::ffff:127.0.0.1 counts as 127.0.0.1."""
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped, "IPv4-mapped"
+    if ip in _NAT64:
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF), "NAT64"
+    if ip.sixtofour is not None:
+        return ip.sixtofour, "6to4"
+    if ip.teredo is not None:
+        return ip.teredo[1], "Teredo"
+    if ip in _COMPATIBLE and int(ip) > 1:
+        return ipaddress.IPv4Address(int(ip)), "IPv4-compatible"
+    return None, ""
+
+
+def literal_address(host: str) -> IPAddress | None:
+    """The address a numeric host means, as libc and browsers read it (127.1, 0x7f000001...), or None for a name.
+
+    Parsed here rather than left to getaddrinfo so that no resolver ever sees
+    a numeric host and every platform agrees on what it means.
+    """
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    parts = host.split(".")
+    if len(parts) > 1 and parts[-1] == "":
+        parts.pop()
+    if not _NUMBER.fullmatch(parts[-1]):
+        return None  # a name: URL parsers only read hosts ending in a number as IPv4
+    numbers = [_ipv4_number(part) for part in parts]
+    if len(parts) > 4 or None in numbers or any(n >= 256 for n in numbers[:-1]):
+        raise ToolInputError(f"{host!r} is not a valid IPv4 address.")
+    *high, last = numbers
+    if last >= 256 ** (5 - len(numbers)):
+        raise ToolInputError(f"{host!r} is not a valid IPv4 address.")
+    value = last
+    for index, number in enumerate(high):
+        value += number * 256 ** (3 - index)
+    return ipaddress.IPv4Address(value)
+
+
+def _ipv4_number(part: str) -> int | None:
+    if part[:2].lower() == "0x":
+        return int(part[2:] or "0", 16) if re.fullmatch(r"[0-9a-fA-F]*", part[2:]) else None
+    if len(part) > 1 and part.startswith("0"):
+        return int(part, 8) if re.fullmatch(r"[0-7]+", part) else None
+    return int(part) if part.isdigit() else None
+
+
+@dataclass(frozen=True)
+class AllowList:
+    """settings.WEB_ALLOWED_HOSTS parsed: names ("*.corp.example" for subdomains), addresses and CIDRs."""
+
+    names: frozenset[str] = frozenset()
+    suffixes: tuple[str, ...] = ()
+    networks: tuple[IPNetwork, ...] = ()
+
+    @classmethod
+    def from_settings(cls) -> AllowList:
+        names: set[str] = set()
+        suffixes: list[str] = []
+        networks: list[IPNetwork] = []
+        for raw in settings.WEB_ALLOWED_HOSTS:
+            entry = raw.strip().lower().strip("[]").rstrip(".")
+            try:
+                if "/" in entry:
+                    networks.append(ipaddress.ip_network(entry, strict=False))
+                elif (address := literal_address(entry)) is not None:
+                    networks.append(ipaddress.ip_network(address))
+                elif entry.startswith("*."):
+                    suffixes.append(entry[1:])
+                elif entry:
+                    names.add(entry)
+            except (ValueError, ToolInputError):
+                raise ImproperlyConfigured(f"WEB_ALLOWED_HOSTS: {raw!r} is not a host name, address or CIDR") from None
+        return cls(frozenset(names), tuple(suffixes), tuple(networks))
+
+    def allows_name(self, host: str) -> bool:
+        host = host.lower().rstrip(".")
+        return host in self.names or host.endswith(self.suffixes)
+
+    def allows_address(self, ip: IPAddress) -> bool:
+        candidates: list[IPAddress] = [ip]
+        if isinstance(ip, ipaddress.IPv6Address):
+            candidates = [ipaddress.IPv6Address(int(ip))]
+            if ip.ipv4_mapped is not None:
+                candidates.append(ip.ipv4_mapped)
+        return any(c in network for c in candidates for network in self.networks if c.version == network.version)
+
+
+def resolve(host: str, port: int) -> list[IPAddress]:
+    """Every address `host` stands for, both families, in the resolver's order (without duplicates)."""
+    literal = literal_address(host)
+    if literal is not None:
+        return [literal]
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        if exc.errno == socket.EAI_AGAIN:
+            raise RetryableToolError(f"Could not resolve {host!r} (temporary DNS failure).") from None
+        raise ToolInputError(f"Could not resolve {host!r}: {exc.strerror}.") from None
+    except UnicodeError:
+        raise ToolInputError(f"{host!r} is not a valid host name.") from None
+    addresses: list[IPAddress] = []
+    for family, _type, _proto, _name, sockaddr in infos:
+        if family in (socket.AF_INET, socket.AF_INET6):
+            address = ipaddress.ip_address(sockaddr[0])
+            if address not in addresses:
+                addresses.append(address)
+    if not addresses:
+        raise ToolInputError(f"{host!r} has no IPv4 or IPv6 address.")
+    return addresses
+
+
+def resolve_public(host: str, port: int) -> list[IPAddress]:
+    """The addresses of `host`, refusing it (BlockedAddress) if any of them is not public and not allow-listed.
+
+    Any, not all: a name that answers one public and one internal address
+    could be steered to the internal one.
+    """
+    host = host.strip("[]")
+    allow = AllowList.from_settings()
+    addresses = resolve(host, port)
+    if allow.allows_name(host):
+        return addresses
+    for ip in addresses:
+        reason = None if allow.allows_address(ip) else blocked_class(ip)
+        if reason:
+            what = f"{host!r}:" if str(ip) == host else f"{host!r}: it resolves to {ip},"
+            raise BlockedAddress(
+                f"Refused to connect to {what} {reason}. The web tools only reach public addresses "
+                "unless the host is listed in WEB_ALLOWED_HOSTS."
+            )
+    return addresses
+
+
+@dataclass(frozen=True)
+class Target:
+    """A checked URL: what to resolve (host, port) and what to ask for (path, with the query)."""
+
+    url: str  # normalised, without fragment or user info
+    scheme: str
+    host: str  # lower case, ASCII (IDNA), without IPv6 brackets
+    port: int
+    path: str
+
+    def origin(self) -> tuple[str, str, int]:
+        return self.scheme, self.host, self.port
+
+
+def parse_url(url: str) -> Target:
+    """Check and normalise a URL: http(s) only, no user:pass@, fragment dropped, path and query %-encoded."""
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError as exc:
+        raise ToolInputError(f"Not a valid URL ({exc}): {url!r}") from None
+    if "@" in parts.netloc:
+        # The URL is not echoed: it holds a password.
+        raise ToolInputError("URLs with a user name or password (user:pass@host) are refused: use a header.")
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https"):
+        shown = f"{scheme}:" if scheme else "a URL without a scheme"
+        raise ToolInputError(f"Only http and https URLs can be fetched, not {shown} ({url!r}).")
+    try:
+        port = parts.port
+    except ValueError:
+        raise ToolInputError(f"Not a valid port in {url!r}") from None
+    host = _ascii_host(parts.hostname or "", url)
+    port = port or (443 if scheme == "https" else 80)
+    path = quote(parts.path or "/", safe=_PATH_SAFE)
+    query = quote(parts.query, safe=_QUERY_SAFE)
+    shown_host = f"[{host}]" if ":" in host else host
+    netloc = shown_host if parts.port is None else f"{shown_host}:{port}"
+    return Target(
+        url=urlunsplit((scheme, netloc, path, query, "")),
+        scheme=scheme,
+        host=host,
+        port=port,
+        path=f"{path}?{query}" if query else path,
+    )
+
+
+def _ascii_host(host: str, url: str) -> str:
+    if not host:
+        raise ToolInputError(f"The URL has no host: {url!r}")
+    if ":" in host:
+        try:
+            return str(ipaddress.IPv6Address(host))
+        except ValueError:
+            raise ToolInputError(f"Not a valid IPv6 address in {url!r}") from None
+    try:
+        ascii_host = host.encode("idna").decode("ascii").lower()
+    except UnicodeError:
+        ascii_host = ""
+    if not _HOST_NAME.fullmatch(ascii_host):
+        raise ToolInputError(f"Not a valid host name in {url!r}")
+    return ascii_host
+
+
+@dataclass
+class Response:
+    url: str  # the final URL, after redirects
+    status: int
+    headers: dict[str, str]  # names in lower case; repeated headers joined with ", "
+    content: bytes
+    redirects: list[str] = field(default_factory=list)  # each redirect's target, in order
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("content-type", "")
+
+
+def fetch(
+    method: str,
+    url: str,
+    *,
+    headers: dict[str, str] | None = None,
+    body: bytes | None = None,
+    timeout: float,
+    max_bytes: int,
+    max_redirects: int,
+    ssl_context: ssl.SSLContext | None = None,
+) -> Response:
+    """One HTTP exchange with a public host, following redirects (each hop checked like the first).
+
+    A 4xx answer is returned, not raised: it is a result the caller may act
+    on (the step succeeds and reports the status). 5xx answers, timeouts and
+    connection failures raise RetryableToolError; a refused address raises
+    BlockedAddress; a body over `max_bytes` raises ToolError. `timeout`
+    bounds the whole exchange, redirects included. `ssl_context` replaces
+    the default (system CAs) context, e.g. to trust a private CA.
+    """
+    deadline = time.monotonic() + timeout
+    target = parse_url(url)
+    sent_headers = {"User-Agent": USER_AGENT, **_checked_headers(headers or {})}
+    redirects: list[str] = []
+    while True:
+        status, received, content = _exchange(method, target, sent_headers, body, deadline, max_bytes, ssl_context)
+        location = received.get("location")
+        if status in REDIRECT_STATUSES and location:
+            if len(redirects) >= max_redirects:
+                raise ToolError(f"Too many redirects (more than {max_redirects}) fetching {url!r}.")
+            next_target = parse_url(urljoin(target.url, location))
+            if status == 303 or (status in (301, 302) and method == "POST"):
+                # As browsers do: the redirected request is a GET, without the body.
+                method, body = "GET", None
+                sent_headers = {k: v for k, v in sent_headers.items() if k.lower() != "content-type"}
+            if next_target.origin() != target.origin():
+                # Credentials were meant for the first host, not wherever it points to.
+                sent_headers = {k: v for k, v in sent_headers.items() if not is_secret_key(k)}
+            redirects.append(next_target.url)
+            target = next_target
+            continue
+        if status >= 500:
+            raise RetryableToolError(f"{target.url} answered HTTP {status}.")
+        return Response(url=target.url, status=status, headers=received, content=content, redirects=redirects)
+
+
+def _checked_headers(headers: dict[str, str]) -> dict[str, str]:
+    for name in headers:
+        if name.lower() in _RESERVED_HEADERS:
+            raise ToolInputError(f"The {name} header is set by the web tools and cannot be given.")
+    return dict(headers)
+
+
+def _exchange(
+    method: str,
+    target: Target,
+    headers: dict[str, str],
+    body: bytes | None,
+    deadline: float,
+    max_bytes: int,
+    ssl_context: ssl.SSLContext | None,
+) -> tuple[int, dict[str, str], bytes]:
+    """Send one request to the checked addresses of `target`; the body is not read for redirects."""
+    addresses = resolve_public(target.host, target.port)
+    connection: _PinnedHTTPConnection | _PinnedHTTPSConnection | None = None
+    try:
+        if target.scheme == "https":
+            connection = _PinnedHTTPSConnection(target.host, target.port, addresses, deadline, ssl_context)
+        else:
+            connection = _PinnedHTTPConnection(target.host, target.port, addresses, deadline)
+        connection.request(method, target.path, body=body, headers=headers)
+        response = connection.getresponse()
+        received: dict[str, str] = {}
+        for name, value in response.getheaders():
+            key = name.lower()
+            received[key] = f"{received[key]}, {value}" if key in received else value
+        if response.status in REDIRECT_STATUSES and "location" in received:
+            return response.status, received, b""
+        return response.status, received, _read_body(response, connection, deadline, max_bytes, target.url)
+    except ToolError:
+        raise
+    except ssl.SSLCertVerificationError as exc:
+        raise ToolError(f"The TLS certificate of {target.host} could not be verified: {exc.verify_message}.") from None
+    except TimeoutError:
+        raise RetryableToolError(f"{target.url} did not answer in time.") from None
+    except (http.client.InvalidURL, ValueError) as exc:
+        raise ToolInputError(f"Cannot send this request to {target.url}: {exc}") from None
+    except (OSError, http.client.HTTPException) as exc:
+        raise RetryableToolError(f"Could not fetch {target.url}: {exc or type(exc).__name__}") from None
+    finally:
+        if connection is not None:
+            connection.close()
+
+
+def _read_body(
+    response: http.client.HTTPResponse, connection: _Pinned, deadline: float, max_bytes: int, url: str
+) -> bytes:
+    """The body, in chunks, each read bounded by the deadline; stops as soon as it exceeds `max_bytes`."""
+    too_large = ToolError(f"The response is larger than {max_bytes} bytes: {url}")
+    length = response.getheader("content-length", "")
+    if length.isdigit() and int(length) > max_bytes:
+        raise too_large
+    chunks: list[bytes] = []
+    total = 0
+    while True:
+        connection.pinned_socket().settimeout(_remaining(deadline))
+        chunk = response.read1(_CHUNK)  # read1: one recv at most, so a slow sender cannot outstay the deadline
+        if not chunk:
+            return b"".join(chunks)
+        total += len(chunk)
+        if total > max_bytes:
+            raise too_large
+        chunks.append(chunk)
+
+
+def _remaining(deadline: float) -> float:
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise TimeoutError
+    return left
+
+
+class _Pinned:
+    """Connects to checked addresses only: the name is never resolved again, so its answer cannot change."""
+
+    _addresses: list[IPAddress]
+    _deadline: float
+    _socket: socket.socket | None = None
+
+    def _connect_pinned(self, port: int) -> socket.socket:
+        error: OSError = OSError("no address to connect to")
+        for ip in self._addresses:
+            sock = socket.socket(socket.AF_INET6 if ip.version == 6 else socket.AF_INET, socket.SOCK_STREAM)
+            try:
+                sock.settimeout(_remaining(self._deadline))
+                sock.connect((str(ip), port))
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                return sock
+            except OSError as exc:
+                sock.close()
+                error = exc
+        raise error
+
+    def pinned_socket(self) -> socket.socket:
+        """The socket the response is read from (http.client drops its own reference once a reply says close)."""
+        assert self._socket is not None
+        return self._socket
+
+
+class _PinnedHTTPConnection(_Pinned, http.client.HTTPConnection):
+    def __init__(self, host: str, port: int, addresses: list[IPAddress], deadline: float) -> None:
+        super().__init__(host, port, timeout=_remaining(deadline))
+        self._addresses, self._deadline = addresses, deadline
+
+    def connect(self) -> None:
+        self.sock = self._socket = self._connect_pinned(self.port)
+
+
+class _PinnedHTTPSConnection(_Pinned, http.client.HTTPSConnection):
+    def __init__(
+        self, host: str, port: int, addresses: list[IPAddress], deadline: float, context: ssl.SSLContext | None
+    ) -> None:
+        super().__init__(host, port, timeout=_remaining(deadline), context=context or ssl.create_default_context())
+        self._addresses, self._deadline = addresses, deadline
+
+    def connect(self) -> None:
+        sock = self._connect_pinned(self.port)
+        try:
+            # SNI and certificate checks are for the name in the URL, not the address we connected to.
+            self.sock = self._socket = self._context.wrap_socket(sock, server_hostname=self.host)  # type: ignore[attr-defined]
+        except BaseException:
+            sock.close()
+            raise
