@@ -46,7 +46,17 @@ class StepEvent(TypedDict):
     error: str
 
 
-ProgressEvent = ExecutionEvent | StepEvent
+class ApprovalEvent(TypedDict):
+    type: Literal["approval.updated"]
+    approval_id: str
+    execution_id: str
+    workspace_id: str
+    step_number: int | None
+    action_type: str
+    status: str
+
+
+ProgressEvent = ExecutionEvent | StepEvent | ApprovalEvent
 
 
 def execution_group(execution_id: object) -> str:
@@ -125,6 +135,25 @@ def publish(event: ProgressEvent) -> None:
         async_to_sync(_send)(event)
     except Exception:  # a dropped progress event must not fail a run
         logger.exception("Could not publish %s for execution %s", event["type"], event["execution_id"])
+
+
+def publish_approval(approval_id: object) -> None:
+    from safety.models import PendingApproval
+
+    approval = PendingApproval.objects.select_related("execution", "step").filter(pk=approval_id).first()
+    if approval is None:
+        return
+    publish(
+        {
+            "type": "approval.updated",
+            "approval_id": str(approval.pk),
+            "execution_id": str(approval.execution_id),
+            "workspace_id": str(approval.execution.workspace_id),
+            "step_number": approval.step.step_number if approval.step else None,
+            "action_type": approval.action_type,
+            "status": approval.status,
+        }
+    )
 
 
 def publish_execution(execution_id: object) -> None:

@@ -13,7 +13,12 @@ import pytest
 from tenancy.roles import Role
 from tests.factories.tenancy import MemberFactory, UserFactory, WorkspaceFactory
 
-pytest_plugins = ["tests.support.engine", "tests.support.openai_server"]
+pytest_plugins = [
+    "tests.support.engine",
+    "tests.support.openai_server",
+    "tests.support.smtp_server",
+    "tests.support.caldav_server",
+]
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 

@@ -282,3 +282,23 @@ def _wait_step_status(execution, number, status, timeout=10.0):
             return step
         time.sleep(0.05)
     raise AssertionError(f"step {number} is {step.status}, not {status}")
+
+
+def test_it_resumes_a_failed_run_keeping_what_succeeded(alice, workspace_a):
+    from orchestration.engine.runs import resume_run
+
+    plan = _plan(
+        {"tool": "test.effect", "input": {"label": "kept"}},
+        {"tool": "test.flaky", "input": {"failures": 1}, "max_attempts": 1, "depends_on": [1]},
+        {"tool": "test.noop", "input": {"value": {"$step": 2}}, "depends_on": [2]},
+    )
+    execution = wait_for(submit(user=alice, workspace=workspace_a, request_text="resume", plan=plan))
+    assert execution.status == ExecutionStatus.FAILED
+    assert resume_run(execution, alice) == 2
+    execution = wait_for(execution)
+    assert execution.status == ExecutionStatus.SUCCEEDED
+    assert [s.status for s in execution.steps.order_by("step_number")] == ["succeeded"] * 3
+    assert execution.steps.get(step_number=1).attempts == 1
+    assert execution.steps.get(step_number=3).output == {"value": {"attempts": 2}}
+    assert effect_count(WorkspaceDrive(workspace_a.pk)) == 1
+    assert resume_run(execution, alice) == 0

@@ -124,3 +124,44 @@ def test_it_falls_back_when_the_model_is_down(openai_server):
     plan = make_plan("summarise the sales CSV files", execution_id="e3")
     assert plan["planner"] == "rules"
     assert "overloaded" in plan["fallback_reason"] or "503" in plan["fallback_reason"]
+
+
+def test_it_plans_an_email_of_the_latest_report():
+    plan = plan_with_rules("e-mail the report to bob@example.com")
+    assert _tools(plan) == [("drive.search", []), ("email.send", [1])]
+    assert plan["steps"][0]["input"] == {"pattern": "reports/*", "newest": 1}
+    assert plan["steps"][1]["input"]["to"] == ["bob@example.com"]
+    assert plan["steps"][1]["input"]["attachments"] == {"$step": 1, "path": "files"}
+
+
+def test_it_plans_a_report_then_mails_it():
+    plan = plan_with_rules("summarise the sales CSV files, write a report and e-mail it to bob@example.com")
+    assert _tools(plan) == [
+        ("drive.search", []),
+        ("analysis.describe", [1]),
+        ("report.compose", [2]),
+        ("email.send", [3]),
+    ]
+    assert plan["steps"][3]["input"]["attachments"] == [{"$step": 3}]
+
+
+def test_it_plans_a_meeting(settings):
+    plan = plan_with_rules("schedule a review meeting tomorrow at 10 with alice@example.com", today=date(2026, 11, 23))
+    if "calendar.create_event" not in {step["tool"] for step in plan["steps"]}:
+        pytest.fail(f"no calendar step in {plan}")
+    event = plan["steps"][0]["input"]
+    assert event["summary"] == "Review meeting"
+    assert event["start"] == "2026-11-24T10:00:00"
+    assert event["attendees"] == ["alice@example.com"]
+    assert event["duration_minutes"] == 60
+
+
+def test_it_asks_when_a_meeting_is():
+    with pytest.raises(NoToolForRequest, match="Say when"):
+        plan_with_rules("schedule a review meeting with alice@example.com")
+
+
+def test_it_plans_fetching_and_summarising_a_page():
+    plan = plan_with_rules("fetch https://example.com/news and summarise it")
+    assert _tools(plan) == [("web.get", []), ("analysis.summarise", [1])]
+    assert plan["steps"][1]["input"] == {"text": {"$step": 1, "path": "text"}}

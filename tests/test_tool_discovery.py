@@ -18,8 +18,11 @@ BUILTIN_NAMES = [
     "drive.read",
     "drive.search",
     "drive.write",
+    "email.send",
     "llm.chat",
     "report.compose",
+    "web.get",
+    "web.post",
 ]
 
 

@@ -11,8 +11,6 @@ from tools.base import RetryableToolError, ToolError, ToolInputError
 from tools.builtin.email import EmailSend, message_id, sent_marker_name
 from tools.drive import WorkspaceDrive
 
-pytest_plugins = ["tests.support.smtp_server"]
-
 HOST = "127.0.0.1"
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x01\x02\x03binary\x00\xff"
 

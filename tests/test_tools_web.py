@@ -473,6 +473,12 @@ def test_it_refuses_headers_that_http_sets_itself(server, allowed):
     assert server.requests == []
 
 
+def test_it_refuses_a_header_value_that_would_smuggle_in_another_header(server, allowed):
+    with pytest.raises(ToolInputError, match="Not a valid HTTP header"):
+        post({"url": server.url("/echo"), "body": "x", "headers": {"X-Note": "a\r\nX-Admin: yes"}})
+    assert server.requests == []
+
+
 def test_it_describes_a_post_for_the_approver():
     tool_input = {
         "url": "https://hooks.example.com/in?key=1",

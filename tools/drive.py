@@ -15,6 +15,8 @@ from datetime import datetime
 from django.core.files.base import ContentFile
 from django.core.files.storage import Storage, default_storage
 
+HIDDEN_PREFIX = ".orchestrate/"
+
 
 class DriveError(Exception):
     """A bad file name, or a file that is not there; the message is shown to people."""
@@ -99,6 +101,8 @@ class WorkspaceDrive:
         """Every file whose drive-relative name (or base name) matches the glob, sorted by name."""
         found: list[DriveFile] = []
         for name in self._walk(""):
+            if name.startswith(HIDDEN_PREFIX):
+                continue  # the engine's own bookkeeping (e.g. sent-mail markers), not the workspace's files
             base = posixpath.basename(name)
             if fnmatch.fnmatch(name.lower(), pattern.lower()) or fnmatch.fnmatch(base.lower(), pattern.lower()):
                 found.append(self.stat(name))

@@ -42,6 +42,8 @@ USER_AGENT = "Orchestrate/1 (web tools)"
 _CHUNK = 64 * 1024
 # http.client computes these from the request; a caller's value would only corrupt it.
 _RESERVED_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "connection"})
+_HEADER_NAME = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]+")
+_BAD_HEADER_VALUE = re.compile(r"[\r\n\x00]")
 _HOST_NAME = re.compile(r"[a-z0-9_-]+(\.[a-z0-9_-]+)*\.?")
 _NUMBER = re.compile(r"0[xX][0-9a-fA-F]*|[0-9]+")
 _PATH_SAFE = "/%:@!$&'()*+,;=-._~"
@@ -369,7 +371,10 @@ def fetch(
 
 
 def _checked_headers(headers: dict[str, str]) -> dict[str, str]:
-    for name in headers:
+    """The caller's headers, refused up front if malformed (a line break would smuggle in another header)."""
+    for name, value in headers.items():
+        if not _HEADER_NAME.fullmatch(name) or not isinstance(value, str) or _BAD_HEADER_VALUE.search(value):
+            raise ToolInputError(f"Not a valid HTTP header: {name!r}")
         if name.lower() in _RESERVED_HEADERS:
             raise ToolInputError(f"The {name} header is set by the web tools and cannot be given.")
     return dict(headers)
@@ -407,9 +412,9 @@ def _exchange(
         raise ToolError(f"The TLS certificate of {target.host} could not be verified: {exc.verify_message}.") from None
     except TimeoutError:
         raise RetryableToolError(f"{target.url} did not answer in time.") from None
-    except (http.client.InvalidURL, ValueError) as exc:
+    except http.client.InvalidURL as exc:
         raise ToolInputError(f"Cannot send this request to {target.url}: {exc}") from None
-    except (OSError, http.client.HTTPException) as exc:
+    except (OSError, ValueError, http.client.HTTPException) as exc:  # ValueError: e.g. a malformed chunked body
         raise RetryableToolError(f"Could not fetch {target.url}: {exc or type(exc).__name__}") from None
     finally:
         if connection is not None:

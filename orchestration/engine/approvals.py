@@ -13,12 +13,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from orchestration.engine.dispatch import enqueue_steps
-from orchestration.events import publish_execution, publish_step
+from orchestration.events import publish_approval, publish_execution, publish_step
 from orchestration.models import Execution, ExecutionStatus, ExecutionStep, StepStatus
 from safety.models import PendingApproval
 
 
 def wake_step(sender: Any, approval: PendingApproval, **kwargs: Any) -> None:
+    publish_approval(approval.pk)
     if approval.step_id is None:
         return
     with transaction.atomic():

@@ -18,7 +18,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from orchestration.engine.dispatch import enqueue_steps
-from orchestration.events import publish_execution, publish_step
+from orchestration.events import publish_approval, publish_execution, publish_step
 from orchestration.models import Execution, ExecutionStatus, ExecutionStep, StepStatus
 from safety import locks, rate_limits
 from safety.approvals import outcome_message, request_approval
@@ -52,6 +52,7 @@ def pass_gates(step: ExecutionStep, tool: Tool, call: ToolCall, worker: str) -> 
         )
         if approval.status == ApprovalStatus.PENDING:
             _park(step, worker, StepStatus.WAITING_APPROVAL, f"approval by a person: {reason}")
+            publish_approval(approval.pk)
             return None
         if approval.status != ApprovalStatus.APPROVED:
             raise Refused(outcome_message(approval))

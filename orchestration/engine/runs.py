@@ -156,6 +156,46 @@ def cancel(execution: Execution, user: Any) -> bool:
     return True
 
 
+def resume_run(execution: Execution, user: Any) -> int:
+    """Run a failed or cancelled run again from where it stopped; the number of steps to run again.
+
+    Steps that succeeded keep their results (and their effects are not
+    repeated); every other step runs again, with a fresh approval request
+    where one is needed. One way serves "retry the failed step" and "resume".
+    """
+    if not may(user, Action.CANCEL, execution.workspace_id):
+        raise PermissionDenied("You may not retry or resume runs in this workspace.")
+    now = timezone.now()
+    with transaction.atomic():
+        if not Execution.objects.filter(
+            pk=execution.pk, status__in=[ExecutionStatus.FAILED, ExecutionStatus.CANCELLED], total_steps__gt=0
+        ).update(status=ExecutionStatus.RUNNING, error="", completed_at=None, result=None, updated_at=now):
+            return 0
+        steps = list(ExecutionStep.objects.filter(execution=execution))
+        succeeded = {step.step_number for step in steps if step.status == StepStatus.SUCCEEDED}
+        again = [step for step in steps if step.status != StepStatus.SUCCEEDED]
+        PendingApproval.objects.filter(step__in=again).exclude(status=ApprovalStatus.APPROVED).update(step=None)
+        for step in again:
+            step.status = StepStatus.PENDING
+            step.error = step.waiting_for = step.claimed_by = ""
+            step.remaining_deps = len(set(step.depends_on) - succeeded)
+            step.max_attempts = step.attempts + settings.ORCHESTRATE_MAX_ATTEMPTS
+            step.retry_at = step.lease_expires_at = step.completed_at = None
+        ExecutionStep.objects.bulk_update(
+            again,
+            [
+                *("status", "error", "waiting_for", "claimed_by", "remaining_deps", "max_attempts"),
+                *("retry_at", "lease_expires_at", "completed_at"),
+            ],
+        )
+        Execution.objects.filter(pk=execution.pk).update(current_step=len(succeeded))
+        enqueue_steps([step.pk for step in again if step.remaining_deps == 0])
+    start_span("execution (resumed)", execution_id=execution.pk, metadata={"by": str(user), "steps": len(again)})
+    logger.info("Resumed by %s: %d steps to run again", user, len(again), extra={"execution_id": str(execution.pk)})
+    publish_execution(execution.pk)
+    return len(again)
+
+
 def finish_if_done(execution_id: object) -> None:
     """End the run when no step is left to run: succeeded, or failed by its first failed step."""
     if ExecutionStep.objects.filter(execution_id=execution_id, status__in=UNFINISHED_STEPS).exists():

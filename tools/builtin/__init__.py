@@ -5,8 +5,10 @@ from __future__ import annotations
 from tools.base import Tool
 from tools.builtin.analysis import AnalysisDescribe
 from tools.builtin.drive import DriveList, DriveRead, DriveSearch, DriveWrite
+from tools.builtin.email import EmailSend
 from tools.builtin.llm import AnalysisSummarise, LLMChat
 from tools.builtin.report import ReportCompose
+from tools.builtin.web import WebGet, WebPost
 
 BUILTIN_TOOLS: list[type[Tool]] = [
     DriveList,
@@ -17,4 +19,7 @@ BUILTIN_TOOLS: list[type[Tool]] = [
     AnalysisSummarise,
     ReportCompose,
     LLMChat,
+    EmailSend,
+    WebGet,
+    WebPost,
 ]

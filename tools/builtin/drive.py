@@ -128,6 +128,11 @@ class DriveSearch(Tool):
                 "minLength": 1,
                 "description": "Keep only text files containing this text (case-insensitive).",
             },
+            "newest": {
+                "type": "integer",
+                "minimum": 1,
+                "description": "Keep only this many of the most recently modified matches (e.g. 1 for 'the report').",
+            },
         },
         "additionalProperties": False,
     }
@@ -139,6 +144,9 @@ class DriveSearch(Tool):
         files = drive.list(pattern)
         if contains:
             files = [file for file in files if _contains(drive, file.name, contains)]
+        if call.input.get("newest"):
+            by_age = sorted(files, key=lambda file: (file.modified_at is not None, file.modified_at), reverse=True)
+            files = by_age[: call.input["newest"]]
         if not files:
             # An empty result would flow into an empty report; a clear failure serves people better.
             where = f" containing {contains!r}" if contains else ""
