@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
-from django.urls import URLPattern
+from orchestration.routing import websocket_urlpatterns as orchestration_patterns
+from safety.routing import websocket_urlpatterns as safety_patterns
 
-websocket_urlpatterns: list[URLPattern] = []
+websocket_urlpatterns = [*orchestration_patterns, *safety_patterns]

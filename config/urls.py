@@ -5,11 +5,14 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from orchestration.calendar_feed import calendar_feed
+
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="orchestration:index", permanent=False)),
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("orchestrate", include("orchestration.urls")),
+    path("", include("orchestration.urls")),
+    path("calendar/<str:token>.ics", calendar_feed, name="calendar_feed"),
     path("approvals/", include("safety.urls")),
     path("workspaces/", include("tenancy.urls")),
     path("admin/", admin.site.urls),

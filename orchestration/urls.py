@@ -7,5 +7,6 @@ from orchestration import views
 app_name = "orchestration"
 
 urlpatterns = [
-    path("", views.index, name="index"),
+    # The console lives at /orchestrate (no trailing slash), its pages below it.
+    path("orchestrate", views.index, name="index"),
 ]

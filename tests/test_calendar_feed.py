@@ -17,9 +17,6 @@ from tests.support import tool_call
 from tools.base import Tool
 from tools.builtin.calendar import CalendarCreateEvent, CalendarDeleteEvent
 
-# Until tests/conftest.py lists it, the fixture module is loaded from here (loading it twice is harmless).
-pytest_plugins = ["tests.support.caldav_server"]
-
 # This module is its own URLconf until the feed is wired into config/urls.py.
 urlpatterns = [path("calendar/<str:token>.ics", calendar_feed, name="calendar_feed")]
 pytestmark = pytest.mark.urls(__name__)

@@ -14,6 +14,9 @@ from tools.registry import ToolRegistry, registry
 BUILTIN_NAMES = [
     "analysis.describe",
     "analysis.summarise",
+    "calendar.create_event",
+    "calendar.delete_event",
+    "calendar.list_events",
     "drive.list",
     "drive.read",
     "drive.search",

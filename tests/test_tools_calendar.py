@@ -16,9 +16,6 @@ from tests.support import tool_call
 from tools.base import RetryableToolError, Tool, ToolError, ToolInputError, ToolResult
 from tools.builtin.calendar import CalendarCreateEvent, CalendarDeleteEvent, CalendarListEvents
 
-# Until tests/conftest.py lists it, the fixture module is loaded from here (loading it twice is harmless).
-pytest_plugins = ["tests.support.caldav_server"]
-
 TOMORROW_10 = datetime.combine(datetime.now(UTC).date() + timedelta(days=1), time(10, 0), tzinfo=UTC)
 
 
@@ -170,6 +167,14 @@ def test_it_uses_the_workspace_caldav_settings_over_the_project_ones(caldav_serv
     assert server_events(caldav_server, "Orchestrate") == []
 
 
+def test_it_refuses_a_calendar_url_on_another_host_than_the_server(caldav_server, workspace_a):
+    workspace_a.integrations = {"caldav": {"calendar": "http://elsewhere.example/calendars/team/"}}
+    workspace_a.save()
+
+    with pytest.raises(ToolError, match="must be on the configured CalDAV server"):
+        create(workspace_a)
+
+
 def test_it_fails_clearly_when_no_calendar_is_configured(settings, workspace_a):
     settings.CALDAV_URL = None
 
@@ -282,3 +287,20 @@ def test_it_asks_for_a_retry_when_the_server_fails(failing_server, workspace_a, 
         create(workspace_a)
 
     assert "secret-password" not in str(failure.value)
+
+
+def test_it_keeps_credentials_in_a_calendar_url_out_of_the_output(caldav_server, workspace_a):
+    with caldav_server.client() as client:
+        calendar = client.principal().make_calendar(name="Shared", cal_id="shared")
+    secret_url = str(calendar.url).replace("http://", f"http://{caldav_server.username}:{caldav_server.password}@")
+    workspace_a.integrations = {"caldav": {"calendar": secret_url}}
+    workspace_a.save()
+
+    result = create(workspace_a)
+
+    assert (
+        result.output["url"]
+        == f"{caldav_server.url}{caldav_server.username}/shared/{result.output['url'].rsplit('/', 1)[-1]}"
+    )
+    assert caldav_server.password not in repr(result)
+    assert [str(event["uid"]) for event in server_events(caldav_server, "Shared")] == [result.output["uid"]]

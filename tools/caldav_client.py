@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import caldav
 import icalendar
@@ -74,12 +74,21 @@ def caldav_config(workspace_id: str) -> CalDAVConfig:
         raise ToolError(NOT_CONFIGURED)
     if urlsplit(str(url)).scheme not in {"http", "https"}:
         raise ToolError("The CalDAV URL must start with http:// or https://")
+    calendar = str(own.get("calendar") or DEFAULT_CALENDAR)
+    if calendar.startswith(("http://", "https://")) and _origin(calendar) != _origin(str(url)):
+        # The login goes wherever the calendar is: a calendar elsewhere would hand the credentials to that host.
+        raise ToolError("The workspace's calendar URL must be on the configured CalDAV server")
     return CalDAVConfig(
         url=str(url),
         username=str(username) if username else None,
         password=str(password) if password else None,
-        calendar=str(own.get("calendar") or DEFAULT_CALENDAR),
+        calendar=calendar,
     )
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    return parts.scheme, (parts.hostname or "").casefold(), parts.port or {"http": 80, "https": 443}.get(parts.scheme)
 
 
 @contextmanager
@@ -143,6 +152,13 @@ class CalendarConnection:
     def event_url(self, name: str) -> str:
         return str(self.calendar.url.join(f"{name}.ics"))
 
+    def public_url(self, url: str) -> str:
+        """The URL without userinfo: a calendar configured as https://user:password@host/... must not leak."""
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        netloc = f"[{host}]" if ":" in host else host
+        return urlunsplit(parts._replace(netloc=netloc + (f":{parts.port}" if parts.port else "")))
+
     def put_event(self, name: str, ical: bytes) -> str:
         """Store the calendar object at `<calendar>/<name>.ics`, replacing what was there; returns its URL.
 
@@ -153,7 +169,7 @@ class CalendarConnection:
         response = self.client.put(url, ical.decode("utf-8"), headers=ICS_HEADERS)
         if _check(response, self.where, "PUT") == 404:
             raise ToolError(f"{self.where} has no calendar at {self.calendar.url.path}")
-        return url
+        return self.public_url(url)
 
     def delete_event(self, uid: str) -> bool:
         """Delete the event with this UID wherever it is stored; False if there was none."""

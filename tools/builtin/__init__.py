@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from tools.base import Tool
 from tools.builtin.analysis import AnalysisDescribe
+from tools.builtin.calendar import CalendarCreateEvent, CalendarDeleteEvent, CalendarListEvents
 from tools.builtin.drive import DriveList, DriveRead, DriveSearch, DriveWrite
 from tools.builtin.email import EmailSend
 from tools.builtin.llm import AnalysisSummarise, LLMChat
@@ -22,4 +23,7 @@ BUILTIN_TOOLS: list[type[Tool]] = [
     EmailSend,
     WebGet,
     WebPost,
+    CalendarCreateEvent,
+    CalendarListEvents,
+    CalendarDeleteEvent,
 ]
