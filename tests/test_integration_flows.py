@@ -20,14 +20,17 @@ from safety.models import PendingApproval
 from tests.support.engine import wait_for
 from tools.drive import WorkspaceDrive
 
-pytestmark = pytest.mark.usefixtures("engine")
 
 REPORT = "# Q3 sales\n\n| region | revenue |\n|---|---|\n| north | 1200 |\n"
 
 
 @pytest.fixture(autouse=True)
-def embedded(settings):
+def embedded(engine, settings):
     settings.ORCHESTRATE_RUN_MODE = "embedded"
+    yield
+    from orchestration.engine.embedded import runtime
+
+    assert runtime().wait_idle(30)
 
 
 @pytest.fixture
