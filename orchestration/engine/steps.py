@@ -19,7 +19,7 @@ from typing import Any
 
 import jsonschema
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -27,6 +27,7 @@ from caching.services import cache_key, lookup, store
 from monitoring.metrics import record_many
 from monitoring.tracing import root_span_of, span
 from orchestration.agents import ORCHESTRATOR
+from orchestration.engine.calling import call_with_timeout
 from orchestration.engine.checkpointing import checkpoint_run
 from orchestration.engine.dispatch import enqueue_steps
 from orchestration.engine.gates import Refused, lock_holder, pass_gates
@@ -54,10 +55,6 @@ logger = logging.getLogger(__name__)
 
 # Other steps keep running while one waits for a person.
 RUNNABLE_RUNS = (ExecutionStatus.RUNNING, ExecutionStatus.WAITING_APPROVAL)
-
-
-class StepTimedOut(RetryableToolError):
-    pass
 
 
 @dataclass
@@ -219,7 +216,7 @@ def _execute(step: ExecutionStep, tool: Tool, call: ToolCall, worker: str) -> Ou
             with span(
                 f"step {step.step_number}: {tool.name}", execution_id=step.execution_id, parent=parent
             ) as current:
-                result = _call_with_timeout(tool, call, timeout_of(step))
+                result = call_with_timeout(tool, call, timeout_of(step))
                 current.metadata.update(tokens_used=result.tokens_used)
     finally:
         release(locked, lock_holder(step))
@@ -238,36 +235,6 @@ def _execute(step: ExecutionStep, tool: Tool, call: ToolCall, worker: str) -> Ou
             tool.cache_ttl_seconds,
         )
     return Outcome(result, cached=False)
-
-
-def _call_with_timeout(tool: Tool, call: ToolCall, timeout: float) -> ToolResult:
-    """Run the tool on its own thread and stop waiting at the deadline.
-
-    Python cannot kill a thread: a tool that overruns is abandoned, and
-    whatever it returns later is dropped because its claim is no longer
-    valid. Tools with long I/O should also honour `call.seconds_left()`.
-    """
-    outcome: dict[str, Any] = {}
-
-    def target() -> None:
-        try:
-            outcome["result"] = tool.run(call)
-        except BaseException as exc:
-            outcome["error"] = exc
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=target, name=f"tool-{tool.name}", daemon=True)
-    thread.start()
-    thread.join(timeout=max(0.0, (call.deadline or time.monotonic() + timeout) - time.monotonic()))
-    if thread.is_alive():
-        raise StepTimedOut(f"{tool.name} did not finish within {timeout:g} seconds")
-    if "error" in outcome:
-        raise outcome["error"]
-    result = outcome.get("result")
-    if not isinstance(result, ToolResult):
-        raise ToolError(f"{tool.name} returned {type(result).__name__}, not a ToolResult")
-    return result
 
 
 def _finish_step(step: ExecutionStep, worker: str, **changes: Any) -> bool:
