@@ -27,7 +27,8 @@ import pytest
 from tests.support import tool_call
 from tools.base import RetryableToolError, ToolError, ToolInputError
 from tools.builtin.web import WebGet, WebPost
-from tools.ssrf import BlockedAddress, fetch
+from tools.http import fetch
+from tools.ssrf import BlockedAddress
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Web tools: fetch a page or an API answer, and post data to a web service.
 
-Both go through `tools.ssrf.fetch`, so a plan can only reach public hosts
+Both go through `tools.http.fetch`, so a plan can only reach public hosts
 (plus those in WEB_ALLOWED_HOSTS), whatever URL the planner or a fetched
 page puts in front of it. Limits come from settings (WEB_TIMEOUT,
 WEB_MAX_BYTES, WEB_MAX_REDIRECTS) and the step's deadline. A 4xx answer is
@@ -19,7 +19,7 @@ from django.conf import settings
 
 from monitoring.tracing import redact
 from tools.base import Stage, Tool, ToolCall, ToolInputError, ToolResult
-from tools.ssrf import Response, fetch
+from tools.http import Response, fetch
 
 # Text beyond this is cut: agents and prompts need the gist of a page, not a whole book.
 MAX_TEXT_CHARS = 200_000
