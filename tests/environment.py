@@ -19,6 +19,8 @@ os.environ.setdefault(
 # Log lines are written when a test flushes them, not by a thread that could
 # wait on a test's open transaction.
 os.environ.setdefault("ORCHESTRATE_LOG_FLUSHER", "0")
+# Tests sweep when they mean to; a background sweeper would act on other tests' rows.
+os.environ.setdefault("ORCHESTRATE_EMBEDDED_SWEEPER", "false")
 os.environ.setdefault("ORCHESTRATE_RATE_LIMITS", "test.call=2/2")
 os.environ.setdefault("MEDIA_ROOT", tempfile.mkdtemp(prefix="orchestrate-test-media-"))
 # Celery workers started by tests listen on a queue of their own.

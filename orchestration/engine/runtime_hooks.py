@@ -14,7 +14,7 @@ _loop_bound = False
 def server_loaded() -> None:
     """At import of the ASGI app: in the embedded mode this process is also the worker,
     so start the sweeper, which resumes runs a previous server left unfinished."""
-    if settings.ORCHESTRATE_RUN_MODE == "embedded":
+    if settings.ORCHESTRATE_RUN_MODE == "embedded" and settings.ORCHESTRATE_EMBEDDED_SWEEPER:
         from orchestration.engine.embedded import runtime
 
         runtime().start_sweeper()

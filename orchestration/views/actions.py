@@ -1,0 +1,61 @@
+"""Cancel, retry and resume: POST only, answered with fragments for htmx and a redirect otherwise."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.template.loader import render_to_string
+from django.views.decorators.http import require_POST
+
+from orchestration.engine.runs import cancel, resume_run
+from orchestration.fragments import ALL_PARTS, render_execution_parts, visible_execution
+from orchestration.models import Execution
+
+
+def _cancel(request: HttpRequest, execution: Execution) -> None:
+    if cancel(execution, request.user):
+        messages.success(request, "The run was cancelled.")
+    else:
+        messages.info(request, "The run had already ended; there was nothing to cancel.")
+
+
+def _resume(request: HttpRequest, execution: Execution) -> None:
+    again = resume_run(execution, request.user)
+    if again:
+        messages.success(request, f"Resumed: {again} step{'s' if again != 1 else ''} will run again.")
+    else:
+        messages.info(request, "Only a failed or cancelled run that has steps can be retried or resumed.")
+
+
+def _act(request: HttpRequest, execution_id: object, action: Callable[[HttpRequest, Execution], None]) -> HttpResponse:
+    """Run the action on a run the user can see; 404 for anyone outside its workspace."""
+    execution = visible_execution(request.user, execution_id)
+    if execution is None:
+        raise Http404("No such execution.")
+    try:
+        action(request, execution)
+    except PermissionDenied as exc:
+        messages.error(request, str(exc) or "You may not do that in this workspace.")
+    if not request.htmx:  # type: ignore[attr-defined]
+        return redirect("orchestration:execution", execution_id=execution.pk)
+    refreshed: Any = visible_execution(request.user, execution_id)
+    flash = render_to_string("inc/execution_flash.html", {"oob": True}, request=request)
+    return HttpResponse(render_execution_parts(refreshed, request.user, ALL_PARTS) + flash)
+
+
+@login_required
+@require_POST
+def cancel_execution(request: HttpRequest, execution_id: object) -> HttpResponse:
+    return _act(request, execution_id, _cancel)
+
+
+@login_required
+@require_POST
+def resume_execution(request: HttpRequest, execution_id: object) -> HttpResponse:
+    return _act(request, execution_id, _resume)

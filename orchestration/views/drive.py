@@ -1,0 +1,85 @@
+"""Files: upload to the current workspace's drive, download drive files and stored step outputs.
+
+Downloads are scoped like everything else: a workspace or run the user is
+not a member of answers 404, whatever the name asked for.
+"""
+
+from __future__ import annotations
+
+import posixpath
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.files.storage import default_storage
+from django.core.files.uploadedfile import UploadedFile
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from orchestration.engine.outputs import STORED, is_stored
+from orchestration.forms import UploadForm
+from orchestration.fragments import visible_execution
+from orchestration.views.executions import NOT_A_MEMBER, render_index
+from tenancy.access import may, workspaces_for
+from tenancy.roles import Action
+from tools.drive import HIDDEN_PREFIX, DriveError, DriveFile, WorkspaceDrive, clean_name
+
+
+def save_uploads(drive: WorkspaceDrive, files: list[tuple[str, UploadedFile]]) -> list[DriveFile]:
+    """Write each (name, upload) to the drive; a file of the same name is replaced."""
+    return [drive.write_bytes(name, b"".join(upload.chunks())) for name, upload in files]
+
+
+@login_required
+@require_POST
+def upload(request: HttpRequest) -> HttpResponse:
+    workspace = request.workspace  # type: ignore[attr-defined]
+    form = UploadForm(request.POST, request.FILES)
+    if workspace is None:
+        form.add_error(None, NOT_A_MEMBER)
+        return render_index(request, upload_form=form, status=403)
+    if not may(request.user, Action.RUN, workspace):
+        form.add_error(None, f"You may not upload files to {workspace.name}: viewers can only look.")
+        return render_index(request, upload_form=form, status=403)
+    if not form.is_valid():
+        return render_index(request, upload_form=form, status=200)
+    saved = save_uploads(WorkspaceDrive(workspace.pk), form.cleaned_data["files"])
+    names = ", ".join(file.name for file in saved)
+    messages.success(request, f"Uploaded {names} to the drive of {workspace.name}.")
+    return redirect(reverse("orchestration:index") + "#drive")
+
+
+@login_required
+@require_GET
+def drive_file(request: HttpRequest, workspace_id: object, name: str) -> FileResponse:
+    """A file of one of the user's workspaces' drives, streamed as an attachment."""
+    workspace = workspaces_for(request.user).filter(pk=workspace_id).first()
+    if workspace is None:
+        raise Http404("No such file.")
+    drive = WorkspaceDrive(workspace.pk)
+    try:
+        clean = clean_name(name)
+    except DriveError:
+        raise Http404("No such file.") from None
+    path = f"{drive.prefix}/{clean}"
+    if clean.startswith(HIDDEN_PREFIX) or not drive.storage.exists(path):
+        raise Http404("No such file.")
+    # Always an attachment: an uploaded HTML file must never render as a page of this site.
+    return FileResponse(drive.storage.open(path, "rb"), as_attachment=True, filename=posixpath.basename(clean))
+
+
+@login_required
+@require_GET
+def step_output(request: HttpRequest, execution_id: object, step_number: int) -> FileResponse:
+    """The full output of a step whose output was too large to keep in its row."""
+    execution = visible_execution(request.user, execution_id)
+    step = execution.steps.filter(step_number=step_number).first() if execution else None
+    if step is None or not is_stored(step.output) or not default_storage.exists(step.output[STORED]):
+        raise Http404("No stored output for this step.")
+    return FileResponse(
+        default_storage.open(step.output[STORED], "rb"),
+        as_attachment=True,
+        filename=f"execution-{execution.pk}-step-{step_number}.json",  # type: ignore[union-attr]
+        content_type="application/json",
+    )

@@ -1,0 +1,269 @@
+"""Live progress over websockets: the run page's stream and the executions list's stream.
+
+Consumers are driven through the same routing and session authentication as
+the server (config.routing under AuthMiddlewareStack), with the session
+cookie of a logged-in test client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import html
+import re
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.auth import AuthMiddlewareStack
+from channels.db import database_sync_to_async
+from channels.routing import URLRouter
+from channels.testing import WebsocketCommunicator
+from django.test import Client
+
+from config.routing import websocket_urlpatterns
+from monitoring.log_handler import flush_database_logs
+from orchestration import events
+from orchestration.engine.runs import submit
+from orchestration.events import publish_execution
+from orchestration.models import Execution, ExecutionStatus
+from tenancy.models import WorkspaceMember
+from tests.factories.orchestration import ExecutionFactory, ExecutionStepFactory
+
+application = AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
+CLOSED_4403 = {"type": "websocket.close", "code": 4403}
+
+
+def _headers(user=None) -> list[tuple[bytes, bytes]]:
+    headers = [(b"origin", b"http://127.0.0.1")]
+    if user is not None:
+        client = Client()  # one client per user: a second login on a client ends the first session
+        client.force_login(user)
+        headers.append((b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode()))
+    return headers
+
+
+@contextlib.contextmanager
+def _published_on(loop: asyncio.AbstractEventLoop):
+    """Worker threads publish onto the test's loop, as they do onto the server's (see events.bind_server_loop)."""
+    previous = events._server_loop
+    events._server_loop = loop
+    try:
+        yield
+    finally:
+        events._server_loop = previous
+
+
+async def _receive_until(communicator: WebsocketCommunicator, marker: str, timeout: float = 20) -> list[str]:
+    frames: list[str] = []
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not frames or marker not in frames[-1]:
+        remaining = deadline - asyncio.get_running_loop().time()
+        assert remaining > 0, f"no frame with {marker!r} in {len(frames)} frames"
+        frames.append(await communicator.receive_from(timeout=remaining))
+    return frames
+
+
+def _status(status: str) -> str:
+    return f'<span id="execution-status" class="status status-{status}" data-status="{status}"'
+
+
+@pytest.mark.usefixtures("engine")
+def test_it_sends_the_current_state_then_live_fragments_as_a_run_progresses(alice, workspace_a):
+    plan = {
+        "steps": [
+            {"number": 1, "tool": "test.sleep", "input": {"seconds": 0.3}},
+            {"number": 2, "tool": "test.effect", "input": {"label": "live"}, "depends_on": [1]},
+        ]
+    }
+    headers = _headers(alice)
+
+    async def run():
+        with _published_on(asyncio.get_running_loop()):
+            execution = await database_sync_to_async(submit)(
+                user=alice, workspace=workspace_a, request_text="Live <b>run</b>", plan=plan
+            )
+            communicator = WebsocketCommunicator(application, f"/ws/executions/{execution.pk}/", headers=headers)
+            assert (await communicator.connect())[0]
+            catch_up = await communicator.receive_from(timeout=5)
+            frames = await _receive_until(communicator, _status("succeeded"))
+            # Fragments show the state when they are rendered, so "succeeded" may come
+            # before the run's last event; that one follows and ends the stream.
+            while not await communicator.receive_nothing(timeout=1):
+                frames.append(await communicator.receive_from())
+            await communicator.disconnect()
+
+            again = WebsocketCommunicator(application, f"/ws/executions/{execution.pk}/", headers=headers)
+            assert (await again.connect())[0]
+            reconnected = await again.receive_from(timeout=5)
+            assert await again.receive_nothing(timeout=0.3)
+            await again.disconnect()
+        return catch_up, frames, reconnected
+
+    catch_up, frames, reconnected = async_to_sync(run)()
+
+    # The catch-up is the whole page state, every piece out of band.
+    for element_id in ("execution-status", "execution-progress", "execution-actions", "steps", "messages", "logs"):
+        assert f'id="{element_id}"' in catch_up
+    assert catch_up.startswith('<span id="execution-status"')
+    # Step changes come as single rows; the run's changes as the whole state.
+    step_rows = [
+        frame for frame in frames if '<li id="step-2" class="step step-' in frame and 'data-status="running"' in frame
+    ]
+    assert any('hx-swap-oob="true"' in frame.split('<li id="step-2"')[1][:120] for frame in step_rows)
+    assert any('<progress id="progress" value="1" max="2">' in frame for frame in frames)
+    final = frames[-1]
+    assert '<progress id="progress" value="2" max="2">' in final
+    assert 'id="result"' in final
+    assert "Run succeeded" in final  # the log lines, flushed when the run ended
+    assert '<span class="badge msg-type">RESPONSE</span>' in final
+    assert "<code>effect.live</code>" in final  # shared context
+    assert _status("succeeded") in reconnected
+    assert 'id="result"' in reconnected
+    assert "<b>run</b>" not in "".join(frames)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_refuses_a_non_member_with_4403(charlie, workspace_a):
+    execution = ExecutionFactory(workspace=workspace_a)
+    headers = _headers(charlie)
+
+    async def run():
+        communicator = WebsocketCommunicator(application, f"/ws/executions/{execution.pk}/", headers=headers)
+        await communicator.connect()
+        assert await communicator.receive_output(timeout=5) == CLOSED_4403
+
+    async_to_sync(run)()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_refuses_anonymous_connections(workspace_a):
+    execution = ExecutionFactory(workspace=workspace_a)
+
+    async def run():
+        for path in (f"/ws/executions/{execution.pk}/", "/ws/executions/"):
+            communicator = WebsocketCommunicator(application, path, headers=_headers())
+            await communicator.connect()
+            assert await communicator.receive_output(timeout=5) == CLOSED_4403
+
+    async_to_sync(run)()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_refuses_a_run_that_does_not_exist(alice):
+    headers = _headers(alice)
+
+    async def run():
+        communicator = WebsocketCommunicator(
+            application, "/ws/executions/00000000-0000-0000-0000-000000000000/", headers=headers
+        )
+        await communicator.connect()
+        assert await communicator.receive_output(timeout=5) == CLOSED_4403
+
+    async_to_sync(run)()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_stops_sending_to_a_member_removed_from_the_workspace(bob, workspace_a):
+    execution = ExecutionFactory(workspace=workspace_a, status=ExecutionStatus.RUNNING, total_steps=1)
+    ExecutionStepFactory(execution=execution, step_number=1, tool="test.noop")
+    headers = _headers(bob)
+
+    async def run():
+        with _published_on(asyncio.get_running_loop()):
+            communicator = WebsocketCommunicator(application, f"/ws/executions/{execution.pk}/", headers=headers)
+            assert (await communicator.connect())[0]
+            await communicator.receive_from(timeout=5)
+            await database_sync_to_async(WorkspaceMember.objects.filter(user=bob).delete)()
+            await database_sync_to_async(Execution.objects.filter(pk=execution.pk).update)(request="after removal")
+            await database_sync_to_async(publish_execution)(execution.pk)
+            assert await communicator.receive_output(timeout=5) == CLOSED_4403
+
+    async_to_sync(run)()
+
+
+@pytest.fixture
+def no_planning(monkeypatch):
+    monkeypatch.setattr("orchestration.engine.runs.enqueue_plan", lambda execution_id: None)
+    yield
+    flush_database_logs()
+
+
+def _live_url(user, query: str = "") -> str:
+    """The stream the list page connects to, as the page renders it (with its filters and render time)."""
+    client = Client()
+    client.force_login(user)
+    page = client.get(f"/orchestrate{query}").content.decode()
+    return html.unescape(re.search(r'ws-connect="(/ws/executions/[^"]*)"', page).group(1))
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("no_planning")
+def test_it_brings_a_teammates_new_run_to_the_top_of_the_list_and_updates_it(alice, bob, charlie, workspace_a):
+    old = ExecutionFactory(workspace=workspace_a, user=alice, request="Listed before")
+    alice_headers, charlie_headers = _headers(alice), _headers(charlie)
+    paths = {"all": _live_url(alice), "failed": _live_url(alice, "?status=failed"), "charlie": _live_url(charlie)}
+    assert paths["failed"].startswith("/ws/executions/?status=failed&q=&page=1&since=")
+
+    async def run():
+        with _published_on(asyncio.get_running_loop()):
+            watcher = WebsocketCommunicator(application, paths["all"], headers=alice_headers)
+            filtered = WebsocketCommunicator(application, paths["failed"], headers=alice_headers)
+            outsider = WebsocketCommunicator(application, paths["charlie"], headers=charlie_headers)
+            for communicator in (watcher, filtered, outsider):
+                assert (await communicator.connect())[0]
+                assert await communicator.receive_nothing(timeout=0.1)
+            frames: dict[str, list[str]] = {"all": [], "failed": []}
+
+            async def change(execution_id, **fields):
+                await database_sync_to_async(Execution.objects.filter(pk=execution_id).update)(**fields)
+                await database_sync_to_async(publish_execution)(execution_id)
+                frames["all"].append(await watcher.receive_from(timeout=5))
+                frames["failed"].append(await filtered.receive_from(timeout=5))
+
+            execution = await database_sync_to_async(submit)(
+                user=bob, workspace=workspace_a, request_text="Bob's <i>run</i>"
+            )
+            frames["all"].append(await watcher.receive_from(timeout=5))
+            frames["failed"].append(await filtered.receive_from(timeout=5))
+            await change(execution.pk, status=ExecutionStatus.RUNNING, total_steps=3, current_step=1)
+            await change(execution.pk, status=ExecutionStatus.FAILED, current_step=2)
+            await change(old.pk, status=ExecutionStatus.FAILED)
+            assert await outsider.receive_nothing(timeout=0.5)
+            for communicator in (watcher, filtered, outsider):
+                await communicator.disconnect()
+        return execution, frames
+
+    execution, frames = async_to_sync(run)()
+
+    added, running, failed, old_row = frames["all"]
+    assert added.startswith('<tbody hx-swap-oob="afterbegin:#executions-body"><tr id="execution-')
+    assert f'<tr id="execution-{execution.pk}">' in added
+    assert '<tr id="executions-empty" hx-swap-oob="delete">' in added
+    assert "Bob&#x27;s &lt;i&gt;run&lt;/i&gt;" in added
+    assert running.startswith(f'<tr id="execution-{execution.pk}" hx-swap-oob="true">')  # added once, then replaced
+    assert 'data-status="running"' in running
+    assert "1 / 3" in running
+    assert failed.startswith(f'<tr id="execution-{execution.pk}" hx-swap-oob="true">')
+    assert old_row.startswith(f'<tr id="execution-{old.pk}" hx-swap-oob="true">')  # on the page already
+    # The list of failed runs gets the run on top only once it failed.
+    pending, running, failed, old_row = frames["failed"]
+    assert pending.startswith(f'<tr id="execution-{execution.pk}" hx-swap-oob="true">')
+    assert running.startswith(f'<tr id="execution-{execution.pk}" hx-swap-oob="true">')
+    assert failed.startswith('<tbody hx-swap-oob="afterbegin:#executions-body">')
+    assert old_row.startswith(f'<tr id="execution-{old.pk}" hx-swap-oob="true">')  # older than the page
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_closes_the_list_stream_of_a_member_removed_from_every_workspace(bob, workspace_a):
+    execution = ExecutionFactory(workspace=workspace_a)
+    headers = _headers(bob)
+
+    async def run():
+        with _published_on(asyncio.get_running_loop()):
+            communicator = WebsocketCommunicator(application, "/ws/executions/", headers=headers)
+            assert (await communicator.connect())[0]
+            await database_sync_to_async(WorkspaceMember.objects.filter(user=bob).delete)()
+            await database_sync_to_async(publish_execution)(execution.pk)
+            assert await communicator.receive_output(timeout=5) == CLOSED_4403
+
+    async_to_sync(run)()
