@@ -8,4 +8,5 @@ app_name = "safety"
 
 urlpatterns = [
     path("", views.queue, name="queue"),
+    path("<uuid:approval_id>/decide/", views.decide_approval, name="decide"),
 ]

@@ -1,17 +1,61 @@
+"""The approvals queue page and the decision on one of its rows.
+
+One view serves both the full page and its htmx fragment: an htmx POST gets
+the re-rendered queue (with the outcome as a message and the nav badge out
+of band), a plain POST is redirected back to the queue with a message.
+"""
+
 from __future__ import annotations
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
 
-from safety.models import ApprovalStatus, PendingApproval
+from safety.approvals import AlreadyDecided, decide
+from safety.forms import DecisionForm
+from safety.models import PendingApproval
+from safety.queue import queue_context
 from tenancy.access import scope
+
+
+def _queue_response(request: HttpRequest, status: int = 200) -> HttpResponse:
+    """The queue as it is now: the fragment for htmx, else the page (for errors a redirect would lose)."""
+    template = "htmx/safety/decided.html" if request.htmx else "safety/queue.html"
+    return render(request, template, queue_context(request.user), status=status)
 
 
 @login_required
 def queue(request: HttpRequest) -> HttpResponse:
-    pending = scope(
-        PendingApproval.objects.filter(status=ApprovalStatus.PENDING).select_related("execution__workspace"),
-        request.user,
-    ).order_by("created_at")
-    return render(request, "safety/queue.html", {"approvals": pending})
+    return _queue_response(request)
+
+
+@require_POST
+@login_required
+def decide_approval(request: HttpRequest, approval_id: str) -> HttpResponse:
+    approval = get_object_or_404(
+        scope(PendingApproval.objects.select_related("execution__workspace"), request.user), pk=approval_id
+    )
+    form = DecisionForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, form.error_text())
+        return _queue_response(request, status=400)
+    try:
+        decide(approval, request.user, approve=form.approve, comment=form.cleaned_data["comment"])
+    except PermissionDenied as exc:
+        messages.error(request, str(exc))
+        return _queue_response(request, status=403)
+    except AlreadyDecided as exc:
+        messages.error(request, str(exc))
+        if request.htmx:
+            return _queue_response(request, status=409)
+        return redirect("safety:queue")
+    if form.approve:
+        messages.success(request, f"Approved {approval.action_type}; the run goes on.")
+    else:
+        messages.success(request, f"Rejected {approval.action_type}; the run will not take this action.")
+    if request.htmx:
+        return _queue_response(request)
+    return redirect("safety:queue")

@@ -1,3 +1,5 @@
+"""Forms of the workspace pages: they validate input; the rules live in tenancy.services."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -5,6 +7,10 @@ from typing import Any
 from django import forms
 
 from tenancy.access import workspaces_for
+from tenancy.models import WorkspaceMember
+from tenancy.roles import ANY_RESOURCE, Action, ResourceType, Role
+
+EVERYONE = ""
 
 
 class SwitchWorkspaceForm(forms.Form):
@@ -16,3 +22,70 @@ class SwitchWorkspaceForm(forms.Form):
     def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["workspace"].queryset = workspaces_for(user)
+
+
+class CreateWorkspaceForm(forms.Form):
+    name = forms.CharField(
+        label="Name",
+        max_length=100,
+        error_messages={
+            "required": "Give the workspace a name.",
+            "max_length": "Keep the name to %(limit_value)d characters.",
+        },
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("auto_id", "create-workspace-%s")
+        super().__init__(*args, **kwargs)
+
+
+class AddMemberForm(forms.Form):
+    user = forms.CharField(
+        label="Username or e-mail",
+        max_length=254,
+        error_messages={"required": "Give a username or an e-mail address."},
+    )
+    role = forms.ChoiceField(label="Role", initial=Role.VIEWER, error_messages={"invalid_choice": "Choose a role."})
+
+    def __init__(self, *args: Any, roles: list[tuple[str, str]], **kwargs: Any) -> None:
+        kwargs.setdefault("auto_id", "add-member-%s")
+        super().__init__(*args, **kwargs)
+        self.fields["role"].choices = roles
+
+
+class ChangeRoleForm(forms.Form):
+    role = forms.ChoiceField(choices=Role.choices, error_messages={"invalid_choice": "Choose a role."})
+
+
+class GrantForm(forms.Form):
+    user = forms.ChoiceField(label="Who", required=False)
+    resource_type = forms.ChoiceField(label="Resource type", choices=ResourceType.choices)
+    resource_id = forms.CharField(
+        label="Resource id",
+        max_length=100,
+        required=False,
+        initial=ANY_RESOURCE,
+        help_text="A tool name, a run's id, … or * for every resource of the type.",
+    )
+    permissions = forms.MultipleChoiceField(
+        label="Permissions",
+        choices=Action.choices,
+        widget=forms.CheckboxSelectMultiple,
+        error_messages={"required": "Tick at least one permission."},
+    )
+
+    def __init__(self, *args: Any, members: list[WorkspaceMember], **kwargs: Any) -> None:
+        kwargs.setdefault("auto_id", "grant-%s")
+        super().__init__(*args, **kwargs)
+        self._members = {str(member.user_id): member.user for member in members}
+        self.fields["user"].choices = [(EVERYONE, "Everyone in the workspace")] + [
+            (user_id, user.get_username()) for user_id, user in self._members.items()
+        ]
+        self.fields["user"].error_messages["invalid_choice"] = "Choose a member of this workspace, or everyone."
+
+    def clean_user(self) -> Any:
+        value = self.cleaned_data["user"]
+        return None if value == EVERYONE else self._members[value]
+
+    def clean_resource_id(self) -> str:
+        return self.cleaned_data["resource_id"].strip() or ANY_RESOURCE

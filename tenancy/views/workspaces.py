@@ -7,15 +7,37 @@ from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from tenancy.forms import SwitchWorkspaceForm
+from tenancy import services
+from tenancy.forms import CreateWorkspaceForm, SwitchWorkspaceForm
 from tenancy.middleware import choose_workspace
 from tenancy.models import WorkspaceMember
 
 
+def _list_page(request: HttpRequest, form: CreateWorkspaceForm | None = None, status: int = 200) -> HttpResponse:
+    memberships = WorkspaceMember.objects.filter(user=request.user).select_related("workspace")
+    context = {"memberships": memberships, "create_form": form or CreateWorkspaceForm()}
+    return render(request, "tenancy/list.html", context, status=status)
+
+
 @login_required
 def workspace_list(request: HttpRequest) -> HttpResponse:
-    memberships = WorkspaceMember.objects.filter(user=request.user).select_related("workspace")
-    return render(request, "tenancy/list.html", {"memberships": memberships})
+    return _list_page(request)
+
+
+@require_POST
+@login_required
+def create_workspace(request: HttpRequest) -> HttpResponse:
+    """Any signed-in user may create a workspace; they become its owner (see tenancy.services)."""
+    form = CreateWorkspaceForm(request.POST)
+    if form.is_valid():
+        try:
+            workspace = services.create_workspace(request.user, form.cleaned_data["name"])
+        except services.MembershipError as exc:
+            form.add_error("name", exc.message)
+        else:
+            messages.success(request, f"Created {workspace.name}; you are its owner.")
+            return redirect("tenancy:detail", workspace_id=workspace.pk)
+    return _list_page(request, form, status=400)
 
 
 @require_POST

@@ -1,0 +1,20 @@
+"""The workspace pages: the list (create, switch), one workspace's page, and its member and grant changes."""
+
+from __future__ import annotations
+
+from tenancy.views.grants import add_grant, remove_grant
+from tenancy.views.members import add_member, change_role, remove_member
+from tenancy.views.pages import workspace_detail
+from tenancy.views.workspaces import create_workspace, switch_workspace, workspace_list
+
+__all__ = [
+    "add_grant",
+    "add_member",
+    "change_role",
+    "create_workspace",
+    "remove_grant",
+    "remove_member",
+    "switch_workspace",
+    "workspace_detail",
+    "workspace_list",
+]
