@@ -15,13 +15,12 @@ from django.core.exceptions import PermissionDenied
 
 from caching.models import CacheEntry
 from learning.models import ExecutionFeedback
-from monitoring.log_handler import flush_database_logs
-from monitoring.models import Log, Metric, Trace
+from monitoring.models import Metric, Trace
 from orchestration.engine.runs import cancel, submit
 from orchestration.models import AgentMessage, ExecutionStatus, MessageType, SharedContext, StepStatus
 from orchestration.planning import PlanInvalid
 from persistence.models import ExecutionCheckpoint
-from tests.support.engine import wait_for
+from tests.support.engine import wait_for, wait_for_log
 from tests.support.tools import effect_count
 from tools.drive import WorkspaceDrive
 from versioning.models import PlanVersion
@@ -90,8 +89,7 @@ def test_it_runs_the_spec_example_end_to_end(alice, workspace_a, sales_drive):
     assert spans.filter(parent_span=root, name__startswith="step ").count() == 3
     assert Metric.objects.filter(metric_name="step.duration_ms").count() >= 3
     assert Metric.objects.filter(metric_name="execution.duration_ms").exists()
-    flush_database_logs()
-    assert Log.objects.filter(execution=execution, message__contains="succeeded").exists()
+    wait_for_log(execution, "succeeded")
     feedback = ExecutionFeedback.objects.get(execution=execution)
     assert feedback.success
     assert feedback.steps_count == 3

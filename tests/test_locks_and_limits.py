@@ -11,13 +11,11 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from monitoring.log_handler import flush_database_logs
-from monitoring.models import Log
 from orchestration.engine.runs import submit
 from orchestration.models import ExecutionStatus, StepStatus
 from safety import locks, rate_limits
 from safety.models import RateLimit, ResourceLock
-from tests.support.engine import wait_for
+from tests.support.engine import wait_for, wait_for_log
 
 
 def _in_threads(count: int, work) -> list:
@@ -121,8 +119,7 @@ def test_it_throttles_steps_over_the_rate_limit_until_the_next_window(alice, wor
     windows = RateLimit.objects.filter(workspace=workspace_a, integration="test", operation="call")
     assert sum(windows.values_list("request_count", flat=True)) == 5
     assert max(windows.values_list("request_count", flat=True)) <= 2
-    flush_database_logs()
-    assert Log.objects.filter(execution=execution, message__contains="waits for rate limit test.call").exists()
+    wait_for_log(execution, "waits for rate limit test.call")
 
 
 def _wait_for_waiting(execution, prefix, timeout=10.0):

@@ -41,6 +41,20 @@ def wait_for(execution: Execution | str, statuses=FINISHED_STATUSES, timeout: fl
     raise AssertionError(f"run still {current.status} after {timeout}s; steps: {steps}; error: {current.error}")
 
 
+def wait_for_log(execution: Execution, text: str, timeout: float = 10.0) -> None:
+    """Wait until a log line of the run containing `text` is in the logs table (workers flush on their own)."""
+    from monitoring.log_handler import flush_database_logs
+    from monitoring.models import Log
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        flush_database_logs()
+        if Log.objects.filter(execution=execution, message__contains=text).exists():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"no log line of the run contains {text!r}")
+
+
 def redis_url() -> str:
     """The Redis the tests use; skipped (a failure in CI) when none answers."""
     import redis
@@ -74,6 +88,8 @@ class CeleryProcess:
             "REDIS_URL": redis_url(),
             "ORCHESTRATE_RUN_MODE": "celery",
             "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+            # A worker's log lines are written by its own flusher thread, as in production.
+            "ORCHESTRATE_LOG_FLUSHER": "1",
             **env,
         }
         if kind == "worker":
