@@ -269,19 +269,7 @@ def _succeed(step: ExecutionStep, worker: str, outcome: Outcome, request: AgentM
             SharedContext.objects.update_or_create(
                 execution=execution, key=key, defaults={"value": value, "created_by": step.agent_id}
             )
-        response = AgentMessage.objects.create(
-            execution=execution,
-            from_agent=step.agent_id,
-            to_agent=ORCHESTRATOR,
-            message_type=MessageType.RESPONSE,
-            in_reply_to=request,
-            payload={
-                "step": step.step_number,
-                "status": "succeeded",
-                "cached": outcome.cached,
-                "summary": result.summary,
-            },
-        )
+        response = _respond(step, request, status="succeeded", cached=outcome.cached, summary=result.summary)
         _notify_dependents(step, response)
         ready = _release_dependents(step)
     logger.info(
@@ -296,6 +284,18 @@ def _succeed(step: ExecutionStep, worker: str, outcome: Outcome, request: AgentM
         ]
     )
     _after_step(step, ready)
+
+
+def _respond(step: ExecutionStep, request: AgentMessage, **payload: Any) -> AgentMessage:
+    """The agent's RESPONSE to the orchestrator's REQUEST for this attempt."""
+    return AgentMessage.objects.create(
+        execution_id=step.execution_id,
+        from_agent=step.agent_id,
+        to_agent=ORCHESTRATOR,
+        message_type=MessageType.RESPONSE,
+        in_reply_to=request,
+        payload={"step": step.step_number, **payload},
+    )
 
 
 def _notify_dependents(step: ExecutionStep, response: AgentMessage) -> None:
@@ -354,14 +354,7 @@ def _retry_or_fail(step: ExecutionStep, worker: str, error: str, request: AgentM
             waiting_for=f"retry {step.attempts + 1} of {step.max_attempts} in {delay:g}s",
         ):
             return
-        AgentMessage.objects.create(
-            execution_id=step.execution_id,
-            from_agent=step.agent_id,
-            to_agent=ORCHESTRATOR,
-            message_type=MessageType.RESPONSE,
-            in_reply_to=request,
-            payload={"step": step.step_number, "status": "retrying", "error": error},
-        )
+        _respond(step, request, status="retrying", error=error)
         enqueue_steps([step.pk], delay=delay)
     logger.warning("Step %d will retry in %gs: %s", step.step_number, delay, error, extra=log)
     publish_step(step.pk)
@@ -375,14 +368,7 @@ def _fail(
     with transaction.atomic():
         if not _finish_step(step, worker, status=status, error=error):
             return
-        AgentMessage.objects.create(
-            execution_id=step.execution_id,
-            from_agent=step.agent_id,
-            to_agent=ORCHESTRATOR,
-            message_type=MessageType.RESPONSE,
-            in_reply_to=request,
-            payload={"step": step.step_number, "status": status, "error": error},
-        )
+        _respond(step, request, status=status, error=error)
         if step.optional:
             skip_steps(step.execution_id, downstream_of(step), f"Not run: optional step {step.step_number} failed.")
         else:
