@@ -5,8 +5,9 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
+CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: setup run test lint format clean
+.PHONY: setup browser run test lint format clean
 
 setup: $(STAMP)
 
@@ -19,7 +20,20 @@ $(STAMP): requirements.txt requirements-dev.txt
 run: setup
 	$(PY) manage.py serve --host $(HOST) --port $(PORT)
 
-test: setup
+# The browser tests drive Debian's Chromium (Playwright cannot download its own
+# offline). Installed here when missing and we are root; otherwise a note, and
+# those tests skip (in CI a skip is a failure, see tests/conftest.py).
+browser:
+	@if [ -x $(CHROMIUM) ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "Installing chromium for the browser tests (apt-get)..."; \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+	    || echo "note: could not install chromium; the browser tests will skip (and fail in CI)"; \
+	else \
+	  echo "note: $(CHROMIUM) is missing; install it (sudo apt-get install chromium) or the browser tests skip"; \
+	fi
+
+test: setup browser
 	$(PY) -m pytest
 
 lint: setup

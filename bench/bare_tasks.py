@@ -14,12 +14,14 @@ planning task:
   travels through the database to the next step); the last one reports done.
 - fanout: `start` enqueues N `fan` tasks; each counts its completion with
   INCR and the Nth completion enqueues the `join`, which reports done.
-"Done" is an RPUSH the driver waits for with BLPOP.
+"Done" is an RPUSH of the time the last task finished, which the driver
+waits for with BLPOP (the engine's equivalent is the run's completed_at).
 """
 
 from __future__ import annotations
 
 import os
+import time
 from typing import Any
 
 from celery import Celery
@@ -64,7 +66,7 @@ def step(run_id: str, number: int, total: int, value: Any) -> None:
     if number < total:
         step.apply_async(args=[run_id, number + 1, total, output["value"]])
     else:
-        redis_client().rpush(done_key(run_id), number)
+        redis_client().rpush(done_key(run_id), time.time())
 
 
 @app.task(name="bench.bare.fan")
@@ -75,4 +77,4 @@ def fan(run_id: str, number: int, total: int) -> None:
 
 @app.task(name="bench.bare.join")
 def join(run_id: str, total: int) -> None:
-    redis_client().rpush(done_key(run_id), total + 1)
+    redis_client().rpush(done_key(run_id), time.time())

@@ -2,8 +2,9 @@
 
 `install()` hooks every Django connection (the `connection_created` signal)
 with an execute wrapper that counts each statement sent through a Django
-cursor (SELECT/INSERT/UPDATE/DELETE and savepoints; BEGIN/COMMIT of
-autocommit toggling do not go through a cursor and are not counted).
+cursor: SELECT/INSERT/UPDATE/DELETE and savepoints. BEGIN is not counted
+(psycopg sends it itself; SQLite's "BEGIN IMMEDIATE" does go through a
+cursor and is left out so both backends count alike), nor is COMMIT.
 
 In a Celery worker process (BENCH_QUERY_REDIS_KEY set) the count is also
 added to a Redis counter after every task and by a small flusher thread, so
@@ -35,8 +36,9 @@ FLUSH_SECONDS = 0.02
 def _wrapper(execute, sql, params, many, context):
     if getattr(_local, "paused", False):
         return execute(sql, params, many, context)
-    with _lock:
-        _state["count"] += 1
+    if not sql.startswith("BEGIN"):  # SQLite's BEGIN IMMEDIATE; PostgreSQL's BEGIN never reaches a cursor
+        with _lock:
+            _state["count"] += 1
     if _profile is None:
         return execute(sql, params, many, context)
     started = time.perf_counter()
