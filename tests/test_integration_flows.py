@@ -20,7 +20,6 @@ from safety.models import PendingApproval
 from tests.support.engine import wait_for
 from tools.drive import WorkspaceDrive
 
-
 REPORT = "# Q3 sales\n\n| region | revenue |\n|---|---|\n| north | 1200 |\n"
 
 
