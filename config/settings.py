@@ -139,6 +139,9 @@ ORCHESTRATE_RETRY_BACKOFF = env_float("ORCHESTRATE_RETRY_BACKOFF", 2.0, minimum=
 ORCHESTRATE_LEASE_SECONDS = env_float("ORCHESTRATE_LEASE_SECONDS", 20.0, minimum=1)
 ORCHESTRATE_CHECKPOINT_SECONDS = env_float("ORCHESTRATE_CHECKPOINT_SECONDS", 5.0, minimum=0.1)
 ORCHESTRATE_SWEEP_SECONDS = env_float("ORCHESTRATE_SWEEP_SECONDS", 5.0, minimum=0.1)
+# A ready step still unclaimed this long after it was sent is presumed lost and sent again
+# (a long queue is not a lost message, so this is well above the lease).
+ORCHESTRATE_REQUEUE_SECONDS = env_float("ORCHESTRATE_REQUEUE_SECONDS", 300.0, minimum=1)
 # The embedded server runs the sweeper on a thread; off where something else sweeps (tests call it).
 ORCHESTRATE_EMBEDDED_SWEEPER = env_bool("ORCHESTRATE_EMBEDDED_SWEEPER", True)
 ORCHESTRATE_OUTPUT_INLINE_BYTES = env_int("ORCHESTRATE_OUTPUT_INLINE_BYTES", 64 * 1024, minimum=256)

@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import threading
 from typing import Literal, TypedDict
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.conf import settings
+from django.db.models import F
 
 from orchestration.models import Execution, ExecutionStep
 
@@ -120,10 +124,33 @@ async def _send(event: ProgressEvent) -> None:
     await layer.group_send(workspace_group(event["workspace_id"]), event)
 
 
+_publisher_loop: asyncio.AbstractEventLoop | None = None
+_publisher_pid: int | None = None
+_publisher_lock = threading.Lock()
+
+
+def _publisher() -> asyncio.AbstractEventLoop:
+    """A loop of its own for a worker's sends to Redis.
+
+    channels-redis keeps a connection pool per event loop; sending through
+    async_to_sync would make a new loop, and a new connection, per event.
+    """
+    global _publisher_loop, _publisher_pid
+    with _publisher_lock:
+        # A forked worker child inherits the parent's loop object but not its thread.
+        if _publisher_loop is None or _publisher_pid != os.getpid():
+            loop = asyncio.new_event_loop()
+            threading.Thread(target=loop.run_forever, name="progress-publisher", daemon=True).start()
+            _publisher_loop, _publisher_pid = loop, os.getpid()
+        return _publisher_loop
+
+
 def publish(event: ProgressEvent) -> None:
     """Send the event to the run's and the workspace's groups; never fail the caller."""
     try:
         loop = _server_loop
+        if loop is None and "Redis" in settings.CHANNEL_LAYERS["default"]["BACKEND"]:
+            loop = _publisher()
         if loop is not None and loop.is_running():
             try:
                 running = asyncio.get_running_loop()
@@ -157,12 +184,17 @@ def publish_approval(approval_id: object) -> None:
 
 
 def publish_execution(execution_id: object) -> None:
-    execution = Execution.objects.filter(pk=execution_id).first()
+    execution = Execution.objects.filter(pk=execution_id).defer("plan", "result", "request").first()
     if execution is not None:
         publish(execution_event(execution))
 
 
 def publish_step(step_id: object) -> None:
-    step = ExecutionStep.objects.select_related("execution").filter(pk=step_id).first()
+    step = (
+        ExecutionStep.objects.filter(pk=step_id)
+        .defer("input", "output")
+        .annotate(workspace_id=F("execution__workspace_id"))
+        .first()
+    )
     if step is not None:
-        publish(step_event(step, step.execution.workspace_id))
+        publish(step_event(step, step.workspace_id))

@@ -120,7 +120,11 @@ class ExecutionStep(models.Model):
     class Meta:
         db_table = "execution_steps"
         ordering = ["execution", "step_number"]
-        indexes = [models.Index(fields=["status", "lease_expires_at"], name="step_status_lease_idx")]
+        indexes = [
+            models.Index(fields=["status", "lease_expires_at"], name="step_status_lease_idx"),
+            # "Is anything of this run left to do?" after every step.
+            models.Index(fields=["execution", "status"], name="step_execution_status_idx"),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["execution", "step_number"], name="execution_step_number_unique"),
             models.CheckConstraint(condition=models.Q(step_number__gte=1), name="execution_step_number_positive"),

@@ -13,14 +13,21 @@ from concurrent.futures import ThreadPoolExecutor
 
 from django.conf import settings
 from django.db import close_old_connections, connection
+from django.utils import timezone
 
 logger = logging.getLogger(__name__)
+_started_at = timezone.now()
 
 
 def _run(kind: str, object_id: str) -> None:
     from orchestration.engine import recovery, runs, steps
 
-    handlers = {"plan": runs.plan_execution, "step": steps.run_step, "sweep": lambda _: recovery.sweep()}
+    handlers = {
+        "plan": runs.plan_execution,
+        "step": steps.run_step,
+        "sweep": lambda _: recovery.sweep(),
+        "first-sweep": lambda _: recovery.sweep(sent_before=_started_at),
+    }
     try:
         handlers[kind](object_id)
     except Exception:
@@ -67,6 +74,8 @@ class EmbeddedRuntime:
             self._sweeper.start()
 
     def _sweep_forever(self) -> None:
+        # This process's queue starts empty: what a previous process had queued is lost.
+        _run("first-sweep", "")
         while not self._stopping.wait(settings.ORCHESTRATE_SWEEP_SECONDS):
             _run("sweep", "")
             connection.close()

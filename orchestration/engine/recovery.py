@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db.models import Q
@@ -37,13 +37,20 @@ class SweepReport:
     purged_cache_entries: int = 0
 
 
-def sweep() -> SweepReport:
+def sweep(sent_before: datetime | None = None) -> SweepReport:
+    """One pass of recovery.
+
+    `sent_before` re-sends ready steps sent before that moment; a process
+    whose in-memory queue is new (an embedded server that just started)
+    passes its start time, since anything queued before it is gone.
+    """
     report = SweepReport()
     report.expired_approvals = [str(approval.pk) for approval in expire_overdue()]
     now = timezone.now()
     stale_before = now - timedelta(seconds=settings.ORCHESTRATE_LEASE_SECONDS)
+    lost_before = sent_before or now - timedelta(seconds=settings.ORCHESTRATE_REQUEUE_SECONDS)
     _resume_orphaned_steps(now, report)
-    _resend_lost_steps(now, stale_before, report)
+    _resend_lost_steps(now, lost_before, report)
     _restart_stalled_planning(stale_before, report)
     _finish_forgotten_runs(stale_before, report)
     report.purged_cache_entries = purge_expired()
@@ -51,7 +58,7 @@ def sweep() -> SweepReport:
     return report
 
 
-def _resume_orphaned_steps(now, report: SweepReport) -> None:
+def _resume_orphaned_steps(now: datetime, report: SweepReport) -> None:
     orphaned = ExecutionStep.objects.filter(
         status=StepStatus.RUNNING, lease_expires_at__lt=now, execution__status=ExecutionStatus.RUNNING
     )
@@ -72,12 +79,12 @@ def _resume_orphaned_steps(now, report: SweepReport) -> None:
         report.resumed_steps.append(str(step.pk))
 
 
-def _resend_lost_steps(now, stale_before, report: SweepReport) -> None:
+def _resend_lost_steps(now: datetime, lost_before: datetime, report: SweepReport) -> None:
     # A ready step with no queued_at was never sent (left for this process by an
-    # operator's command); one queued long ago and still unclaimed lost its message.
+    # operator's command); one sent long ago and still unclaimed lost its message.
     lost = ExecutionStep.objects.filter(
-        Q(queued_at__isnull=True) | Q(queued_at__lt=stale_before),
-        Q(retry_at__isnull=True) | Q(retry_at__lte=now - timedelta(seconds=settings.ORCHESTRATE_LEASE_SECONDS)),
+        Q(queued_at__isnull=True) | Q(queued_at__lt=lost_before),
+        Q(retry_at__isnull=True) | Q(retry_at__lt=lost_before),
         status__in=[StepStatus.PENDING, StepStatus.THROTTLED],
         remaining_deps=0,
         execution__status__in=[ExecutionStatus.RUNNING, ExecutionStatus.WAITING_APPROVAL],
@@ -89,7 +96,7 @@ def _resend_lost_steps(now, stale_before, report: SweepReport) -> None:
         report.resent_steps.extend(ids)
 
 
-def _restart_stalled_planning(stale_before, report: SweepReport) -> None:
+def _restart_stalled_planning(stale_before: datetime, report: SweepReport) -> None:
     Execution.objects.filter(status=ExecutionStatus.PLANNING, updated_at__lt=stale_before).update(
         status=ExecutionStatus.PENDING, updated_at=timezone.now()
     )
@@ -101,7 +108,7 @@ def _restart_stalled_planning(stale_before, report: SweepReport) -> None:
         report.replanned.append(str(execution_id))
 
 
-def _finish_forgotten_runs(stale_before, report: SweepReport) -> None:
+def _finish_forgotten_runs(stale_before: datetime, report: SweepReport) -> None:
     for execution_id in Execution.objects.filter(
         status=ExecutionStatus.RUNNING, updated_at__lt=stale_before
     ).values_list("pk", flat=True):

@@ -110,7 +110,12 @@ def claim(step_id: str, worker: str) -> ExecutionStep | None:
         waiting_for="",
         error="",
     )
-    return ExecutionStep.objects.select_related("execution").get(pk=step_id) if won else None
+    if not won:
+        return None
+    # The plan can be large (hundreds of KiB for a long run); a step needs none of it.
+    return (
+        ExecutionStep.objects.select_related("execution").defer("execution__plan", "execution__result").get(pk=step_id)
+    )
 
 
 def run_step(step_id: str) -> None:
@@ -240,15 +245,12 @@ def _execute(step: ExecutionStep, tool: Tool, call: ToolCall, worker: str) -> Ou
 def _finish_step(step: ExecutionStep, worker: str, **changes: Any) -> bool:
     """Record the step's end if this worker still holds it; count it in the run's progress."""
     now = timezone.now()
-    started = step.started_at or now
+    duration_ms = int((now - (step.started_at or now)).total_seconds() * 1000)
     ended = ExecutionStep.objects.filter(pk=step.pk, status=StepStatus.RUNNING, claimed_by=worker).update(
-        completed_at=now,
-        duration_ms=int((now - started).total_seconds() * 1000),
-        lease_expires_at=None,
-        claimed_by="",
-        **changes,
+        completed_at=now, duration_ms=duration_ms, lease_expires_at=None, claimed_by="", **changes
     )
     if ended:
+        step.duration_ms = duration_ms
         Execution.objects.filter(pk=step.execution_id).update(current_step=F("current_step") + 1, updated_at=now)
     return bool(ended)
 
@@ -275,7 +277,6 @@ def _succeed(step: ExecutionStep, worker: str, outcome: Outcome, request: AgentM
     logger.info(
         "Step %d (%s) succeeded%s", step.step_number, step.tool, " from the cache" if outcome.cached else "", extra=log
     )
-    step.refresh_from_db(fields=["duration_ms"])
     record_many(
         [
             ("step.duration_ms", step.duration_ms or 0, {"tool": step.tool, "cached": outcome.cached}),
