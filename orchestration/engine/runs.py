@@ -198,6 +198,11 @@ def resume_run(execution: Execution, user: Any) -> int:
 
 def finish_if_done(execution_id: object) -> None:
     """End the run when no step is left to run: succeeded, or failed by its first failed step."""
+    # current_step counts finished steps, so most calls stop at one primary-key read;
+    # the scan below only confirms the end.
+    counts = Execution.objects.filter(pk=execution_id).values_list("current_step", "total_steps").first()
+    if counts is None or counts[0] < counts[1]:
+        return
     if ExecutionStep.objects.filter(execution_id=execution_id, status__in=UNFINISHED_STEPS).exists():
         return
     steps = list(ExecutionStep.objects.filter(execution_id=execution_id).order_by("step_number"))
