@@ -40,6 +40,19 @@ def pytest_runtest_makereport(item, call):
     return report
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _test_logs_stay_in_the_test_database(django_db_setup):
+    """Drop log lines still buffered when the test database goes away.
+
+    Otherwise the handler would write them at exit into whatever database
+    the settings name after the tests: a developer's own.
+    """
+    yield
+    from monitoring.log_handler import discard_database_logs
+
+    discard_database_logs()
+
+
 @pytest.fixture
 def workspace_a(db):
     return WorkspaceFactory(name="A")
