@@ -138,6 +138,9 @@ ORCHESTRATE_RETRY_BACKOFF = env_float("ORCHESTRATE_RETRY_BACKOFF", 2.0, minimum=
 # out has lost its worker and is resumed by the sweeper.
 ORCHESTRATE_LEASE_SECONDS = env_float("ORCHESTRATE_LEASE_SECONDS", 20.0, minimum=1)
 ORCHESTRATE_CHECKPOINT_SECONDS = env_float("ORCHESTRATE_CHECKPOINT_SECONDS", 5.0, minimum=0.1)
+# Spans and metric values of steps are buffered per worker process and written this often.
+ORCHESTRATE_TELEMETRY_FLUSH_SECONDS = env_float("ORCHESTRATE_TELEMETRY_FLUSH_SECONDS", 1.0, minimum=0.05)
+ORCHESTRATE_TELEMETRY_FLUSHER = env_bool("ORCHESTRATE_TELEMETRY_FLUSHER", True)
 ORCHESTRATE_SWEEP_SECONDS = env_float("ORCHESTRATE_SWEEP_SECONDS", 5.0, minimum=0.1)
 # A ready step still unclaimed this long after it was sent is presumed lost and sent again
 # (a long queue is not a lost message, so this is well above the lease).

@@ -2,7 +2,8 @@
 
     record("step.duration_ms", 412, tool="drive.read", agent="drive")
 
-Tags go through the same redaction as span metadata. `summary` computes its
+Tags go through the same redaction as span metadata. The engine's per-step
+values go through `record_buffered` (written in batches, see batching.py). `summary` computes its
 figures in Python: the dashboards ask for one metric over a recent window,
 which is a few thousand floats at most, and this keeps SQLite and
 PostgreSQL answering alike.
@@ -17,6 +18,7 @@ from typing import Any, TypedDict
 
 from django.utils import timezone
 
+from monitoring.batching import Batch
 from monitoring.models import Metric
 from monitoring.tracing import clean_metadata
 
@@ -44,6 +46,24 @@ def record_many(values: Iterable[tuple[str, float, Mapping[str, Any]]]) -> list[
         for name, value, tags in values
     ]
     return Metric.objects.bulk_create(rows) if rows else []
+
+
+def _write_buffered(rows: list[Metric]) -> None:
+    Metric.objects.bulk_create(rows)
+
+
+_buffered: Batch[Metric] = Batch("metric values", _write_buffered)
+
+
+def record_buffered(values: Iterable[tuple[str, float, Mapping[str, Any]]]) -> None:
+    """Like `record_many`, but written with the process's next telemetry batch (the engine's hot path)."""
+    now = timezone.now()
+    _buffered.add(
+        *(
+            Metric(metric_name=name[:100], metric_value=float(value), tags=clean_metadata(tags), timestamp=now)
+            for name, value, tags in values
+        )
+    )
 
 
 def percentile(ordered: list[float], fraction: float) -> float:

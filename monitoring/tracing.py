@@ -12,6 +12,15 @@ back and rewritten.
 
 An execution's root span starts at planning and ends at finalisation, maybe
 in another process: `start_span(...)` there, `Span.load(id).end(...)` here.
+Its id is derived from the execution's (`root_span_id`), so a step finds
+its parent without a query.
+
+Spans on the engine's hot path (one per step) use `buffered_span` instead:
+nothing is written while the step runs; the finished span joins the
+process's batch (monitoring/batching.py) and is stored with others in one
+insert by `write_finished_spans`, the one function every batch of finished
+spans goes through. A worker killed mid-step leaves no row for that step's
+span (its step row and logs say what happened).
 
 Metadata goes through `clean_metadata`: secrets are redacted and values are
 made JSON-safe, because span metadata is shown on dashboards.
@@ -30,8 +39,10 @@ from datetime import datetime
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
+from django.db import IntegrityError
 from django.utils import timezone
 
+from monitoring.batching import Batch
 from monitoring.models import SpanStatus, Trace
 
 REDACTED = "[redacted]"
@@ -146,12 +157,21 @@ class Span:
         return bool(ended)
 
 
+_ROOT_NAMESPACE = uuid.UUID("5b0c4a54-3f1e-4a51-9d38-6f0f2f5ad1a7")
+
+
+def root_span_id(execution_id: uuid.UUID | str) -> uuid.UUID:
+    """The id of an execution's root span, known without reading it."""
+    return uuid.uuid5(_ROOT_NAMESPACE, str(_as_uuid(execution_id)))
+
+
 def start_span(
     name: str,
     *,
     execution_id: uuid.UUID | str | None = None,
     parent: Span | Trace | uuid.UUID | str | None = None,
     metadata: Mapping[str, Any] | None = None,
+    span_id: uuid.UUID | None = None,
 ) -> Span:
     """Write an open span's row and return it; the caller must `end()` it, here or elsewhere.
 
@@ -167,7 +187,7 @@ def start_span(
     elif parent is not None:
         parent_id = _as_uuid(parent)
     started = Span(
-        id=uuid.uuid4(),
+        id=span_id or uuid.uuid4(),
         name=name[:200],
         execution_id=_as_uuid(execution_id) if execution_id is not None else None,
         parent_id=parent_id,
@@ -216,3 +236,85 @@ def root_span_of(execution_id: uuid.UUID | str) -> Trace | None:
         .order_by("started_at")
         .first()
     )
+
+
+def write_finished_spans(spans: list[Span]) -> None:
+    """Store a batch of finished spans in one insert: the one way buffered spans reach the database.
+
+    A span whose parent or execution row is gone (deleted meanwhile, or never
+    written) would fail the whole insert; then the links are checked and
+    such a span is kept without them, its ids in metadata.
+    """
+    if not spans:
+        return
+    try:
+        Trace.objects.bulk_create(_trace_rows(spans, known=None))
+    except IntegrityError:
+        from orchestration.models import Execution
+
+        parents = {s.parent_id for s in spans if s.parent_id} - {s.id for s in spans}
+        runs = {s.execution_id for s in spans if s.execution_id}
+        known = set(Trace.objects.filter(pk__in=parents).values_list("pk", flat=True)) | {s.id for s in spans}
+        known |= set(Execution.objects.filter(pk__in=runs).values_list("pk", flat=True))
+        Trace.objects.bulk_create(_trace_rows(spans, known=known))
+
+
+def _trace_rows(spans: list[Span], known: set[uuid.UUID] | None) -> list[Trace]:
+    rows = []
+    for finished in spans:
+        metadata, parent_id, execution_id = finished.metadata, finished.parent_id, finished.execution_id
+        if known is not None and parent_id is not None and parent_id not in known:
+            metadata, parent_id = {**metadata, "parent_span_id": str(parent_id)}, None
+        if known is not None and execution_id is not None and execution_id not in known:
+            metadata, execution_id = {**metadata, "execution_id": str(execution_id)}, None
+        rows.append(
+            Trace(
+                id=finished.id,
+                name=finished.name,
+                execution_id=execution_id,
+                parent_span_id=parent_id,
+                started_at=finished.started_at,
+                ended_at=finished.ended_at,
+                duration_ms=finished.duration_ms,
+                status=finished.status,
+                metadata=metadata,
+            )
+        )
+    return rows
+
+
+finished_spans: Batch[Span] = Batch("finished spans", write_finished_spans)
+
+
+@contextmanager
+def buffered_span(
+    name: str,
+    *,
+    execution_id: uuid.UUID | str | None = None,
+    parent_id: uuid.UUID | None = None,
+    metadata: Mapping[str, Any] | None = None,
+) -> Iterator[Span]:
+    """A span around a block, written in the next batch once it ended (ok, or error and re-raised)."""
+    current = Span(
+        id=uuid.uuid4(),
+        name=name[:200],
+        execution_id=_as_uuid(execution_id) if execution_id is not None else None,
+        parent_id=parent_id,
+        started_at=timezone.now(),
+        metadata=dict(metadata or {}),
+        _started_monotonic=time.monotonic(),
+    )
+    status, extra = SpanStatus.OK, {}
+    try:
+        yield current
+    except BaseException as exc:
+        status = SpanStatus.ERROR
+        extra = {"error": {"type": type(exc).__name__, "message": str(exc)[:ERROR_MESSAGE_LIMIT]}}
+        raise
+    finally:
+        elapsed = time.monotonic() - (current._started_monotonic or time.monotonic())
+        current.duration_ms = max(0, round(elapsed * 1000))
+        current.ended_at = timezone.now()
+        current.status = status
+        current.metadata = clean_metadata({**current.metadata, **extra})
+        finished_spans.add(current)

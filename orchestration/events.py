@@ -12,6 +12,7 @@ import asyncio
 import logging
 import os
 import threading
+from dataclasses import dataclass
 from typing import Literal, TypedDict
 
 from asgiref.sync import async_to_sync
@@ -34,7 +35,7 @@ class ExecutionEvent(TypedDict):
     error: str
 
 
-class StepEvent(TypedDict):
+class StepEvent(TypedDict, total=False):
     type: Literal["step.updated"]
     execution_id: str
     workspace_id: str
@@ -48,6 +49,23 @@ class StepEvent(TypedDict):
     duration_ms: int | None
     tokens_used: int
     error: str
+    # The run's counts after the step ended (absent when the step did not end).
+    run_status: str
+    current_step: int
+    total_steps: int
+
+
+@dataclass
+class RunCounts:
+    """The run's status and counts as the statement that counted a step returned them."""
+
+    status: str
+    current_step: int
+    total_steps: int
+    error: str
+
+    def as_state(self) -> dict[str, object]:
+        return {"status": self.status, "current_step": self.current_step, "total_steps": self.total_steps}
 
 
 class ApprovalEvent(TypedDict):
@@ -83,8 +101,9 @@ def execution_event(execution: Execution) -> ExecutionEvent:
     }
 
 
-def step_event(step: ExecutionStep, workspace_id: object) -> StepEvent:
-    return {
+def step_event(step: ExecutionStep, workspace_id: object, counts: RunCounts | None = None) -> StepEvent:
+    """The event of a step's change, from the step as the worker holds it (nothing is read)."""
+    event: StepEvent = {
         "type": "step.updated",
         "execution_id": str(step.execution_id),
         "workspace_id": str(workspace_id),
@@ -99,6 +118,9 @@ def step_event(step: ExecutionStep, workspace_id: object) -> StepEvent:
         "tokens_used": step.tokens_used,
         "error": step.error,
     }
+    if counts is not None:
+        event.update(run_status=counts.status, current_step=counts.current_step, total_steps=counts.total_steps)
+    return event
 
 
 _server_loop: asyncio.AbstractEventLoop | None = None
@@ -124,6 +146,37 @@ async def _send(event: ProgressEvent) -> None:
     await layer.group_send(workspace_group(event["workspace_id"]), event)
 
 
+class _Outbox:
+    """Events waiting to be sent on one event loop, sent in order by one task.
+
+    A worker hands an event over and goes on: it never waits for Redis or for
+    the server's loop, and events still leave in the order they were made.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self._queue: asyncio.Queue[ProgressEvent] | None = None
+
+    def put(self, event: ProgressEvent) -> None:
+        self.loop.call_soon_threadsafe(self._put, event)
+
+    def _put(self, event: ProgressEvent) -> None:
+        if self._queue is None:
+            self._queue = asyncio.Queue()
+            self.loop.create_task(self._drain())
+        self._queue.put_nowait(event)
+
+    async def _drain(self) -> None:
+        assert self._queue is not None
+        while True:
+            event = await self._queue.get()
+            try:
+                await _send(event)
+            except Exception:  # a dropped progress event must not stop the others
+                logger.exception("Could not publish %s for execution %s", event["type"], event["execution_id"])
+
+
+_outboxes: dict[int, _Outbox] = {}
 _publisher_loop: asyncio.AbstractEventLoop | None = None
 _publisher_pid: int | None = None
 _publisher_lock = threading.Lock()
@@ -142,23 +195,27 @@ def _publisher() -> asyncio.AbstractEventLoop:
             loop = asyncio.new_event_loop()
             threading.Thread(target=loop.run_forever, name="progress-publisher", daemon=True).start()
             _publisher_loop, _publisher_pid = loop, os.getpid()
+            _outboxes.clear()
         return _publisher_loop
 
 
+def _outbox(loop: asyncio.AbstractEventLoop) -> _Outbox:
+    with _publisher_lock:
+        outbox = _outboxes.get(id(loop))
+        if outbox is None or outbox.loop is not loop:
+            outbox = _outboxes[id(loop)] = _Outbox(loop)
+        return outbox
+
+
 def publish(event: ProgressEvent) -> None:
-    """Send the event to the run's and the workspace's groups; never fail the caller."""
+    """Send the event to the run's and the workspace's groups; never fail nor hold up the caller."""
     try:
         loop = _server_loop
         if loop is None and "Redis" in settings.CHANNEL_LAYERS["default"]["BACKEND"]:
             loop = _publisher()
         if loop is not None and loop.is_running():
-            try:
-                running = asyncio.get_running_loop()
-            except RuntimeError:
-                running = None
-            if running is not loop:
-                asyncio.run_coroutine_threadsafe(_send(event), loop).result(timeout=5)
-                return
+            _outbox(loop).put(event)
+            return
         async_to_sync(_send)(event)
     except Exception:  # a dropped progress event must not fail a run
         logger.exception("Could not publish %s for execution %s", event["type"], event["execution_id"])

@@ -1,44 +1,106 @@
-"""Checkpoints: numbered recovery points of a run.
+"""Checkpoints: numbered recovery points of a run, each recording what changed.
 
-The engine writes one at every step boundary and, while a step runs, at
-least every ORCHESTRATE_CHECKPOINT_SECONDS. A resumed step reads the last
-one for the progress its tool reported before its worker died.
+A checkpoint is written when a run is planned (every step's starting state,
+once), when a step ends (that step's state, its output reference and the
+shared-context keys it wrote), while a long step runs (its tool's reported
+progress, at least every ORCHESTRATE_CHECKPOINT_SECONDS) and when the run
+ends. So a checkpoint costs the same whatever the size of the run, and
+`rebuild_state()` folds them, in order, into the state of the whole run.
+
+`state` holds {"reason", "status", "current_step", "total_steps", "steps":
+{"<number>": {"status", "attempts", "cached", "output"?, "progress"?}}}
+where `steps` names only the steps the checkpoint is about; `context` holds
+only the keys written since the previous checkpoint.
+
+Numbers are taken inside the statement that inserts the row (the highest
+number of the run plus one). Two writers of the same run never race for a
+number because every writer first updates the run's row in the same
+transaction (`write_checkpoint` does; the step's finish already has), which
+serialises them on that row.
 """
 
 from __future__ import annotations
 
+import json
+import uuid
 from typing import Any
 
-from django.db import IntegrityError, transaction
-from django.db.models import Max
+from django.db import connection, transaction
+from django.utils import timezone
 
 from persistence.models import ExecutionCheckpoint
 
-_ATTEMPTS = 20
+_INSERT = (
+    "INSERT INTO execution_checkpoints (execution_id, checkpoint_number, state, context, created_at) "
+    "SELECT %s, COALESCE(MAX(checkpoint_number), 0) + 1, {json}, {json}, %s "
+    "FROM execution_checkpoints WHERE execution_id = %s"
+)
 
 
-def write_checkpoint(execution_id: object, state: dict[str, Any], context: dict[str, Any]) -> ExecutionCheckpoint:
+def json_param() -> str:
+    """A JSON parameter in raw SQL: PostgreSQL must be told the text is jsonb."""
+    return "%s::jsonb" if connection.vendor == "postgresql" else "%s"
+
+
+def _db_id(execution_id: uuid.UUID | str) -> Any:
+    field = ExecutionCheckpoint._meta.get_field("execution").target_field
+    return field.get_db_prep_value(uuid.UUID(str(execution_id)), connection)
+
+
+def insert_checkpoint(execution_id: uuid.UUID | str, state: dict[str, Any], context: dict[str, Any]) -> None:
+    """The insert alone, for a caller whose transaction already updated the run's row."""
+    run = _db_id(execution_id)
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    with connection.cursor() as cursor:
+        values = [run, json.dumps(state, default=str), json.dumps(context, default=str), now, run]
+        cursor.execute(_INSERT.format(json=json_param()), values)
+
+
+def write_checkpoint(execution_id: uuid.UUID | str, state: dict[str, Any], context: dict[str, Any]) -> None:
     """Save the next checkpoint of the run; safe when several workers write at once."""
-    for _ in range(_ATTEMPTS):
-        last = ExecutionCheckpoint.objects.filter(execution_id=execution_id).aggregate(n=Max("checkpoint_number"))["n"]
-        try:
-            with transaction.atomic():
-                return ExecutionCheckpoint.objects.create(
-                    execution_id=execution_id, checkpoint_number=(last or 0) + 1, state=state, context=context
-                )
-        except IntegrityError:
-            continue  # a parallel step took that number; take the next one
-    raise RuntimeError(f"Could not write a checkpoint for {execution_id} after {_ATTEMPTS} attempts")
+    from orchestration.models import Execution
+
+    with transaction.atomic():
+        # Taking the run's row first serialises the writers of its checkpoint numbers.
+        if Execution.objects.filter(pk=execution_id).update(updated_at=timezone.now()):
+            insert_checkpoint(execution_id, state, context)
 
 
-def latest_checkpoint(execution_id: object) -> ExecutionCheckpoint | None:
+def latest_checkpoint(execution_id: uuid.UUID | str) -> ExecutionCheckpoint | None:
     return ExecutionCheckpoint.objects.filter(execution_id=execution_id).order_by("-checkpoint_number").first()
 
 
-def step_progress(checkpoint: ExecutionCheckpoint | None, step_number: int) -> dict[str, Any] | None:
-    """The progress a step's tool reported, as of the checkpoint."""
+def step_progress(execution_id: uuid.UUID | str, step_number: int) -> dict[str, Any] | None:
+    """The progress the step's tool last reported, from the last checkpoint about that step."""
+    checkpoint = (
+        ExecutionCheckpoint.objects.filter(execution_id=execution_id, state__steps__has_key=str(step_number))
+        .order_by("-checkpoint_number")
+        .only("state")
+        .first()
+    )
     if checkpoint is None:
         return None
-    step = checkpoint.state.get("steps", {}).get(str(step_number), {})
-    progress = step.get("progress")
+    progress = checkpoint.state["steps"][str(step_number)].get("progress")
     return progress if isinstance(progress, dict) else None
+
+
+def rebuild_state(execution_id: uuid.UUID | str) -> dict[str, Any]:
+    """The run's state as of its last checkpoint: every checkpoint folded over the previous ones.
+
+    A step's entry is merged key by key, so a later checkpoint that does not
+    mention the step's progress keeps the earlier one (a running step's last
+    report) until the step ends, when its progress is dropped.
+    """
+    state: dict[str, Any] = {"steps": {}, "context": {}}
+    for checkpoint in ExecutionCheckpoint.objects.filter(execution_id=execution_id).order_by("checkpoint_number"):
+        for key in ("reason", "status", "current_step", "total_steps"):
+            if key in checkpoint.state:
+                state[key] = checkpoint.state[key]
+        for number, entry in checkpoint.state.get("steps", {}).items():
+            merged = {**state["steps"].get(number, {}), **entry}
+            if merged.get("status") not in ("running", None) and "progress" not in entry:
+                merged.pop("progress", None)
+            state["steps"][number] = merged
+        state["context"].update(checkpoint.context or {})
+        state["checkpoint_number"] = checkpoint.checkpoint_number
+    return state

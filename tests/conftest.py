@@ -48,9 +48,11 @@ def _test_logs_stay_in_the_test_database(django_db_setup):
     the settings name after the tests: a developer's own.
     """
     yield
+    from monitoring.batching import discard_telemetry
     from monitoring.log_handler import discard_database_logs
 
     discard_database_logs()
+    discard_telemetry()
 
 
 @pytest.fixture

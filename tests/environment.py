@@ -19,6 +19,8 @@ os.environ.setdefault(
 # Log lines are written when a test flushes them, not by a thread that could
 # wait on a test's open transaction.
 os.environ.setdefault("ORCHESTRATE_LOG_FLUSHER", "0")
+# Likewise buffered spans and metrics: written when a run ends or a test flushes them.
+os.environ.setdefault("ORCHESTRATE_TELEMETRY_FLUSHER", "0")
 # Tests sweep when they mean to; a background sweeper would act on other tests' rows.
 os.environ.setdefault("ORCHESTRATE_EMBEDDED_SWEEPER", "false")
 os.environ.setdefault("ORCHESTRATE_RATE_LIMITS", "test.call=2/2")

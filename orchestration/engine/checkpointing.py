@@ -1,30 +1,51 @@
-"""What a checkpoint of a run holds: every step's state and the shared context."""
+"""What the engine records in checkpoints (see persistence/checkpoints.py for the format).
+
+Each checkpoint records what changed, so its cost does not grow with the
+run: the plan's starting state once, then one step's end, a running step's
+progress, or the run's end.
+"""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
-from orchestration.models import Execution, ExecutionStep, SharedContext
-from persistence.checkpoints import latest_checkpoint, write_checkpoint
+from orchestration.models import Execution, ExecutionStep
+from persistence.checkpoints import write_checkpoint
 
 
-def checkpoint_run(execution_id: object, *, reason: str, progress: dict[int, Any] | None = None) -> None:
+def step_entry(
+    status: str, attempts: int, cached: bool = False, output: Any = None, progress: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """A step's line in a checkpoint; the output only as its storage reference, never inline."""
+    entry: dict[str, Any] = {"status": status, "attempts": attempts, "cached": cached}
+    if isinstance(output, dict) and "$stored" in output:
+        entry["output"] = {"$stored": output["$stored"], "bytes": output.get("bytes")}
+    if progress is not None:
+        entry["progress"] = progress
+    return entry
+
+
+def checkpoint_planned(execution_id: uuid.UUID | str) -> None:
+    """Every step's starting state, once, when the run was planned."""
     execution = Execution.objects.filter(pk=execution_id).values("status", "current_step", "total_steps").first()
     if execution is None:
         return
-    progress = progress or {}
-    previous = latest_checkpoint(execution_id)
-    previous_steps = previous.state.get("steps", {}) if previous else {}
-    steps: dict[str, dict[str, Any]] = {}
-    for number, status, attempts, cached in ExecutionStep.objects.filter(execution_id=execution_id).values_list(
-        "step_number", "status", "attempts", "cached"
-    ):
-        entry: dict[str, Any] = {"status": status, "attempts": attempts, "cached": cached}
-        # Keep a running step's last reported progress until it reports again or finishes.
-        if number in progress:
-            entry["progress"] = progress[number]
-        elif status == "running" and "progress" in previous_steps.get(str(number), {}):
-            entry["progress"] = previous_steps[str(number)]["progress"]
-        steps[str(number)] = entry
-    context = dict(SharedContext.objects.filter(execution_id=execution_id).values_list("key", "value"))
-    write_checkpoint(execution_id, state={"reason": reason, **execution, "steps": steps}, context=context)
+    steps = {
+        str(number): step_entry(status, attempts, cached)
+        for number, status, attempts, cached in ExecutionStep.objects.filter(execution_id=execution_id).values_list(
+            "step_number", "status", "attempts", "cached"
+        )
+    }
+    write_checkpoint(execution_id, state={"reason": "planned", **execution, "steps": steps}, context={})
+
+
+def checkpoint_run(
+    execution_id: uuid.UUID | str, *, reason: str, progress: dict[int, dict[str, Any]] | None = None
+) -> None:
+    """A checkpoint about the run, and about the running steps whose progress is given."""
+    steps = {str(number): {"status": "running", "progress": state} for number, state in (progress or {}).items()}
+    execution = Execution.objects.filter(pk=execution_id).values("status", "current_step", "total_steps").first()
+    if execution is None:
+        return
+    write_checkpoint(execution_id, state={"reason": reason, **execution, "steps": steps}, context={})

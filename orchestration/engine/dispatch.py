@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 
 from django.conf import settings
 from django.db import transaction
@@ -43,12 +44,23 @@ def enqueue_steps(step_ids: Iterable[object], delay: float = 0.0) -> None:
     ids = [str(step_id) for step_id in step_ids]
     if not ids:
         return
+    ExecutionStep.objects.filter(pk__in=ids).update(queued_at=queued_stamp())
+    send_steps(ids, delay)
+
+
+def queued_stamp() -> datetime | None:
+    """What a step's queued_at becomes when it is sent now: None when it is left for the server's sweeper."""
     if settings.ORCHESTRATE_RUN_MODE == "embedded" and not _runs_steps_here:
-        ExecutionStep.objects.filter(pk__in=ids).update(queued_at=None)
+        return None
+    return timezone.now()
+
+
+def send_steps(step_ids: Iterable[object], delay: float = 0.0) -> None:
+    """Send steps whose queued_at the caller already stamped (with `queued_stamp()`), after commit."""
+    if settings.ORCHESTRATE_RUN_MODE == "embedded" and not _runs_steps_here:
         return
-    ExecutionStep.objects.filter(pk__in=ids).update(queued_at=timezone.now())
-    for step_id in ids:
-        transaction.on_commit(lambda step_id=step_id: _send("step", step_id, delay))
+    for step_id in step_ids:
+        transaction.on_commit(lambda step_id=str(step_id): _send("step", step_id, delay))
 
 
 def enqueue_sweep() -> None:

@@ -13,10 +13,12 @@ from django.db.models import F
 from django.utils import timezone
 
 from learning.models import ExecutionFeedback
+from monitoring.batching import flush_telemetry
 from monitoring.log_handler import flush_database_logs
 from monitoring.metrics import record_many
-from monitoring.tracing import Span, root_span_of, start_span
-from orchestration.engine.checkpointing import checkpoint_run
+from monitoring.models import Trace
+from monitoring.tracing import Span, root_span_id, root_span_of, start_span
+from orchestration.engine.checkpointing import checkpoint_planned, checkpoint_run
 from orchestration.engine.dispatch import enqueue_plan, enqueue_steps
 from orchestration.engine.outputs import load_output
 from orchestration.events import publish_execution
@@ -68,7 +70,13 @@ def plan_execution(execution_id: str) -> None:
         return
     execution = Execution.objects.get(pk=execution_id)
     publish_execution(execution_id)
-    span = start_span("execution", execution_id=execution_id, metadata={"request": execution.request[:500]})
+    root = root_span_id(execution_id)
+    if Trace.objects.filter(pk=root).exists():  # planning restarted after a crash: the run keeps its root
+        span = Span.load(root)
+    else:
+        span = start_span(
+            "execution", execution_id=execution_id, metadata={"request": execution.request[:500]}, span_id=root
+        )
     try:
         with_span = start_span("plan", execution_id=execution_id, parent=span)
         plan = execution.plan or make_plan(execution.request, execution_id=execution_id)
@@ -87,7 +95,7 @@ def plan_execution(execution_id: str) -> None:
         )
         ready = ExecutionStep.objects.filter(execution_id=execution_id, remaining_deps=0).values_list("pk", flat=True)
         enqueue_steps(list(ready))
-    checkpoint_run(execution_id, reason="planned")
+    checkpoint_planned(execution_id)
     publish_execution(execution_id)
 
 
@@ -215,10 +223,15 @@ def finish_if_done(execution_id: object) -> None:
         )
     else:
         changes.update(status=ExecutionStatus.SUCCEEDED)
-    if Execution.objects.filter(
-        pk=execution_id, status__in=[ExecutionStatus.RUNNING, ExecutionStatus.WAITING_APPROVAL]
-    ).update(**changes):
-        _on_finished(str(execution_id))
+    # This process's buffered spans and metrics land before the run shows as finished.
+    flush_telemetry()
+    with transaction.atomic():
+        if not Execution.objects.filter(
+            pk=execution_id, status__in=[ExecutionStatus.RUNNING, ExecutionStatus.WAITING_APPROVAL]
+        ).update(**changes):
+            return
+        _record_finish(str(execution_id))
+    _announce_finish(str(execution_id))
 
 
 def _result(steps: list[ExecutionStep]) -> dict[str, Any]:
@@ -241,6 +254,14 @@ def _summary_of(step: ExecutionStep) -> str:
 
 def _on_finished(execution_id: str) -> None:
     """Everything that follows the end of a run, whoever ended it."""
+    flush_telemetry()
+    with transaction.atomic():
+        _record_finish(execution_id)
+    _announce_finish(execution_id)
+
+
+def _record_finish(execution_id: str) -> None:
+    """What a finished run leaves behind, written with (or right after) its final status."""
     execution = Execution.objects.get(pk=execution_id)
     steps = list(execution.steps.all())
     duration_ms = int((execution.completed_at - execution.created_at).total_seconds() * 1000)
@@ -271,5 +292,8 @@ def _on_finished(execution_id: str) -> None:
     )
     checkpoint_run(execution_id, reason=f"run {execution.status}")
     logger.info("Run %s in %d ms", execution.status, duration_ms, extra={"execution_id": execution_id})
+
+
+def _announce_finish(execution_id: str) -> None:
     flush_database_logs()
     publish_execution(execution_id)

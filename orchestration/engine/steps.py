@@ -1,51 +1,62 @@
-"""The life of one step.
+"""The life of one step, in two write transactions.
 
-claim (one worker only) -> resolve input -> cache -> call the tool inside a
-span, with a heartbeat and a timeout -> store output, duration, tokens ->
-shared context and agent messages -> checkpoint -> progress event ->
-dispatch what became ready, or finish the run.
+1. Claim: one conditional `UPDATE ... RETURNING` takes the step and returns
+   everything the worker needs (its row, the run's workspace, the outputs
+   and shared-context values its input refers to). No read comes before it.
+2. Resolve the input, look in the cache, pass the safety gates, and call the
+   tool inside a (buffered) span, while the process's heartbeat renews the
+   lease.
+3. Finish: one transaction stores the step's end and output, the attempt's
+   REQUEST / RESPONSE and the NOTIFICATIONs to dependents in one insert, the
+   shared context in one upsert, counts the dependents down (returning those
+   now ready), counts the step in the run (returning the run's counts) and
+   writes the step's checkpoint. Nothing the worker holds is read again.
+
+Then, off the database: progress events from what the worker holds, spans
+and metrics into the process's telemetry batch, ready steps sent, and the
+run finished when its count is complete.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import socket
 import threading
 import time
+import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import jsonschema
 from django.conf import settings
-from django.db import transaction
-from django.db.models import F, Q
+from django.db import connection, transaction
 from django.utils import timezone
 
 from caching.services import cache_key, lookup, store
-from monitoring.metrics import record_many
-from monitoring.tracing import root_span_of, span
+from monitoring.metrics import record_buffered
+from monitoring.tracing import buffered_span, root_span_id
 from orchestration.agents import ORCHESTRATOR
 from orchestration.engine.calling import call_with_timeout
-from orchestration.engine.checkpointing import checkpoint_run
-from orchestration.engine.dispatch import enqueue_steps
+from orchestration.engine.checkpointing import step_entry
+from orchestration.engine.dispatch import enqueue_steps, queued_stamp, send_steps
 from orchestration.engine.gates import Refused, lock_holder, pass_gates
-from orchestration.engine.heartbeat import StepHeartbeat, lease_deadline
+from orchestration.engine.heartbeat import Held, heartbeat, lease_deadline
 from orchestration.engine.outputs import load_output, store_output
 from orchestration.engine.references import UnresolvedReference, resolve
 from orchestration.engine.runs import finish_if_done, skip_steps
-from orchestration.events import publish_execution, publish_step
+from orchestration.events import RunCounts, publish, step_event
 from orchestration.models import (
     AgentMessage,
-    Execution,
     ExecutionStatus,
     ExecutionStep,
     MessageType,
     SharedContext,
     StepStatus,
 )
-from persistence.checkpoints import latest_checkpoint, step_progress
+from persistence.checkpoints import insert_checkpoint, step_progress
 from safety.locks import release
 from tools.base import RetryableToolError, Tool, ToolCall, ToolError, ToolResult
 from tools.registry import registry
@@ -61,6 +72,18 @@ RUNNABLE_RUNS = (ExecutionStatus.RUNNING, ExecutionStatus.WAITING_APPROVAL)
 class Outcome:
     result: ToolResult
     cached: bool
+
+
+@dataclass
+class Claimed:
+    """A step this worker holds, with what the claim returned."""
+
+    step: ExecutionStep
+    workspace_id: uuid.UUID
+    outputs: dict[str, Any]
+    context: dict[str, Any]
+    worker: str
+    request_payload: dict[str, Any]
 
 
 def worker_name() -> str:
@@ -82,111 +105,168 @@ def _holder_is_dead(holder: str) -> bool:
     return False
 
 
-def claim(step_id: str, worker: str) -> ExecutionStep | None:
+# The outputs and context values the input refers to, found by walking the input in SQL.
+_REFERENCED = {
+    "sqlite": (
+        "(SELECT json_group_object(CAST(d.step_number AS TEXT), json(d.output)) FROM execution_steps d"
+        " WHERE d.execution_id = execution_steps.execution_id AND d.step_number IN"
+        " (SELECT t.value FROM json_tree(execution_steps.input) t WHERE t.key = '$step' AND t.type = 'integer'))",
+        "(SELECT json_group_object(c.key, json(c.value)) FROM shared_context c"
+        " WHERE c.execution_id = execution_steps.execution_id AND (c.expires_at IS NULL OR c.expires_at > %s)"
+        " AND c.key IN (SELECT t.value FROM json_tree(execution_steps.input) t WHERE t.key = '$context'))",
+    ),
+    "postgresql": (
+        "(SELECT jsonb_object_agg(d.step_number::text, d.output) FROM execution_steps d"
+        " WHERE d.execution_id = execution_steps.execution_id AND d.step_number IN"
+        " (SELECT (v #>> '{}')::numeric FROM jsonb_path_query(execution_steps.input, 'strict $.**.\"$step\"') v"
+        " WHERE jsonb_typeof(v) = 'number'))",
+        "(SELECT jsonb_object_agg(c.key, c.value) FROM shared_context c"
+        " WHERE c.execution_id = execution_steps.execution_id AND (c.expires_at IS NULL OR c.expires_at > %s)"
+        " AND c.key IN (SELECT v #>> '{}' FROM jsonb_path_query(execution_steps.input, 'strict $.**.\"$context\"') v))",
+    ),
+}
+
+_CLAIM = (
+    "UPDATE execution_steps SET status = %s, claimed_by = %s, lease_expires_at = %s, attempts = attempts + 1,"
+    " started_at = %s, waiting_for = '', error = ''"
+    " WHERE id = %s AND ({claimable})"
+    " AND EXISTS (SELECT 1 FROM executions e WHERE e.id = execution_steps.execution_id AND e.status IN (%s, %s))"
+    " RETURNING id, execution_id, step_number, agent_id, tool, input, depends_on, dependents, optional, attempts,"
+    " max_attempts, timeout_seconds,"
+    " (SELECT workspace_id FROM executions e WHERE e.id = execution_steps.execution_id), {outputs}, {context}"
+)
+_WAITING = (
+    "(status IN (%s, %s) AND remaining_deps = 0 AND (retry_at IS NULL OR retry_at <= %s))"
+    " OR (status = %s AND lease_expires_at < %s)"
+)
+_DEAD_HOLDER = "status = %s AND claimed_by = %s"
+
+
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str | bytes) else value
+
+
+def _db_uuid(value: uuid.UUID | str) -> Any:
+    return ExecutionStep._meta.pk.get_db_prep_value(uuid.UUID(str(value)), connection)
+
+
+def claim(step_id: uuid.UUID | str, worker: str) -> Claimed | None:
     """Take the step for this worker, or None when it is not this worker's to run.
 
-    The claim is one conditional UPDATE on the step's own columns, so of two
-    workers given the same step exactly one wins. A step is claimable when
-    pending (and its retry time has come), or running under a lease that ran
-    out or a holder process that is known dead (a redelivered message).
+    The claim is one conditional UPDATE, so of two workers given the same
+    step exactly one wins. A step is claimable when pending (its
+    dependencies done and its retry time come), or running under a lease
+    that ran out; only when that fails is the holder looked at, since a
+    redelivered message may find it held by a process known to be dead.
     """
-    step = ExecutionStep.objects.filter(pk=step_id).only("status", "claimed_by", "execution_id").first()
-    if step is None:
-        return None
-    if not Execution.objects.filter(pk=step.execution_id, status__in=RUNNABLE_RUNS).exists():
-        return None
     now = timezone.now()
-    waiting = Q(status__in=[StepStatus.PENDING, StepStatus.THROTTLED], remaining_deps=0)
-    claimable = waiting & (Q(retry_at__isnull=True) | Q(retry_at__lte=now))
-    claimable |= Q(status=StepStatus.RUNNING, lease_expires_at__lt=now)
-    if step.status == StepStatus.RUNNING and step.claimed_by and _holder_is_dead(step.claimed_by):
-        claimable |= Q(status=StepStatus.RUNNING, claimed_by=step.claimed_by)
-    won = ExecutionStep.objects.filter(claimable, pk=step_id).update(
+    adapt = connection.ops.adapt_datetimefield_value
+    params = [StepStatus.PENDING.value, StepStatus.THROTTLED.value, adapt(now), StepStatus.RUNNING.value, adapt(now)]
+    row = _claim(step_id, worker, now, _WAITING, params)
+    if row is None:
+        running = ExecutionStep.objects.filter(pk=step_id, status=StepStatus.RUNNING)
+        dead = next(iter(running.values_list("claimed_by", flat=True)), "")
+        if not dead or not _holder_is_dead(dead):
+            return None
+        row = _claim(step_id, worker, now, _DEAD_HOLDER, [StepStatus.RUNNING.value, dead])
+        if row is None:
+            return None
+    (pk, execution_id, number, agent, tool, tool_input, depends_on, dependents, optional, attempts) = row[:10]
+    max_attempts, timeout_seconds, workspace_id, outputs, context = row[10:]
+    step = ExecutionStep(
+        id=uuid.UUID(str(pk)),
+        execution_id=uuid.UUID(str(execution_id)),
+        step_number=number,
+        agent_id=agent,
+        tool=tool,
+        input=_json(tool_input),
+        depends_on=_json(depends_on),
+        dependents=_json(dependents),
+        optional=bool(optional),
         status=StepStatus.RUNNING,
-        claimed_by=worker,
-        lease_expires_at=lease_deadline(),
-        attempts=F("attempts") + 1,
+        attempts=attempts,
+        max_attempts=max_attempts,
+        timeout_seconds=timeout_seconds,
         started_at=now,
-        waiting_for="",
-        error="",
+        claimed_by=worker,
     )
-    if not won:
-        return None
-    # The plan can be large (hundreds of KiB for a long run); a step needs none of it.
-    return (
-        ExecutionStep.objects.select_related("execution").defer("execution__plan", "execution__result").get(pk=step_id)
+    step._state.adding = False
+    step._state.db = connection.alias
+    return Claimed(
+        step=step,
+        workspace_id=uuid.UUID(str(workspace_id)),
+        outputs=_json(outputs) or {},
+        context=_json(context) or {},
+        worker=worker,
+        request_payload={"step": number, "tool": tool, "input": step.input, "attempt": attempts},
     )
+
+
+def _claim(step_id: uuid.UUID | str, worker: str, now: datetime, claimable: str, params: list[Any]) -> Any:
+    outputs, context = _REFERENCED["postgresql" if connection.vendor == "postgresql" else "sqlite"]
+    sql = _CLAIM.format(claimable=claimable, outputs=outputs, context=context)
+    adapt = connection.ops.adapt_datetimefield_value
+    values = [StepStatus.RUNNING.value, worker, adapt(lease_deadline()), adapt(now), _db_uuid(step_id), *params]
+    values += [ExecutionStatus.RUNNING.value, ExecutionStatus.WAITING_APPROVAL.value, adapt(now)]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, values)
+        rows = cursor.fetchall()
+    return rows[0] if rows else None
 
 
 def run_step(step_id: str) -> None:
-    worker = worker_name()
-    step = claim(step_id, worker)
-    if step is None:
+    claimed = claim(step_id, worker_name())
+    if claimed is None:
         return
-    execution = step.execution
-    log = {"execution_id": str(execution.pk), "step_number": step.step_number, "tool": step.tool}
+    step = claimed.step
+    log = {"execution_id": str(step.execution_id), "step_number": step.step_number, "tool": step.tool}
     logger.info("Step %d (%s) started, attempt %d", step.step_number, step.tool, step.attempts, extra=log)
-    publish_step(step.pk)
-    request = AgentMessage.objects.create(
-        execution=execution,
-        from_agent=ORCHESTRATOR,
-        to_agent=step.agent_id,
-        message_type=MessageType.REQUEST,
-        payload={"step": step.step_number, "tool": step.tool, "input": step.input, "attempt": step.attempts},
-    )
+    publish(step_event(step, claimed.workspace_id))
     try:
         tool = registry.get(step.tool)
-        call = _prepare_call(step, tool)
-        outcome = _execute(step, tool, call, worker)
+        call = _prepare_call(claimed, tool)
+        outcome = _execute(claimed, tool, call)
     except Refused as exc:
-        _fail(step, worker, str(exc), request, log, skip=step.optional)
+        _fail(claimed, str(exc), log, skip=step.optional)
         return
     except RetryableToolError as exc:
-        _retry_or_fail(step, worker, str(exc), request, log)
+        _retry_or_fail(claimed, str(exc), log)
         return
     except (ToolError, UnresolvedReference, jsonschema.ValidationError, KeyError) as exc:
         message = exc.message if isinstance(exc, jsonschema.ValidationError) else str(exc)
-        _fail(step, worker, message, request, log)
+        _fail(claimed, message, log)
         return
     except Exception as exc:
         logger.exception("Step %d crashed", step.step_number, extra=log)
-        _fail(step, worker, f"Unexpected error: {type(exc).__name__}: {exc}", request, log)
+        _fail(claimed, f"Unexpected error: {type(exc).__name__}: {exc}", log)
         return
     if outcome is not None:
-        _succeed(step, worker, outcome, request, log)
+        _succeed(claimed, outcome, log)
 
 
-def _prepare_call(step: ExecutionStep, tool: Tool) -> ToolCall:
-    execution_id = step.execution_id
+def _prepare_call(claimed: Claimed, tool: Tool) -> ToolCall:
+    step = claimed.step
 
     def step_output(number: int) -> Any:
         if number not in step.depends_on:
             raise UnresolvedReference(f"Step {step.step_number} does not depend on step {number}")
-        output = ExecutionStep.objects.filter(execution_id=execution_id, step_number=number).values_list(
-            "output", flat=True
-        )
-        return load_output(output.first())
+        return load_output(claimed.outputs.get(str(number)))
 
     def context_value(key: str) -> Any:
-        entry = (
-            SharedContext.objects.filter(execution_id=execution_id, key=key)
-            .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now()))
-            .first()
-        )
-        if entry is None:
+        if key not in claimed.context:
             raise UnresolvedReference(f"No shared context under {key!r}")
-        return entry.value
+        return claimed.context[key]
 
     tool_input = resolve(step.input, step_output=step_output, context_value=context_value)
     jsonschema.validate(tool_input, tool.input_schema)
-    resume_state = step_progress(latest_checkpoint(execution_id), step.step_number) if step.attempts > 1 else None
+    resume_state = step_progress(step.execution_id, step.step_number) if step.attempts > 1 else None
     return ToolCall(
         input=tool_input,
-        workspace_id=str(step.execution.workspace_id),
-        execution_id=str(execution_id),
+        workspace_id=str(claimed.workspace_id),
+        execution_id=str(step.execution_id),
         step_number=step.step_number,
         # The same on every attempt: a resumed step must not repeat an effect that happened.
-        idempotency_key=f"{execution_id}:{step.step_number}",
+        idempotency_key=f"{step.execution_id}:{step.step_number}",
         resume_state=resume_state,
         deadline=time.monotonic() + timeout_of(step),
     )
@@ -196,8 +276,9 @@ def timeout_of(step: ExecutionStep) -> float:
     return step.timeout_seconds or settings.ORCHESTRATE_STEP_TIMEOUT
 
 
-def _execute(step: ExecutionStep, tool: Tool, call: ToolCall, worker: str) -> Outcome | None:
+def _execute(claimed: Claimed, tool: Tool, call: ToolCall) -> Outcome | None:
     """The tool's result (from the cache when it can be), or None when the step was parked or taken over."""
+    step = claimed.step
     key = None
     if tool.cacheable:
         key = cache_key(
@@ -210,22 +291,34 @@ def _execute(step: ExecutionStep, tool: Tool, call: ToolCall, worker: str) -> Ou
         hit = lookup(key)
         if hit is not None:
             return Outcome(ToolResult(**hit.value), cached=True)
-    locked = pass_gates(step, tool, call, worker)
+    locked = pass_gates(step, tool, call, claimed.worker)
     if locked is None:
         return None  # parked: it waits for a person, a lock or the next rate window
-    parent = root_span_of(step.execution_id)
+    held = heartbeat().hold(
+        Held(
+            step_id=step.pk,
+            worker=claimed.worker,
+            execution_id=step.execution_id,
+            step_number=step.step_number,
+            locked=list(locked),
+            lock_holder=lock_holder(step),
+        )
+    )
+    call.report_progress = held.report_progress
+    call.is_cancelled = held.cancelled.is_set
     try:
-        with StepHeartbeat(step, worker, locked=locked, lock_holder=lock_holder(step)) as heartbeat:
-            call.report_progress = heartbeat.report_progress
-            call.is_cancelled = heartbeat.cancelled.is_set
-            with span(
-                f"step {step.step_number}: {tool.name}", execution_id=step.execution_id, parent=parent
-            ) as current:
-                result = call_with_timeout(tool, call, timeout_of(step))
-                current.metadata.update(tokens_used=result.tokens_used)
+        with buffered_span(
+            f"step {step.step_number}: {tool.name}",
+            execution_id=step.execution_id,
+            parent_id=root_span_id(step.execution_id),
+        ) as current:
+            result = call_with_timeout(tool, call, timeout_of(step))
+            current.metadata.update(tokens_used=result.tokens_used)
     finally:
-        release(locked, lock_holder(step))
-    if heartbeat.lost.is_set():
+        heartbeat().release(held)
+        if locked:
+            release(locked, lock_holder(step))
+    if held.lost.is_set():
         logger.warning("Step %d lost its lease; its result is discarded", step.step_number)
         return None
     if key is not None:
@@ -242,140 +335,224 @@ def _execute(step: ExecutionStep, tool: Tool, call: ToolCall, worker: str) -> Ou
     return Outcome(result, cached=False)
 
 
-def _finish_step(step: ExecutionStep, worker: str, **changes: Any) -> bool:
-    """Record the step's end if this worker still holds it; count it in the run's progress."""
+def _end_step(claimed: Claimed, **changes: Any) -> bool:
+    """Record the step's end if this worker still holds it."""
+    step = claimed.step
     now = timezone.now()
     duration_ms = int((now - (step.started_at or now)).total_seconds() * 1000)
-    ended = ExecutionStep.objects.filter(pk=step.pk, status=StepStatus.RUNNING, claimed_by=worker).update(
+    ended = ExecutionStep.objects.filter(pk=step.pk, status=StepStatus.RUNNING, claimed_by=claimed.worker).update(
         completed_at=now, duration_ms=duration_ms, lease_expires_at=None, claimed_by="", **changes
     )
     if ended:
-        step.duration_ms = duration_ms
-        Execution.objects.filter(pk=step.execution_id).update(current_step=F("current_step") + 1, updated_at=now)
+        step.duration_ms, step.completed_at, step.claimed_by = duration_ms, now, ""
+        for name, value in changes.items():
+            setattr(step, name, value)
     return bool(ended)
 
 
-def _succeed(step: ExecutionStep, worker: str, outcome: Outcome, request: AgentMessage, log: dict[str, Any]) -> None:
-    result = outcome.result
-    execution = step.execution
+_COUNT_DOWN = (
+    "UPDATE execution_steps SET remaining_deps = remaining_deps - 1,"
+    " queued_at = CASE WHEN remaining_deps = 1 AND status = %s THEN %s ELSE queued_at END"
+    " WHERE execution_id = %s AND step_number IN ({numbers})"
+    " RETURNING id, step_number, agent_id, remaining_deps, status"
+)
+
+
+@dataclass
+class Dependent:
+    id: uuid.UUID
+    step_number: int
+    agent_id: str
+    ready: bool
+
+
+def _count_down(step: ExecutionStep) -> list[Dependent]:
+    """Count this step off its dependents; those now ready are stamped as sent."""
+    if not step.dependents:
+        return []
+    stamp = queued_stamp()
+    sql = _COUNT_DOWN.format(numbers=", ".join(["%s"] * len(step.dependents)))
+    params = [StepStatus.PENDING.value, connection.ops.adapt_datetimefield_value(stamp) if stamp else None]
+    params += [_db_uuid(step.execution_id), *step.dependents]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    return [
+        Dependent(uuid.UUID(str(pk)), number, agent, remaining == 0 and status == StepStatus.PENDING)
+        for pk, number, agent, remaining, status in rows
+    ]
+
+
+_COUNT_FINISHED = (
+    "UPDATE executions SET current_step = current_step + %s, updated_at = %s WHERE id = %s"
+    " RETURNING status, current_step, total_steps, error"
+)
+
+
+def count_finished(execution_id: uuid.UUID, finished: int = 1) -> RunCounts:
+    """Count steps as finished in the run; the run's status and counts after that.
+
+    Updating the run's row also serialises the writers of its checkpoint
+    numbers (see persistence/checkpoints.py), so it comes before the checkpoint.
+    """
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    with connection.cursor() as cursor:
+        cursor.execute(_COUNT_FINISHED, [finished, now, _db_uuid(execution_id)])
+        status, current, total, error = cursor.fetchone()
+    return RunCounts(status=status, current_step=current, total_steps=total, error=error)
+
+
+def _messages(claimed: Claimed, response: dict[str, Any], dependents: list[Dependent]) -> list[AgentMessage]:
+    """The attempt's REQUEST, the agent's RESPONSE, and a NOTIFICATION to each dependent's agent."""
+    step = claimed.step
+    request = AgentMessage(
+        id=uuid.uuid4(),
+        execution_id=step.execution_id,
+        from_agent=ORCHESTRATOR,
+        to_agent=step.agent_id,
+        message_type=MessageType.REQUEST,
+        payload=claimed.request_payload,
+    )
+    answer = AgentMessage(
+        id=uuid.uuid4(),
+        execution_id=step.execution_id,
+        from_agent=step.agent_id,
+        to_agent=ORCHESTRATOR,
+        message_type=MessageType.RESPONSE,
+        in_reply_to_id=request.id,
+        payload={"step": step.step_number, **response},
+    )
+    notifications = [
+        AgentMessage(
+            execution_id=step.execution_id,
+            from_agent=step.agent_id,
+            to_agent=dependent.agent_id,
+            message_type=MessageType.NOTIFICATION,
+            in_reply_to_id=answer.id,
+            payload={
+                "step": step.step_number,
+                "ready_for_step": dependent.step_number,
+                "summary": response.get("summary", ""),
+            },
+        )
+        for dependent in dependents
+    ]
+    return [request, answer, *notifications]
+
+
+def _share(claimed: Claimed, shared: dict[str, Any]) -> None:
+    if not shared:
+        return
+    step = claimed.step
+    SharedContext.objects.bulk_create(
+        [
+            SharedContext(execution_id=step.execution_id, key=key, value=value, created_by=step.agent_id)
+            for key, value in shared.items()
+        ],
+        update_conflicts=True,
+        unique_fields=["execution", "key"],
+        update_fields=["value", "created_by"],
+    )
+
+
+def _succeed(claimed: Claimed, outcome: Outcome, log: dict[str, Any]) -> None:
+    step, result = claimed.step, outcome.result
     output = store_output(
-        result.output, workspace_id=execution.workspace_id, execution_id=execution.pk, step_number=step.step_number
+        result.output, workspace_id=claimed.workspace_id, execution_id=step.execution_id, step_number=step.step_number
     )
     tokens = 0 if outcome.cached else result.tokens_used
     with transaction.atomic():
-        if not _finish_step(
-            step, worker, status=StepStatus.SUCCEEDED, output=output, tokens_used=tokens, cached=outcome.cached
-        ):
+        ended = _end_step(
+            claimed, status=StepStatus.SUCCEEDED, output=output, tokens_used=tokens, cached=outcome.cached
+        )
+        if not ended:
             return
-        for key, value in result.shared.items():
-            SharedContext.objects.update_or_create(
-                execution=execution, key=key, defaults={"value": value, "created_by": step.agent_id}
-            )
-        response = _respond(step, request, status="succeeded", cached=outcome.cached, summary=result.summary)
-        _notify_dependents(step, response)
-        ready = _release_dependents(step)
+        dependents = _count_down(step)
+        _share(claimed, result.shared)
+        response = {"status": "succeeded", "cached": outcome.cached, "summary": result.summary}
+        AgentMessage.objects.bulk_create(_messages(claimed, response, dependents))
+        counts = count_finished(step.execution_id)
+        insert_checkpoint(
+            step.execution_id,
+            state={
+                "reason": f"step {step.step_number} ended",
+                **counts.as_state(),
+                "steps": {str(step.step_number): step_entry(step.status, step.attempts, outcome.cached, output)},
+            },
+            context=result.shared,
+        )
+        ready = [dependent.id for dependent in dependents if dependent.ready]
+        send_steps(ready)
     logger.info(
         "Step %d (%s) succeeded%s", step.step_number, step.tool, " from the cache" if outcome.cached else "", extra=log
     )
-    record_many(
+    record_buffered(
         [
             ("step.duration_ms", step.duration_ms or 0, {"tool": step.tool, "cached": outcome.cached}),
             ("step.tokens", tokens, {"tool": step.tool}),
             *([("cache.hit", 1, {"tool": step.tool})] if outcome.cached else []),
         ]
     )
-    _after_step(step, ready)
+    _after_step(claimed, counts)
 
 
-def _respond(step: ExecutionStep, request: AgentMessage, **payload: Any) -> AgentMessage:
-    """The agent's RESPONSE to the orchestrator's REQUEST for this attempt."""
-    return AgentMessage.objects.create(
-        execution_id=step.execution_id,
-        from_agent=step.agent_id,
-        to_agent=ORCHESTRATOR,
-        message_type=MessageType.RESPONSE,
-        in_reply_to=request,
-        payload={"step": step.step_number, **payload},
-    )
+def _after_step(claimed: Claimed, counts: RunCounts) -> None:
+    publish(step_event(claimed.step, claimed.workspace_id, counts))
+    if counts.current_step >= counts.total_steps:
+        finish_if_done(claimed.step.execution_id)
 
 
-def _notify_dependents(step: ExecutionStep, response: AgentMessage) -> None:
-    if not step.dependents:
-        return
-    waiting = ExecutionStep.objects.filter(execution_id=step.execution_id, step_number__in=step.dependents)
-    AgentMessage.objects.bulk_create(
-        AgentMessage(
-            execution_id=step.execution_id,
-            from_agent=step.agent_id,
-            to_agent=dependent.agent_id,
-            message_type=MessageType.NOTIFICATION,
-            in_reply_to=response,
-            payload={
-                "step": step.step_number,
-                "ready_for_step": dependent.step_number,
-                "summary": response.payload["summary"],
-            },
-        )
-        for dependent in waiting.only("agent_id", "step_number")
-    )
-
-
-def _release_dependents(step: ExecutionStep) -> list[str]:
-    """Count this step off its dependents; the ids of those now ready to run."""
-    if not step.dependents:
-        return []
-    dependents = ExecutionStep.objects.filter(execution_id=step.execution_id, step_number__in=step.dependents)
-    dependents.update(remaining_deps=F("remaining_deps") - 1)
-    return [
-        str(pk) for pk in dependents.filter(remaining_deps=0, status=StepStatus.PENDING).values_list("pk", flat=True)
-    ]
-
-
-def _after_step(step: ExecutionStep, ready: list[str]) -> None:
-    checkpoint_run(step.execution_id, reason=f"step {step.step_number} ended")
-    publish_step(step.pk)
-    publish_execution(step.execution_id)
-    if ready:
-        enqueue_steps(ready)
-    finish_if_done(step.execution_id)
-
-
-def _retry_or_fail(step: ExecutionStep, worker: str, error: str, request: AgentMessage, log: dict[str, Any]) -> None:
+def _retry_or_fail(claimed: Claimed, error: str, log: dict[str, Any]) -> None:
+    step = claimed.step
     if step.attempts >= step.max_attempts:
-        _fail(step, worker, f"{error} (gave up after {step.attempts} attempts)", request, log)
+        _fail(claimed, f"{error} (gave up after {step.attempts} attempts)", log)
         return
     delay = settings.ORCHESTRATE_RETRY_BACKOFF * 2 ** (step.attempts - 1)
+    waiting_for = f"retry {step.attempts + 1} of {step.max_attempts} in {delay:g}s"
     with transaction.atomic():
-        if not ExecutionStep.objects.filter(pk=step.pk, status=StepStatus.RUNNING, claimed_by=worker).update(
+        if not ExecutionStep.objects.filter(pk=step.pk, status=StepStatus.RUNNING, claimed_by=claimed.worker).update(
             status=StepStatus.PENDING,
             claimed_by="",
             lease_expires_at=None,
             error=error,
             retry_at=timezone.now() + timedelta(seconds=delay),
-            waiting_for=f"retry {step.attempts + 1} of {step.max_attempts} in {delay:g}s",
+            waiting_for=waiting_for,
         ):
             return
-        _respond(step, request, status="retrying", error=error)
+        AgentMessage.objects.bulk_create(_messages(claimed, {"status": "retrying", "error": error}, []))
         enqueue_steps([step.pk], delay=delay)
+    step.status, step.error, step.waiting_for = StepStatus.PENDING, error, waiting_for
     logger.warning("Step %d will retry in %gs: %s", step.step_number, delay, error, extra=log)
-    publish_step(step.pk)
+    publish(step_event(step, claimed.workspace_id))
 
 
-def _fail(
-    step: ExecutionStep, worker: str, error: str, request: AgentMessage, log: dict[str, Any], *, skip: bool = False
-) -> None:
+def _fail(claimed: Claimed, error: str, log: dict[str, Any], *, skip: bool = False) -> None:
     """End the step failed (or skipped, when a person refused an optional step); the run follows."""
+    step = claimed.step
     status = StepStatus.SKIPPED if skip else StepStatus.FAILED
     with transaction.atomic():
-        if not _finish_step(step, worker, status=status, error=error):
+        if not _end_step(claimed, status=status, error=error):
             return
-        _respond(step, request, status=status, error=error)
+        AgentMessage.objects.bulk_create(_messages(claimed, {"status": status, "error": error}, []))
+        counts = count_finished(step.execution_id)
         if step.optional:
-            skip_steps(step.execution_id, downstream_of(step), f"Not run: optional step {step.step_number} failed.")
+            skipped = skip_steps(
+                step.execution_id, downstream_of(step), f"Not run: optional step {step.step_number} failed."
+            )
         else:
-            skip_steps(step.execution_id, None, f"Not run: step {step.step_number} failed.")
+            skipped = skip_steps(step.execution_id, None, f"Not run: step {step.step_number} failed.")
+        counts.current_step += skipped
+        insert_checkpoint(
+            step.execution_id,
+            state={
+                "reason": f"step {step.step_number} ended",
+                **counts.as_state(),
+                "steps": {str(step.step_number): step_entry(status, step.attempts)},
+            },
+            context={},
+        )
     logger.error("Step %d (%s) %s: %s", step.step_number, step.tool, status, error, extra=log)
-    _after_step(step, [])
+    _after_step(claimed, counts)
 
 
 def downstream_of(step: ExecutionStep) -> set[int]:

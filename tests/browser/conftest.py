@@ -132,6 +132,7 @@ def server(engine, request) -> Iterator[Server]:
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "DEBUG": "false",
         "ORCHESTRATE_LOG_FLUSHER": "1",
+        "ORCHESTRATE_TELEMETRY_FLUSHER": "1",
         # A server sweeps, as under `make run` (tests/environment.py turns it off for the test
         # process), and picks up steps the test process handed over (helpers.submit_in_server) quickly.
         "ORCHESTRATE_EMBEDDED_SWEEPER": "true",

@@ -90,6 +90,7 @@ class CeleryProcess:
             "MEDIA_ROOT": str(settings.MEDIA_ROOT),
             # A worker's log lines are written by its own flusher thread, as in production.
             "ORCHESTRATE_LOG_FLUSHER": "1",
+            "ORCHESTRATE_TELEMETRY_FLUSHER": "1",
             **env,
         }
         if kind == "worker":
