@@ -48,22 +48,20 @@ def record_many(values: Iterable[tuple[str, float, Mapping[str, Any]]]) -> list[
     return Metric.objects.bulk_create(rows) if rows else []
 
 
-def _write_buffered(rows: list[Metric]) -> None:
-    Metric.objects.bulk_create(rows)
+def _write_buffered(values: list[tuple[str, float, Mapping[str, Any], datetime]]) -> None:
+    Metric.objects.bulk_create(
+        Metric(metric_name=name[:100], metric_value=float(value), tags=clean_metadata(tags), timestamp=at)
+        for name, value, tags, at in values
+    )
 
 
-_buffered: Batch[Metric] = Batch("metric values", _write_buffered)
+_buffered: Batch[tuple[str, float, Mapping[str, Any], datetime]] = Batch("metric values", _write_buffered)
 
 
 def record_buffered(values: Iterable[tuple[str, float, Mapping[str, Any]]]) -> None:
     """Like `record_many`, but written with the process's next telemetry batch (the engine's hot path)."""
     now = timezone.now()
-    _buffered.add(
-        *(
-            Metric(metric_name=name[:100], metric_value=float(value), tags=clean_metadata(tags), timestamp=now)
-            for name, value, tags in values
-        )
-    )
+    _buffered.add(*((name, value, tags, now) for name, value, tags in values))
 
 
 def percentile(ordered: list[float], fraction: float) -> float:

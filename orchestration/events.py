@@ -15,7 +15,6 @@ import threading
 from dataclasses import dataclass
 from typing import Literal, TypedDict
 
-from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db.models import F
@@ -207,6 +206,27 @@ def _outbox(loop: asyncio.AbstractEventLoop) -> _Outbox:
         return outbox
 
 
+_local = threading.local()
+
+
+def _thread_loop() -> asyncio.AbstractEventLoop:
+    """This thread's own loop for in-memory sends, kept (async_to_sync would start a thread per call)."""
+    loop: asyncio.AbstractEventLoop | None = getattr(_local, "loop", None)
+    if loop is None or loop.is_closed():
+        loop = _local.loop = asyncio.new_event_loop()
+    return loop
+
+
+def _has_listeners(event: ProgressEvent) -> bool:
+    """Whether anyone in this process listens: with no server, the in-memory layer has nobody to tell."""
+    layer = get_channel_layer()
+    groups = getattr(layer, "groups", None)
+    if layer is None or not isinstance(groups, dict):
+        return True
+    run, workspace = execution_group(event["execution_id"]), workspace_group(event["workspace_id"])
+    return bool(groups.get(run) or groups.get(workspace))
+
+
 def publish(event: ProgressEvent) -> None:
     """Send the event to the run's and the workspace's groups; never fail nor hold up the caller."""
     try:
@@ -216,7 +236,9 @@ def publish(event: ProgressEvent) -> None:
         if loop is not None and loop.is_running():
             _outbox(loop).put(event)
             return
-        async_to_sync(_send)(event)
+        if not _has_listeners(event):
+            return
+        _thread_loop().run_until_complete(_send(event))
     except Exception:  # a dropped progress event must not fail a run
         logger.exception("Could not publish %s for execution %s", event["type"], event["execution_id"])
 

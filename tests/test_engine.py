@@ -19,8 +19,9 @@ from monitoring.models import Metric, Trace
 from orchestration.engine.runs import cancel, submit
 from orchestration.models import AgentMessage, ExecutionStatus, MessageType, SharedContext, StepStatus
 from orchestration.planning import PlanInvalid
+from persistence.checkpoints import rebuild_state
 from persistence.models import ExecutionCheckpoint
-from tests.support.engine import wait_for, wait_for_log
+from tests.support.engine import wait_for, wait_for_log, wait_for_rows
 from tests.support.tools import effect_count
 from tools.drive import WorkspaceDrive
 from versioning.models import PlanVersion
@@ -86,8 +87,10 @@ def test_it_runs_the_spec_example_end_to_end(alice, workspace_a, sales_drive):
     root = spans.get(parent_span__isnull=True)
     assert root.status == "ok"
     assert root.ended_at is not None
-    assert spans.filter(parent_span=root, name__startswith="step ").count() == 3
-    assert Metric.objects.filter(metric_name="step.duration_ms").count() >= 3
+    step_spans = spans.filter(parent_span=root, name__startswith="step ")
+    wait_for_rows(step_spans.count, 3)
+    assert step_spans.count() == 3
+    wait_for_rows(Metric.objects.filter(metric_name="step.duration_ms").count, 3)
     assert Metric.objects.filter(metric_name="execution.duration_ms").exists()
     wait_for_log(execution, "succeeded")
     feedback = ExecutionFeedback.objects.get(execution=execution)
@@ -106,6 +109,7 @@ def test_it_answers_a_repeated_request_from_the_cache(alice, workspace_a, sales_
     entry = CacheEntry.objects.get()
     assert entry.hit_count == 1
     assert entry.last_hit_at is not None
+    wait_for_rows(Metric.objects.filter(metric_name="cache.hit").count, 1)
     assert Metric.objects.filter(metric_name="cache.hit").count() == 1
 
 
@@ -300,3 +304,22 @@ def test_it_resumes_a_failed_run_keeping_what_succeeded(alice, workspace_a):
     assert execution.steps.get(step_number=3).output == {"value": {"attempts": 2}}
     assert effect_count(WorkspaceDrive(workspace_a.pk)) == 1
     assert resume_run(execution, alice) == 0
+
+
+def test_it_checkpoints_what_each_step_changed_and_rebuilds_the_run_from_them(alice, workspace_a):
+    plan = _plan(*[{"tool": "test.noop", "input": {"value": n}} for n in range(1, 6)])
+    execution = wait_for(submit(user=alice, workspace=workspace_a, request_text="checkpoints", plan=plan))
+
+    checkpoints = list(ExecutionCheckpoint.objects.filter(execution=execution).order_by("checkpoint_number"))
+    assert [c.checkpoint_number for c in checkpoints] == list(range(1, len(checkpoints) + 1))
+    step_ends = [c for c in checkpoints if c.state["reason"].startswith("step ")]
+    # One line per step, whatever the size of the run: a step's checkpoint names that step only.
+    assert sorted(next(iter(c.state["steps"])) for c in step_ends) == ["1", "2", "3", "4", "5"]
+    assert all(len(c.state["steps"]) == 1 for c in step_ends)
+
+    state = rebuild_state(execution.pk)
+    assert state["status"] == ExecutionStatus.SUCCEEDED
+    assert {number: entry["status"] for number, entry in state["steps"].items()} == {
+        str(n): StepStatus.SUCCEEDED for n in range(1, 6)
+    }
+    assert state["current_step"] == state["total_steps"] == 5

@@ -56,7 +56,7 @@ from orchestration.models import (
     SharedContext,
     StepStatus,
 )
-from persistence.checkpoints import insert_checkpoint, step_progress
+from persistence.checkpoints import insert_checkpoint, json_param, step_progress
 from safety.locks import release
 from tools.base import RetryableToolError, Tool, ToolCall, ToolError, ToolResult
 from tools.registry import registry
@@ -258,7 +258,7 @@ def _prepare_call(claimed: Claimed, tool: Tool) -> ToolCall:
         return claimed.context[key]
 
     tool_input = resolve(step.input, step_output=step_output, context_value=context_value)
-    jsonschema.validate(tool_input, tool.input_schema)
+    _validate(tool_input, tool)
     resume_state = step_progress(step.execution_id, step.step_number) if step.attempts > 1 else None
     return ToolCall(
         input=tool_input,
@@ -270,6 +270,22 @@ def _prepare_call(claimed: Claimed, tool: Tool) -> ToolCall:
         resume_state=resume_state,
         deadline=time.monotonic() + timeout_of(step),
     )
+
+
+_validators: dict[tuple[str, str], Any] = {}
+
+
+def _validate(tool_input: Any, tool: Tool) -> None:
+    """`jsonschema.validate`, with the schema checked once per tool rather than on every call."""
+    key = (tool.name, tool.version)
+    validator = _validators.get(key)
+    if validator is None:
+        cls = jsonschema.validators.validator_for(tool.input_schema)
+        cls.check_schema(tool.input_schema)
+        validator = _validators[key] = cls(tool.input_schema)
+    error = jsonschema.exceptions.best_match(validator.iter_errors(tool_input))
+    if error is not None:
+        raise error
 
 
 def timeout_of(step: ExecutionStep) -> float:
@@ -350,10 +366,26 @@ def _end_step(claimed: Claimed, **changes: Any) -> bool:
     return bool(ended)
 
 
-_COUNT_DOWN = (
-    "UPDATE execution_steps SET remaining_deps = remaining_deps - 1,"
-    " queued_at = CASE WHEN remaining_deps = 1 AND status = %s THEN %s ELSE queued_at END"
-    " WHERE execution_id = %s AND step_number IN ({numbers})"
+class _Lost(Exception):
+    """The step was taken over before its end was stored: its finish is rolled back."""
+
+
+# The step's end and the countdown of its dependents, in one statement: the
+# step's own row is changed only while this worker holds it, its dependents
+# are counted down, and those now ready are stamped as sent.
+_END_AND_COUNT_DOWN = (
+    "UPDATE execution_steps SET"
+    " status = CASE WHEN id = %s THEN %s ELSE status END,"
+    " output = CASE WHEN id = %s THEN {json} ELSE output END,"
+    " tokens_used = CASE WHEN id = %s THEN %s ELSE tokens_used END,"
+    " cached = CASE WHEN id = %s THEN %s ELSE cached END,"
+    " completed_at = CASE WHEN id = %s THEN %s ELSE completed_at END,"
+    " duration_ms = CASE WHEN id = %s THEN %s ELSE duration_ms END,"
+    " lease_expires_at = CASE WHEN id = %s THEN NULL ELSE lease_expires_at END,"
+    " claimed_by = CASE WHEN id = %s THEN '' ELSE claimed_by END,"
+    " remaining_deps = CASE WHEN id = %s THEN remaining_deps ELSE remaining_deps - 1 END,"
+    " queued_at = CASE WHEN id <> %s AND remaining_deps = 1 AND status = %s THEN %s ELSE queued_at END"
+    " WHERE (id = %s AND status = %s AND claimed_by = %s) OR (execution_id = %s AND step_number IN ({numbers}))"
     " RETURNING id, step_number, agent_id, remaining_deps, status"
 )
 
@@ -366,20 +398,32 @@ class Dependent:
     ready: bool
 
 
-def _count_down(step: ExecutionStep) -> list[Dependent]:
-    """Count this step off its dependents; those now ready are stamped as sent."""
-    if not step.dependents:
-        return []
+def _end_and_count_down(claimed: Claimed, output: Any, tokens: int, cached: bool) -> list[Dependent]:
+    """Store the step's success and count it off its dependents; raises _Lost if the worker lost it."""
+    step = claimed.step
+    now = timezone.now()
+    duration_ms = int((now - (step.started_at or now)).total_seconds() * 1000)
+    adapt = connection.ops.adapt_datetimefield_value
+    me = _db_uuid(step.pk)
     stamp = queued_stamp()
-    sql = _COUNT_DOWN.format(numbers=", ".join(["%s"] * len(step.dependents)))
-    params = [StepStatus.PENDING.value, connection.ops.adapt_datetimefield_value(stamp) if stamp else None]
-    params += [_db_uuid(step.execution_id), *step.dependents]
+    numbers = step.dependents or [0]  # step numbers start at 1: [0] matches no dependent
+    sql = _END_AND_COUNT_DOWN.format(json=json_param(), numbers=", ".join(["%s"] * len(numbers)))
+    encoded = None if output is None else json.dumps(output, default=str)
+    params = [me, StepStatus.SUCCEEDED.value, me, encoded, me, tokens, me, cached, me, adapt(now)]
+    params += [me, duration_ms, me, me, me, me, StepStatus.PENDING.value, adapt(stamp) if stamp else None]
+    params += [me, StepStatus.RUNNING.value, claimed.worker, _db_uuid(step.execution_id), *numbers]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
+    mine = uuid.UUID(str(step.pk))
+    if not any(uuid.UUID(str(row[0])) == mine for row in rows):
+        raise _Lost
+    step.status, step.output, step.tokens_used, step.cached = StepStatus.SUCCEEDED, output, tokens, cached
+    step.duration_ms, step.completed_at, step.claimed_by = duration_ms, now, ""
     return [
         Dependent(uuid.UUID(str(pk)), number, agent, remaining == 0 and status == StepStatus.PENDING)
         for pk, number, agent, remaining, status in rows
+        if uuid.UUID(str(pk)) != mine
     ]
 
 
@@ -424,6 +468,7 @@ def _messages(claimed: Claimed, response: dict[str, Any], dependents: list[Depen
     )
     notifications = [
         AgentMessage(
+            id=uuid.uuid4(),
             execution_id=step.execution_id,
             from_agent=step.agent_id,
             to_agent=dependent.agent_id,
@@ -438,6 +483,34 @@ def _messages(claimed: Claimed, response: dict[str, Any], dependents: list[Depen
         for dependent in dependents
     ]
     return [request, answer, *notifications]
+
+
+_MESSAGE_FIELDS = ("id", "execution", "from_agent", "to_agent", "message_type", "payload", "in_reply_to", "created_at")
+
+
+def _insert_messages(messages: list[AgentMessage]) -> None:
+    """One INSERT of the attempt's messages, written without the ORM's per-object work on the hot path."""
+    meta = AgentMessage._meta
+    columns = ", ".join(connection.ops.quote_name(meta.get_field(name).column) for name in _MESSAGE_FIELDS)
+    placeholders = ", ".join(["%s"] * 5 + [json_param(), "%s", "%s"])
+    sql = f"INSERT INTO {meta.db_table} ({columns}) VALUES " + ", ".join([f"({placeholders})"] * len(messages))
+    now = timezone.now()
+    params: list[Any] = []
+    for index, message in enumerate(messages):
+        # Distinct, increasing times keep the timeline's order (request, response, notifications).
+        message.created_at = now + timedelta(microseconds=index)
+        params += [
+            _db_uuid(message.id),
+            _db_uuid(message.execution_id),
+            message.from_agent,
+            message.to_agent,
+            message.message_type,
+            json.dumps(message.payload, default=str),
+            _db_uuid(message.in_reply_to_id) if message.in_reply_to_id else None,
+            connection.ops.adapt_datetimefield_value(message.created_at),
+        ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
 
 
 def _share(claimed: Claimed, shared: dict[str, Any]) -> None:
@@ -461,28 +534,13 @@ def _succeed(claimed: Claimed, outcome: Outcome, log: dict[str, Any]) -> None:
         result.output, workspace_id=claimed.workspace_id, execution_id=step.execution_id, step_number=step.step_number
     )
     tokens = 0 if outcome.cached else result.tokens_used
-    with transaction.atomic():
-        ended = _end_step(
-            claimed, status=StepStatus.SUCCEEDED, output=output, tokens_used=tokens, cached=outcome.cached
-        )
-        if not ended:
-            return
-        dependents = _count_down(step)
-        _share(claimed, result.shared)
-        response = {"status": "succeeded", "cached": outcome.cached, "summary": result.summary}
-        AgentMessage.objects.bulk_create(_messages(claimed, response, dependents))
-        counts = count_finished(step.execution_id)
-        insert_checkpoint(
-            step.execution_id,
-            state={
-                "reason": f"step {step.step_number} ended",
-                **counts.as_state(),
-                "steps": {str(step.step_number): step_entry(step.status, step.attempts, outcome.cached, output)},
-            },
-            context=result.shared,
-        )
-        ready = [dependent.id for dependent in dependents if dependent.ready]
-        send_steps(ready)
+    try:
+        with transaction.atomic():
+            dependents = _end_and_count_down(claimed, output, tokens, outcome.cached)
+            counts = _finish_records(claimed, outcome, output, dependents)
+    except _Lost:
+        logger.warning("Step %d was taken over before it ended; its result is discarded", step.step_number)
+        return
     logger.info(
         "Step %d (%s) succeeded%s", step.step_number, step.tool, " from the cache" if outcome.cached else "", extra=log
     )
@@ -494,6 +552,26 @@ def _succeed(claimed: Claimed, outcome: Outcome, log: dict[str, Any]) -> None:
         ]
     )
     _after_step(claimed, counts)
+
+
+def _finish_records(claimed: Claimed, outcome: Outcome, output: Any, dependents: list[Dependent]) -> RunCounts:
+    """The rest of a successful finish, in the caller's transaction: messages, context, count, checkpoint."""
+    step, result = claimed.step, outcome.result
+    _share(claimed, result.shared)
+    response = {"status": "succeeded", "cached": outcome.cached, "summary": result.summary}
+    _insert_messages(_messages(claimed, response, dependents))
+    counts = count_finished(step.execution_id)
+    insert_checkpoint(
+        step.execution_id,
+        state={
+            "reason": f"step {step.step_number} ended",
+            **counts.as_state(),
+            "steps": {str(step.step_number): step_entry(step.status, step.attempts, outcome.cached, output)},
+        },
+        context=result.shared,
+    )
+    send_steps([dependent.id for dependent in dependents if dependent.ready])
+    return counts
 
 
 def _after_step(claimed: Claimed, counts: RunCounts) -> None:
@@ -519,7 +597,7 @@ def _retry_or_fail(claimed: Claimed, error: str, log: dict[str, Any]) -> None:
             waiting_for=waiting_for,
         ):
             return
-        AgentMessage.objects.bulk_create(_messages(claimed, {"status": "retrying", "error": error}, []))
+        _insert_messages(_messages(claimed, {"status": "retrying", "error": error}, []))
         enqueue_steps([step.pk], delay=delay)
     step.status, step.error, step.waiting_for = StepStatus.PENDING, error, waiting_for
     logger.warning("Step %d will retry in %gs: %s", step.step_number, delay, error, extra=log)
@@ -533,7 +611,7 @@ def _fail(claimed: Claimed, error: str, log: dict[str, Any], *, skip: bool = Fal
     with transaction.atomic():
         if not _end_step(claimed, status=status, error=error):
             return
-        AgentMessage.objects.bulk_create(_messages(claimed, {"status": status, "error": error}, []))
+        _insert_messages(_messages(claimed, {"status": status, "error": error}, []))
         counts = count_finished(step.execution_id)
         if step.optional:
             skipped = skip_steps(

@@ -55,6 +55,17 @@ def wait_for_log(execution: Execution, text: str, timeout: float = 10.0) -> None
     raise AssertionError(f"no log line of the run contains {text!r}")
 
 
+def wait_for_rows(count, expected: int, timeout: float = 10.0) -> None:
+    """Wait until `count()` reaches `expected`: spans and metrics are written by each worker
+    process's telemetry batch, at most ORCHESTRATE_TELEMETRY_FLUSH_SECONDS behind."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if count() >= expected:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"only {count()} of {expected} rows after {timeout}s")
+
+
 def redis_url() -> str:
     """The Redis the tests use; skipped (a failure in CI) when none answers."""
     import redis
