@@ -23,8 +23,15 @@ class OrchestrationConfig(AppConfig):
     verbose_name = "Core orchestration"
 
     def ready(self) -> None:
+        from orchestration import tasks
+        from orchestration.engine import dispatch, embedded
         from orchestration.engine.approvals import wake_step
         from safety.signals import approval_decided
+
+        # One task table for both run modes; dispatch knows it only through these.
+        embedded.use_tasks(tasks.TASKS)
+        dispatch.use_transport("embedded", embedded.EmbeddedTransport())
+        dispatch.use_transport("celery", tasks.CeleryTransport())
 
         post_migrate.connect(ensure_agent_prompts, sender=self, dispatch_uid="orchestration.ensure_agent_prompts")
         approval_decided.connect(wake_step, dispatch_uid="orchestration.wake_step")

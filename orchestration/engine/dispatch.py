@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from typing import Protocol
 
 from django.conf import settings
 from django.db import transaction
@@ -67,13 +68,17 @@ def enqueue_sweep() -> None:
     _send("sweep", "")
 
 
-def _send(kind: str, object_id: str, delay: float = 0.0) -> None:
-    if settings.ORCHESTRATE_RUN_MODE == "celery":
-        from orchestration import tasks
+class Transport(Protocol):
+    def send(self, kind: str, argument: str, delay: float) -> None: ...
 
-        task = {"plan": tasks.plan_execution, "step": tasks.run_step, "sweep": tasks.sweep}[kind]
-        task.apply_async(args=[object_id] if object_id else [], countdown=delay or None)
-    else:
-        from orchestration.engine.embedded import runtime
 
-        runtime().submit(kind, object_id, delay)
+_transports: dict[str, Transport] = {}
+
+
+def use_transport(mode: str, transport: Transport) -> None:
+    """Register how work reaches workers in a run mode (OrchestrationConfig.ready() does, for both)."""
+    _transports[mode] = transport
+
+
+def _send(kind: str, argument: str, delay: float = 0.0) -> None:
+    _transports[settings.ORCHESTRATE_RUN_MODE].send(kind, argument, delay)

@@ -1,6 +1,7 @@
 """The embedded run mode: worker threads inside this process.
 
-The same functions the Celery tasks call run here on a thread pool; a
+The functions of the task table (orchestration/tasks.py, registered with
+`use_tasks()` in OrchestrationConfig.ready()) run here on a thread pool; a
 retried step waits on a timer; the sweeper runs on its own thread when the
 process is a server (or the `orchestrate` command) that should resume runs.
 """
@@ -9,27 +10,34 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 
 from django.conf import settings
 from django.db import close_old_connections, connection
 from django.utils import timezone
 
+from monitoring.batching import flush_telemetry
+
 logger = logging.getLogger(__name__)
 _started_at = timezone.now()
+_tasks: dict[str, Callable[[str], None]] = {}
+
+
+def use_tasks(tasks: Mapping[str, Callable[[str], None]]) -> None:
+    _tasks.update(tasks)
+
+
+class EmbeddedTransport:
+    """Work sent in the embedded mode goes to this process's worker threads."""
+
+    def send(self, kind: str, argument: str, delay: float) -> None:
+        runtime().submit(kind, argument, delay)
 
 
 def _run(kind: str, object_id: str) -> None:
-    from orchestration.engine import recovery, runs, steps
-
-    handlers = {
-        "plan": runs.plan_execution,
-        "step": steps.run_step,
-        "sweep": lambda _: recovery.sweep(),
-        "first-sweep": lambda _: recovery.sweep(sent_before=_started_at),
-    }
     try:
-        handlers[kind](object_id)
+        _tasks[kind](object_id)
     except Exception:
         logger.exception("Embedded %s task for %s failed", kind, object_id)
         close_old_connections()
@@ -75,7 +83,7 @@ class EmbeddedRuntime:
 
     def _sweep_forever(self) -> None:
         # This process's queue starts empty: what a previous process had queued is lost.
-        _run("first-sweep", "")
+        _run("sweep", _started_at.isoformat())
         while not self._stopping.wait(settings.ORCHESTRATE_SWEEP_SECONDS):
             _run("sweep", "")
             connection.close()
@@ -83,6 +91,7 @@ class EmbeddedRuntime:
     def shutdown(self) -> None:
         self._stopping.set()
         self._pool.shutdown(wait=True)
+        flush_telemetry()
 
 
 _runtime: EmbeddedRuntime | None = None

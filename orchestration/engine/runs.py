@@ -12,19 +12,18 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from learning.models import ExecutionFeedback
 from monitoring.batching import flush_telemetry
 from monitoring.log_handler import flush_database_logs
-from monitoring.metrics import record_many
 from monitoring.models import Trace
-from monitoring.tracing import Span, root_span_id, root_span_of, start_span
-from orchestration.engine.checkpointing import checkpoint_planned, checkpoint_run
+from monitoring.tracing import Span, root_span_id, start_span
+from orchestration.engine.checkpointing import checkpoint_planned
 from orchestration.engine.dispatch import enqueue_plan, enqueue_steps
 from orchestration.engine.outputs import load_output
 from orchestration.events import publish_execution
 from orchestration.models import Execution, ExecutionStatus, ExecutionStep, StepStatus
 from orchestration.planning import NoToolForRequest, PlanInvalid, make_plan
 from orchestration.planning.schema import validate_plan
+from orchestration.signals import FinishedRun, run_finished
 from safety.models import ApprovalStatus, PendingApproval
 from tenancy.access import may
 from tenancy.models import Workspace
@@ -261,36 +260,27 @@ def _on_finished(execution_id: str) -> None:
 
 
 def _record_finish(execution_id: str) -> None:
-    """What a finished run leaves behind, written with (or right after) its final status."""
-    execution = Execution.objects.get(pk=execution_id)
-    steps = list(execution.steps.all())
+    """Tell the apps that keep something of a finished run (feedback, totals, last checkpoint)."""
+    execution = Execution.objects.defer("plan", "result").get(pk=execution_id)
+    steps = list(execution.steps.order_by("step_number").values_list("agent_id", "status", "tokens_used"))
+    planning_tokens = Execution.objects.filter(pk=execution_id).values_list("plan__tokens_used", flat=True).first()
     duration_ms = int((execution.completed_at - execution.created_at).total_seconds() * 1000)
-    tokens = sum(step.tokens_used for step in steps) + int((execution.plan or {}).get("tokens_used", 0))
-    root = root_span_of(execution_id)
-    if root is not None:
-        Span.from_trace(root).end(
-            status="ok" if execution.status == ExecutionStatus.SUCCEEDED else "error",
-            metadata={"status": execution.status},
-        )
-    record_many(
-        [
-            ("execution.duration_ms", duration_ms, {"status": execution.status}),
-            ("execution.tokens", tokens, {"status": execution.status}),
-            ("execution.steps", len(steps), {"status": execution.status}),
-        ]
+    run = FinishedRun(
+        execution_id=execution.pk,
+        workspace_id=execution.workspace_id,
+        status=execution.status,
+        succeeded=execution.status == ExecutionStatus.SUCCEEDED,
+        created_at=execution.created_at,
+        completed_at=execution.completed_at,
+        duration_ms=duration_ms,
+        tokens_used=sum(tokens for _, _, tokens in steps) + int(planning_tokens or 0),
+        steps_count=len(steps),
+        current_step=execution.current_step,
+        total_steps=execution.total_steps,
+        error_count=sum(1 for _, status, _ in steps if status == StepStatus.FAILED),
+        agents=[agent for agent, _, _ in steps],
     )
-    ExecutionFeedback.objects.update_or_create(
-        execution=execution,
-        defaults={
-            "success": execution.status == ExecutionStatus.SUCCEEDED,
-            "duration_ms": duration_ms,
-            "tokens_used": tokens,
-            "steps_count": len(steps),
-            "error_count": sum(1 for step in steps if step.status == StepStatus.FAILED),
-            "patterns": [" -> ".join(step.agent_id for step in sorted(steps, key=lambda s: s.step_number))],
-        },
-    )
-    checkpoint_run(execution_id, reason=f"run {execution.status}")
+    run_finished.send(sender=Execution, run=run)
     logger.info("Run %s in %d ms", execution.status, duration_ms, extra={"execution_id": execution_id})
 
 

@@ -6,6 +6,7 @@ import asyncio
 
 from django.conf import settings
 
+from orchestration.engine.embedded import runtime
 from orchestration.events import bind_server_loop
 
 _loop_bound = False
@@ -15,8 +16,6 @@ def server_loaded() -> None:
     """At import of the ASGI app: in the embedded mode this process is also the worker,
     so start the sweeper, which resumes runs a previous server left unfinished."""
     if settings.ORCHESTRATE_RUN_MODE == "embedded" and settings.ORCHESTRATE_EMBEDDED_SWEEPER:
-        from orchestration.engine.embedded import runtime
-
         runtime().start_sweeper()
 
 
