@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-MODES = ("embedded", "celery", "bare")
+MODES = ("embedded", "celery", "bare", "dbos-sqlite", "dbos-postgres")
+DEFAULT_MODES = MODES
 SHAPES = ("chain", "fanout")
 
 
@@ -46,7 +47,7 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m bench.engine", description=__doc__.split("\n\n")[0])
     p.add_argument("--sizes", type=_csv(int), default=[10, 100, 1000], help="numbers of no-op steps (N)")
     p.add_argument("--repeat", type=int, default=5, help="measured runs per configuration, after one warm-up")
-    p.add_argument("--modes", type=_csv(str, MODES), default=list(MODES), help="embedded,celery,bare")
+    p.add_argument("--modes", type=_csv(str, MODES), default=list(DEFAULT_MODES), help=",".join(MODES))
     p.add_argument("--shapes", type=_csv(str, SHAPES), default=list(SHAPES), help="chain,fanout")
     p.add_argument("--workers", type=int, default=2, help="Celery concurrency and embedded worker threads")
     p.add_argument("--json", nargs="?", const="-", metavar="PATH", help="write the figures as JSON (- for stdout)")
@@ -60,6 +61,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--join-inputs", action="store_true", help="fan-out join reads every step's output ($step refs)")
     p.add_argument("--top-sql", type=int, default=12, help="statements to list from an untimed embedded run (0: none)")
     p.add_argument("--profile-size", type=int, default=100, help="N of that profiling run (largest size up to it)")
+    p.add_argument(
+        "--dbos-database-url",
+        default="postgres://postgres@127.0.0.1:5432/orchestrate_bench_dbos",
+        help="PostgreSQL database of the dbos-postgres peer: created at its start, dropped at its end",
+    )
     p.add_argument("--child", choices=MODES, help=argparse.SUPPRESS)
     p.add_argument("--child-out", help=argparse.SUPPRESS)
     return p
@@ -74,7 +80,29 @@ def _child_args(args: argparse.Namespace, mode: str, out: Path) -> list[str]:
     return argv + (["--join-inputs"] if args.join_inputs else [])
 
 
+def run_dbos(args: argparse.Namespace, mode: str) -> dict[str, Any]:
+    """The DBOS peer, in the bench's own virtual environment (bench/dbos_peer.py)."""
+    from bench.dbos_peer import ensure_venv
+
+    started = time.monotonic()
+    try:
+        python = ensure_venv(ROOT)
+    except Exception as exc:
+        return {"mode": mode, "configs": [], "error": f"could not make the DBOS environment: {exc}"}
+    argv = [str(python), str(ROOT / "bench" / "dbos_peer.py"), "--database", mode.removeprefix("dbos-")]
+    argv += ["--database-url", args.dbos_database_url, "--sizes", ",".join(map(str, args.sizes))]
+    argv += ["--shapes", ",".join(args.shapes), "--repeat", str(args.repeat)]
+    completed = subprocess.run(argv, cwd=ROOT, check=False, stdout=subprocess.PIPE, text=True)
+    if completed.returncode != 0:
+        return {"mode": mode, "configs": [], "error": f"dbos peer exited with {completed.returncode}"}
+    result = json.loads(completed.stdout.strip().splitlines()[-1])
+    result["elapsed_s"] = time.monotonic() - started
+    return result
+
+
 def run_mode(args: argparse.Namespace, mode: str) -> dict[str, Any]:
+    if mode.startswith("dbos-"):
+        return run_dbos(args, mode)
     with tempfile.TemporaryDirectory(prefix="orchestrate-bench-") as tmp:
         out = Path(tmp) / "result.json"
         started = time.monotonic()
@@ -102,13 +130,19 @@ def figures(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
             if totals:
                 steps = config["steps"]
                 queries = config.get("queries") or []
+                commits = config.get("commits") or []
                 row.update(
                     runs=len(totals),
                     total_ms_median=statistics.median(totals),
                     total_ms_p95=percentile(totals, 0.95),
                     ms_per_step_median=statistics.median(totals) / steps,
                     ms_per_step_p95=percentile(totals, 0.95) / steps,
-                    queries_per_step=statistics.median(queries) / steps if result["mode"] != "bare" else None,
+                    queries_per_step=statistics.median(queries) / steps
+                    if queries and result["mode"] in ("embedded", "celery")
+                    else None,
+                    commits_per_step=statistics.median(commits) / steps
+                    if commits and result["mode"] in ("embedded", "celery")
+                    else None,
                     totals_ms=totals,
                     queries=queries,
                 )
@@ -116,10 +150,14 @@ def figures(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 row["error"] = config["error"]
             rows.append(row)
     bare = {(r["shape"], r["size"]): r for r in rows if r["mode"] == "bare" and "ms_per_step_median" in r}
+    dbos = {(r["shape"], r["size"]): r for r in rows if r["mode"] == "dbos-postgres" and "ms_per_step_median" in r}
     for row in rows:
         base = bare.get((row["shape"], row["size"]))
         if row["mode"] == "celery" and base and "ms_per_step_median" in row:
             row["ratio_to_bare"] = row["ms_per_step_median"] / base["ms_per_step_median"]
+        peer = dbos.get((row["shape"], row["size"]))
+        if row["mode"] in ("embedded", "celery") and peer and "ms_per_step_median" in row:
+            row["ratio_to_dbos_pg"] = row["ms_per_step_median"] / peer["ms_per_step_median"]
     return rows
 
 
@@ -133,7 +171,9 @@ COLUMNS = [
     ("ms_per_step_median", "ms/step med", ">", "{:.2f}"),
     ("ms_per_step_p95", "ms/step p95", ">", "{:.2f}"),
     ("queries_per_step", "queries/step", ">", "{:.1f}"),
+    ("commits_per_step", "commits/step", ">", "{:.2f}"),
     ("ratio_to_bare", "x bare", ">", "{:.1f}"),
+    ("ratio_to_dbos_pg", "x dbos-pg", ">", "{:.2f}"),
 ]
 
 

@@ -27,10 +27,37 @@ from typing import Any
 
 _lock = threading.Lock()
 _local = threading.local()
-_state: dict[str, Any] = {"installed": False, "count": 0, "flushed": 0, "flusher_pid": None, "redis": None}
+_state: dict[str, Any] = {
+    "installed": False,
+    "count": 0,
+    "flushed": 0,
+    "commits": 0,
+    "commits_flushed": 0,
+    "flusher_pid": None,
+    "redis": None,
+}
+_WRITES = ("INSERT", "UPDATE", "DELETE")
 _profile: dict[str, list[float]] | None = None
 _redis_key: str | None = None
 FLUSH_SECONDS = 0.02
+
+
+def _count_commit() -> None:
+    with _lock:
+        _state["commits"] += 1
+
+
+def _note_write(connection: Any) -> None:
+    """A write commits on its own in autocommit, else once when its transaction commits."""
+    if not connection.in_atomic_block:
+        _count_commit()
+        return
+    marker = getattr(connection, "_bench_commit_marker", None)
+    if marker is None:
+        marker = connection._bench_commit_marker = lambda: _count_commit()
+    # A rolled-back transaction clears run_on_commit, so the next one is marked afresh.
+    if not any(entry[1] is marker for entry in connection.run_on_commit):
+        connection.on_commit(marker)
 
 
 def _wrapper(execute, sql, params, many, context):
@@ -39,6 +66,8 @@ def _wrapper(execute, sql, params, many, context):
     if not sql.startswith("BEGIN"):  # SQLite's BEGIN IMMEDIATE; PostgreSQL's BEGIN never reaches a cursor
         with _lock:
             _state["count"] += 1
+        if sql.lstrip().upper().startswith(_WRITES):
+            _note_write(context["connection"])
     if _profile is None:
         return execute(sql, params, many, context)
     started = time.perf_counter()
@@ -111,6 +140,12 @@ def count() -> int:
         return int(_state["count"])
 
 
+def commits() -> int:
+    """Transactions that wrote and committed (autocommit writes count one each)."""
+    with _lock:
+        return int(_state["commits"])
+
+
 @contextmanager
 def paused() -> Iterator[None]:
     """Do not count this thread's queries inside the block (the driver's polling)."""
@@ -139,7 +174,7 @@ def profile() -> Iterator[dict[str, list[float]]]:
 def _after_fork() -> None:
     global _lock
     _lock = threading.Lock()
-    _state.update(flushed=_state["count"], flusher_pid=None, redis=None)
+    _state.update(flushed=_state["count"], commits_flushed=_state["commits"], flusher_pid=None, redis=None)
 
 
 def _client() -> Any:
@@ -157,13 +192,19 @@ def flush() -> None:
     with _lock:
         delta = _state["count"] - _state["flushed"]
         _state["flushed"] = _state["count"]
-    if not delta:
+        commit_delta = _state["commits"] - _state["commits_flushed"]
+        _state["commits_flushed"] = _state["commits"]
+    if not delta and not commit_delta:
         return
     try:
-        _client().incrby(_redis_key, delta)
+        pipe = _client().pipeline()
+        pipe.incrby(_redis_key, delta)
+        pipe.incrby(f"{_redis_key}:commits", commit_delta)
+        pipe.execute()
     except Exception:
         with _lock:
             _state["flushed"] -= delta
+            _state["commits_flushed"] -= commit_delta
         raise
 
 

@@ -98,14 +98,17 @@ def _measure(args: Any, shape: str, size: int, once: Any) -> dict[str, Any]:
     """A warm-up run, then `args.repeat` measured runs of one configuration."""
     result: dict[str, Any] = {"shape": shape, "size": size, "steps": steps_of(shape, size), "totals_ms": []}
     result["queries"] = []
+    result["commits"] = []
     try:
         for index in range(args.repeat + 1):
-            elapsed, queries = once(index)
+            elapsed, queries, *rest = once(index)
+            commits = rest[0] if rest else 0
             label = "warm-up" if index == 0 else f"run {index}/{args.repeat}"
-            log(f"{shape} N={size} {label}: {elapsed * 1000:.0f} ms, {queries} queries")
+            log(f"{shape} N={size} {label}: {elapsed * 1000:.0f} ms, {queries} queries, {commits} write commits")
             if index:
                 result["totals_ms"].append(elapsed * 1000)
                 result["queries"].append(queries)
+                result["commits"].append(commits)
     except Exception as exc:
         log(f"{shape} N={size} failed: {exc}")
         result["error"] = f"{type(exc).__name__}: {exc}"
@@ -142,7 +145,9 @@ class EngineDriver:
         finally:
             if self.worker is not None:
                 self.worker.stop()
-                forget_queue(self.redis, os.environ["ORCHESTRATE_QUEUE"], self.counter_key)
+                forget_queue(
+                    self.redis, os.environ["ORCHESTRATE_QUEUE"], self.counter_key, f"{self.counter_key}:commits"
+                )
             if self.mode == "celery":
                 from django.db import connections
 
@@ -179,14 +184,18 @@ class EngineDriver:
     def _worker_queries(self) -> int:
         return int(self.redis.get(self.counter_key) or 0) if self.redis is not None else 0
 
+    def _worker_commits(self) -> int:
+        return int(self.redis.get(f"{self.counter_key}:commits") or 0) if self.redis is not None else 0
+
     def _once(self, shape: str, size: int) -> Any:
         plan = build_plan(shape, size, join_inputs=self.args.join_inputs)
         return lambda index: self.run_once(shape, size, plan)
 
-    def run_once(self, shape: str, size: int, plan: dict[str, Any]) -> tuple[float, int]:
+    def run_once(self, shape: str, size: int, plan: dict[str, Any]) -> tuple[float, int, int]:
         from orchestration.engine.runs import submit
 
         local_before, workers_before = querycount.count(), self._worker_queries()
+        commits_before = querycount.commits() + self._worker_commits()
         started = time.time()
         execution = submit(user=self.user, workspace=self.workspace, request_text=f"bench {shape} {size}", plan=plan)
         if self.mode == "embedded":
@@ -199,8 +208,9 @@ class EngineDriver:
         local = querycount.count() - local_before
         elapsed = self._elapsed(execution.pk, started)
         if self.mode == "celery":
-            return elapsed, local + self._settle() - workers_before
-        return elapsed, local
+            queries = local + self._settle() - workers_before
+            return elapsed, queries, querycount.commits() + self._worker_commits() - commits_before
+        return elapsed, local, querycount.commits() - commits_before
 
     def _poll(self, execution_id: Any, started: float) -> None:
         from orchestration.models import FINISHED_STATUSES, Execution

@@ -1,8 +1,8 @@
 """ASGI entry point: HTTP through Django, websockets through Channels.
 
-Websocket connections pass the allowed-hosts origin check and session
-authentication before they reach a consumer; consumers still check
-workspace membership themselves.
+Websocket connections pass the same-origin check (scheme, host and port;
+config/routing.py) and session authentication before they reach a consumer;
+consumers still check workspace membership themselves (config/consumers.py).
 """
 
 from __future__ import annotations
@@ -14,17 +14,15 @@ from django.core.asgi import get_asgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 django_asgi_app = get_asgi_application()
 
-from channels.auth import AuthMiddlewareStack  # noqa: E402
-from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from channels.routing import ProtocolTypeRouter  # noqa: E402
 
-from config.routing import websocket_urlpatterns  # noqa: E402
+from config.routing import websocket_application  # noqa: E402
 from orchestration.engine.runtime_hooks import server_loaded, server_started  # noqa: E402
 
 router = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        "websocket": websocket_application(),
     }
 )
 

@@ -23,10 +23,14 @@ class OrchestrationConfig(AppConfig):
     verbose_name = "Core orchestration"
 
     def ready(self) -> None:
+        from django.db.models.signals import post_delete, post_save
+
         from orchestration import tasks
         from orchestration.engine import dispatch, embedded
         from orchestration.engine.approvals import wake_step
+        from orchestration.events import membership_saved_or_deleted
         from safety.signals import approval_decided
+        from tenancy.models import WorkspaceMember
 
         # One task table for both run modes; dispatch knows it only through these.
         embedded.use_tasks(tasks.TASKS)
@@ -35,3 +39,8 @@ class OrchestrationConfig(AppConfig):
 
         post_migrate.connect(ensure_agent_prompts, sender=self, dispatch_uid="orchestration.ensure_agent_prompts")
         approval_decided.connect(wake_step, dispatch_uid="orchestration.wake_step")
+        # Open consumers keep a user's memberships in memory; a change tells them to read it again.
+        for name, signal in (("saved", post_save), ("deleted", post_delete)):
+            signal.connect(
+                membership_saved_or_deleted, sender=WorkspaceMember, dispatch_uid=f"orchestration.membership_{name}"
+            )

@@ -1,110 +1,173 @@
 """Live progress over websockets: server-rendered fragments the htmx ws extension swaps in.
 
-Two streams, one consumer each:
+Two streams, one consumer each, both `MemberConsumer`s (config/consumers.py:
+authentication, the membership set held in memory, the one refusal idiom):
 
-- `ExecutionConsumer` at /ws/executions/<uuid>/ follows one run: on connect
-  it sends the whole page state (catch-up after a reconnect), then the
-  pieces each event changed.
-- `ExecutionListConsumer` at /ws/executions/ follows every workspace the
-  user belongs to and sends list rows.
-
-Both re-check membership on every event, not only on connect: a member
-removed from a workspace stops receiving its runs at the next event. A
-refused connection is accepted and then closed with 4403, so browsers (whose
-ws extension retries only 1006/1012/1013) do not reconnect in a loop.
+- `ExecutionConsumer` at /ws/executions/<uuid>/ follows one run. On connect
+  it sends the whole page state (the catch-up after a reconnect). A step
+  event carries the step's state and the run's counts, so its fragments (the
+  step's row and the progress bar) are rendered from the event alone, once
+  per event in this process however many pages are open, and each
+  connection only checks membership in memory and sends them. A run event
+  (its status changed: a handful per run) sends the whole state again, read
+  from the database, so a page that missed events converges to the truth and
+  always gets the final state.
+- `ExecutionListConsumer` at /ws/executions/ follows every workspace the user
+  belongs to and sends list rows when a run's status changes.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from types import SimpleNamespace
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncWebsocketConsumer
+from django.template.loader import render_to_string
 
+from config.consumers import MemberConsumer
 from orchestration.events import ApprovalEvent, ExecutionEvent, StepEvent, execution_group, workspace_group
 from orchestration.fragments import (
     ACTIONS,
     ALL_PARTS,
-    CONTEXT,
-    MESSAGES,
-    PROGRESS,
     STATUS,
     render_execution_parts,
     render_execution_row,
+    step_view,
     visible_execution,
 )
+from orchestration.models import ExecutionStep
 from orchestration.views.listing import belongs_on_first_page
-from tenancy.models import WorkspaceMember
 
+# Kept for the code that still imports it; config.consumers.REFUSED is the one code.
 FORBIDDEN = 4403
 
 
-def _authenticated(scope: dict[str, Any]) -> bool:
-    user = scope.get("user")
-    return bool(user is not None and user.is_authenticated)
+class _Once:
+    """Fragments rendered once per event in this process, shared by every connection that needs them."""
+
+    def __init__(self, size: int = 512) -> None:
+        self._size = size
+        self._rendered: OrderedDict[str, asyncio.Future[str]] = OrderedDict()
+
+    async def get(self, key: str, render: Callable[[], Awaitable[str]]) -> str:
+        future = self._rendered.get(key)
+        if future is None:
+            future = asyncio.get_running_loop().create_future()
+            self._rendered[key] = future
+            while len(self._rendered) > self._size:
+                self._rendered.popitem(last=False)
+            try:
+                future.set_result(await render())
+            except Exception as exc:
+                future.set_exception(exc)
+                del self._rendered[key]
+                raise
+        return await asyncio.shield(future)
+
+
+_once = _Once()
+
+
+def render_step_event(event: StepEvent) -> str:
+    """A step's row (and the progress bar when the run's counts came with it), from the event alone."""
+    step = ExecutionStep(
+        execution_id=event["execution_id"],
+        step_number=event["step_number"],
+        agent_id=event["agent"],
+        tool=event["tool"],
+        status=event["status"],
+        waiting_for=event["waiting_for"],
+        cached=event["cached"],
+        attempts=event["attempts"],
+        duration_ms=event["duration_ms"],
+        tokens_used=event["tokens_used"],
+        error=event["error"],
+        depends_on=event.get("depends_on", []),
+        optional=event.get("optional", False),
+        input=event.get("input", {}),
+        output=event.get("output"),
+    )
+    execution = SimpleNamespace(
+        pk=event["execution_id"],
+        workspace_id=event["workspace_id"],
+        current_step=event.get("current_step"),
+        total_steps=event.get("total_steps"),
+    )
+    html = render_to_string("inc/steps_row.html", {"view": step_view(step), "execution": execution, "oob": True})
+    if "current_step" in event:
+        html += render_to_string("inc/execution_progress.html", {"execution": execution, "oob": True})
+    return html
 
 
 @database_sync_to_async
-def _can_see(user: Any, execution_id: str) -> bool:
-    return visible_execution(user, execution_id) is not None
-
-
-@database_sync_to_async
-def _render_execution(user: Any, execution_id: str, parts: frozenset[str], steps: tuple[int, ...] = ()) -> str | None:
-    """The fragments, or None when the user may no longer see the run."""
+def _workspace_of(user: object, execution_id: str) -> str | None:
     execution = visible_execution(user, execution_id)
-    if execution is None:
-        return None
-    return render_execution_parts(execution, user, parts, steps)
+    return None if execution is None else str(execution.workspace_id)
 
 
-class ExecutionConsumer(AsyncWebsocketConsumer):
-    async def connect(self) -> None:
+@database_sync_to_async
+def _render_execution(user: object, execution_id: str, parts: frozenset[str], steps: tuple[int, ...] = ()) -> str:
+    execution = visible_execution(user, execution_id)
+    return "" if execution is None else render_execution_parts(execution, user, parts, steps)
+
+
+class ExecutionConsumer(MemberConsumer):
+    async def authorize(self) -> bool:
         self.execution_id = str(self.scope["url_route"]["kwargs"]["execution_id"])
-        self.group: str | None = None
-        await self.accept()
-        if not _authenticated(self.scope) or not await _can_see(self.scope["user"], self.execution_id):
-            await self.close(code=FORBIDDEN)
-            return
-        # Join before the catch-up is read, so no event falls between the two.
-        self.group = execution_group(self.execution_id)
-        await self.channel_layer.group_add(self.group, self.channel_name)
+        workspace_id = await _workspace_of(self.user, self.execution_id)
+        self.workspace_id = workspace_id or ""
+        return workspace_id is not None and self.is_member(workspace_id)
+
+    def groups_to_join(self) -> list[str]:
+        return [execution_group(self.execution_id)]
+
+    async def connected(self) -> None:
         await self._push(ALL_PARTS)
 
-    async def disconnect(self, code: int) -> None:
-        if self.group is not None:
-            await self.channel_layer.group_discard(self.group, self.channel_name)
-            self.group = None
+    async def still_allowed(self) -> bool:
+        return self.is_member(self.workspace_id)
 
     async def _push(self, parts: frozenset[str], steps: tuple[int, ...] = ()) -> None:
-        html = await _render_execution(self.scope["user"], self.execution_id, parts, steps)
-        if html is None:
-            await self.disconnect(FORBIDDEN)
-            await self.close(code=FORBIDDEN)
+        html = await _render_execution(self.user, self.execution_id, parts, steps)
+        if not html:  # the run is gone, or the user may no longer see it
+            await self.refuse()
             return
         await self.send(text_data=html)
 
     async def execution_updated(self, event: ExecutionEvent) -> None:
+        if not self.is_member(event["workspace_id"]):
+            await self.refuse()
+            return
         await self._push(ALL_PARTS)
 
     async def step_updated(self, event: StepEvent) -> None:
-        await self._push(frozenset({STATUS, PROGRESS, CONTEXT, MESSAGES}), (event["step_number"],))
+        if not self.is_member(event["workspace_id"]):
+            await self.refuse()
+            return
+        key = event.get("event_id") or f"{event['execution_id']}:{event['step_number']}:{event['status']}:{time.time()}"
+        html = await _once.get(f"step:{key}", lambda: _render_in_thread(event))
+        await self.send(text_data=html)
 
     async def approval_updated(self, event: ApprovalEvent) -> None:
+        if not self.is_member(event["workspace_id"]):
+            await self.refuse()
+            return
         steps = (event["step_number"],) if event["step_number"] is not None else ()
         await self._push(frozenset({STATUS, ACTIONS}), steps)
 
 
-@database_sync_to_async
-def _member_workspaces(user: Any) -> list[str]:
-    return [str(pk) for pk in WorkspaceMember.objects.filter(user_id=user.pk).values_list("workspace_id", flat=True)]
+async def _render_in_thread(event: StepEvent) -> str:
+    # Templates are synchronous work; off the event loop, like every render.
+    return await asyncio.get_running_loop().run_in_executor(None, render_step_event, event)
 
 
 @database_sync_to_async
-def _render_row(user: Any, execution_id: str, list_state: ListState) -> tuple[str, bool] | None:
+def _render_row(user: object, execution_id: str, list_state: ListState) -> tuple[str, bool] | None:
     """The run's row and whether it is added on top (the list has not shown it), or None if the user may not see it."""
     execution = visible_execution(user, execution_id)
     if execution is None:
@@ -136,7 +199,7 @@ class ListState:
         return cls(filters=filters, since=since)
 
 
-class ExecutionListConsumer(AsyncWebsocketConsumer):
+class ExecutionListConsumer(MemberConsumer):
     """Rows of the executions list.
 
     The query string repeats the list's filters and page and gives the time
@@ -147,31 +210,24 @@ class ExecutionListConsumer(AsyncWebsocketConsumer):
     may be failed before its first event goes out.
     """
 
-    async def connect(self) -> None:
-        self.groups_joined: list[str] = []
-        await self.accept()
-        if not _authenticated(self.scope):
-            await self.close(code=FORBIDDEN)
-            return
+    async def authorize(self) -> bool:
         self.list_state = ListState.from_query(self.scope.get("query_string", b""))
-        for workspace_id in await _member_workspaces(self.scope["user"]):
-            group = workspace_group(workspace_id)
-            await self.channel_layer.group_add(group, self.channel_name)
-            self.groups_joined.append(group)
+        return True
 
-    async def disconnect(self, code: int) -> None:
-        for group in self.groups_joined:
-            await self.channel_layer.group_discard(group, self.channel_name)
-        self.groups_joined = []
+    def groups_to_join(self) -> list[str]:
+        return [workspace_group(workspace_id) for workspace_id in self.memberships]
+
+    async def still_allowed(self) -> bool:
+        if not self.memberships:
+            return False
+        await self.follow({workspace_group(workspace_id) for workspace_id in self.memberships}, "workspace.")
+        return True
 
     async def execution_updated(self, event: ExecutionEvent) -> None:
-        row = await _render_row(self.scope["user"], event["execution_id"], self.list_state)
-        if row is None:  # no longer a member of that workspace: stop hearing it
-            group = workspace_group(event["workspace_id"])
-            await self.channel_layer.group_discard(group, self.channel_name)
-            self.groups_joined = [joined for joined in self.groups_joined if joined != group]
-            if not self.groups_joined:
-                await self.close(code=FORBIDDEN)
+        if not self.is_member(event["workspace_id"]):
+            return
+        row = await _render_row(self.user, event["execution_id"], self.list_state)
+        if row is None:
             return
         html, new = row
         if new:
@@ -179,7 +235,7 @@ class ExecutionListConsumer(AsyncWebsocketConsumer):
         await self.send(text_data=html)
 
     async def step_updated(self, event: StepEvent) -> None:
-        """Rows change with the run's own event, sent after every step that ends."""
+        """Rows change with the run's own events (its status); a step's event is not about the list."""
 
     async def approval_updated(self, event: ApprovalEvent) -> None:
         """An approval changes the run's status, which arrives as execution.updated."""

@@ -12,14 +12,18 @@ import asyncio
 import logging
 import os
 import threading
+import uuid
 from dataclasses import dataclass
 from typing import Literal, TypedDict
 
 from channels.layers import get_channel_layer
 from django.conf import settings
+from django.db import transaction
 from django.db.models import F
 
+from config.consumers import user_group
 from orchestration.models import Execution, ExecutionStep
+from tenancy.models import WorkspaceMember
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +52,12 @@ class StepEvent(TypedDict, total=False):
     duration_ms: int | None
     tokens_used: int
     error: str
+    depends_on: list[int]
+    optional: bool
+    input: object
+    output: object
+    # Names this event for consumers that render it once for every connection.
+    event_id: str
     # The run's counts after the step ended (absent when the step did not end).
     run_status: str
     current_step: int
@@ -116,6 +126,11 @@ def step_event(step: ExecutionStep, workspace_id: object, counts: RunCounts | No
         "duration_ms": step.duration_ms,
         "tokens_used": step.tokens_used,
         "error": step.error,
+        "depends_on": list(step.depends_on or []),
+        "optional": step.optional,
+        "input": step.input,
+        "output": step.output,
+        "event_id": uuid.uuid4().hex,
     }
     if counts is not None:
         event.update(run_status=counts.status, current_step=counts.current_step, total_steps=counts.total_steps)
@@ -137,12 +152,23 @@ def bind_server_loop(loop: asyncio.AbstractEventLoop) -> None:
     _server_loop = loop
 
 
-async def _send(event: ProgressEvent) -> None:
+def _groups_of(event: ProgressEvent | MembershipChanged) -> list[str]:
+    if event["type"] == "membership.changed":
+        return [user_group(event["user_id"])]
+    return [execution_group(event["execution_id"]), workspace_group(event["workspace_id"])]
+
+
+async def _send(event: ProgressEvent | MembershipChanged) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
-    await layer.group_send(execution_group(event["execution_id"]), event)
-    await layer.group_send(workspace_group(event["workspace_id"]), event)
+    for group in _groups_of(event):
+        await layer.group_send(group, event)
+
+
+class MembershipChanged(TypedDict):
+    type: Literal["membership.changed"]
+    user_id: int
 
 
 class _Outbox:
@@ -154,12 +180,12 @@ class _Outbox:
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
-        self._queue: asyncio.Queue[ProgressEvent] | None = None
+        self._queue: asyncio.Queue[ProgressEvent | MembershipChanged] | None = None
 
-    def put(self, event: ProgressEvent) -> None:
+    def put(self, event: ProgressEvent | MembershipChanged) -> None:
         self.loop.call_soon_threadsafe(self._put, event)
 
-    def _put(self, event: ProgressEvent) -> None:
+    def _put(self, event: ProgressEvent | MembershipChanged) -> None:
         if self._queue is None:
             self._queue = asyncio.Queue()
             self.loop.create_task(self._drain())
@@ -172,7 +198,7 @@ class _Outbox:
             try:
                 await _send(event)
             except Exception:  # a dropped progress event must not stop the others
-                logger.exception("Could not publish %s for execution %s", event["type"], event["execution_id"])
+                logger.exception("Could not publish %s", event["type"])
 
 
 _outboxes: dict[int, _Outbox] = {}
@@ -217,17 +243,16 @@ def _thread_loop() -> asyncio.AbstractEventLoop:
     return loop
 
 
-def _has_listeners(event: ProgressEvent) -> bool:
+def _has_listeners(event: ProgressEvent | MembershipChanged) -> bool:
     """Whether anyone in this process listens: with no server, the in-memory layer has nobody to tell."""
     layer = get_channel_layer()
     groups = getattr(layer, "groups", None)
     if layer is None or not isinstance(groups, dict):
         return True
-    run, workspace = execution_group(event["execution_id"]), workspace_group(event["workspace_id"])
-    return bool(groups.get(run) or groups.get(workspace))
+    return any(groups.get(group) for group in _groups_of(event))
 
 
-def publish(event: ProgressEvent) -> None:
+def publish(event: ProgressEvent | MembershipChanged) -> None:
     """Send the event to the run's and the workspace's groups; never fail nor hold up the caller."""
     try:
         loop = _server_loop
@@ -240,7 +265,17 @@ def publish(event: ProgressEvent) -> None:
             return
         _thread_loop().run_until_complete(_send(event))
     except Exception:  # a dropped progress event must not fail a run
-        logger.exception("Could not publish %s for execution %s", event["type"], event["execution_id"])
+        logger.exception("Could not publish %s", event["type"])
+
+
+def publish_membership_changed(user_id: int) -> None:
+    """Tell the user's open consumers to read their memberships again (after the change commits)."""
+    transaction.on_commit(lambda: publish({"type": "membership.changed", "user_id": user_id}))
+
+
+def membership_saved_or_deleted(sender: object, instance: WorkspaceMember, **kwargs: object) -> None:
+    """Receiver of WorkspaceMember's post_save and post_delete (connected in OrchestrationConfig.ready())."""
+    publish_membership_changed(instance.user_id)
 
 
 def publish_approval(approval_id: object) -> None:
@@ -269,11 +304,6 @@ def publish_execution(execution_id: object) -> None:
 
 
 def publish_step(step_id: object) -> None:
-    step = (
-        ExecutionStep.objects.filter(pk=step_id)
-        .defer("input", "output")
-        .annotate(workspace_id=F("execution__workspace_id"))
-        .first()
-    )
+    step = ExecutionStep.objects.filter(pk=step_id).annotate(workspace_id=F("execution__workspace_id")).first()
     if step is not None:
         publish(step_event(step, step.workspace_id))

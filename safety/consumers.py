@@ -13,9 +13,9 @@ decided has already had the row removed by their own htmx response, so a
 row-level delete would miss its target. Typed comments survive the swap
 (their textareas are `hx-preserve`).
 
-Every event is checked against the user's membership of the event's
-workspace before anything is sent: a person removed from a workspace stops
-hearing it at once, though their connection still sits in its group.
+Every event is checked against the user's memberships, held in memory by
+`MemberConsumer` and read again when they change, before anything is sent:
+a person removed from a workspace stops hearing it at once.
 
 This consumer listens to the engine's progress events, so it imports
 `orchestration.events` (the event types and group names); the rest of the
@@ -28,15 +28,12 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncWebsocketConsumer
 from django.template.loader import render_to_string
 
+from config.consumers import MemberConsumer
 from orchestration.events import ApprovalEvent, ExecutionEvent, StepEvent, workspace_group
 from safety.queue import pending_count, queue_context
-from tenancy.access import role_of
-from tenancy.models import WorkspaceMember
 
-UNAUTHENTICATED = 4401
 QUEUE_PAGE = "approvals"
 
 
@@ -54,31 +51,28 @@ def queue_fragments(user: Any) -> list[str]:
     ]
 
 
-class NotificationsConsumer(AsyncWebsocketConsumer):
-    groups_joined: list[str]
-
-    async def connect(self) -> None:
-        self.groups_joined = []
-        self.user = self.scope.get("user")
-        if self.user is None or not self.user.is_authenticated:
-            await self.close(code=UNAUTHENTICATED)
-            return
+class NotificationsConsumer(MemberConsumer):
+    async def authorize(self) -> bool:
         query = parse_qs(self.scope.get("query_string", b"").decode())
         self.on_queue_page = query.get("page") == [QUEUE_PAGE]
-        for workspace_id in await self._workspace_ids():
-            group = workspace_group(workspace_id)
-            await self.channel_layer.group_add(group, self.channel_name)
-            self.groups_joined.append(group)
-        await self.accept()
-        for message in await self._render(None):
+        return True
+
+    def groups_to_join(self) -> list[str]:
+        return [workspace_group(workspace_id) for workspace_id in self.memberships]
+
+    async def connected(self) -> None:
+        for message in await self._render():
             await self.send(text_data=message)
 
-    async def disconnect(self, code: int) -> None:
-        for group in self.groups_joined:
-            await self.channel_layer.group_discard(group, self.channel_name)
+    async def still_allowed(self) -> bool:
+        """Follow the workspaces the user belongs to now; the badge stays on every page."""
+        await self.follow({workspace_group(workspace_id) for workspace_id in self.memberships}, "workspace.")
+        return True
 
     async def approval_updated(self, event: ApprovalEvent) -> None:
-        for message in await self._render(event["workspace_id"]):
+        if not self.is_member(event["workspace_id"]):
+            return
+        for message in await self._render():
             await self.send(text_data=message)
 
     async def execution_updated(self, event: ExecutionEvent) -> None:
@@ -88,14 +82,7 @@ class NotificationsConsumer(AsyncWebsocketConsumer):
         """Steps have their own stream; nothing on these pages shows them."""
 
     @database_sync_to_async
-    def _workspace_ids(self) -> list[object]:
-        return list(WorkspaceMember.objects.filter(user_id=self.user.pk).values_list("workspace_id", flat=True))
-
-    @database_sync_to_async
-    def _render(self, workspace_id: str | None) -> list[str]:
-        """What to send now; nothing when the user no longer belongs to the event's workspace."""
-        if workspace_id is not None and role_of(self.user, workspace_id) is None:
-            return []
+    def _render(self) -> list[str]:
         messages = [badge(self.user)]
         if self.on_queue_page:
             messages += queue_fragments(self.user)

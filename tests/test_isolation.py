@@ -252,13 +252,9 @@ def test_it_shows_and_changes_nothing_of_workspace_a_to_charlie_on_any_url(clien
 def _socket_stack():
     """The websocket half of config.asgi, built here: importing config.asgi would start the
     server's sweeper thread in the test process for the rest of the session."""
-    from channels.auth import AuthMiddlewareStack
-    from channels.routing import URLRouter
-    from channels.security.websocket import AllowedHostsOriginValidator
+    from config.routing import websocket_application
 
-    from config.routing import websocket_urlpatterns
-
-    return AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))
+    return websocket_application()
 
 
 def _browser_headers(user) -> list[tuple[bytes, bytes]]:
