@@ -1,0 +1,74 @@
+"""The websocket layer every consumer shares: the origin check, unknown paths, per-event work."""
+
+from __future__ import annotations
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.testing import WebsocketCommunicator
+from django.test import Client
+
+from config.routing import websocket_application
+from orchestration.consumers import render_step_event
+from orchestration.events import RunCounts, step_event
+from orchestration.models import ExecutionStatus, StepStatus
+from tests.factories.orchestration import ExecutionFactory, ExecutionStepFactory
+
+
+def _headers(user, origin: str, host: str = "127.0.0.1:8000") -> list[tuple[bytes, bytes]]:
+    client = Client()
+    client.force_login(user)
+    cookie = f"sessionid={client.cookies['sessionid'].value}".encode()
+    return [(b"origin", origin.encode()), (b"host", host.encode()), (b"cookie", cookie)]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    ("origin", "allowed"),
+    [
+        ("http://127.0.0.1:8000", True),
+        ("http://127.0.0.1:9000", False),  # same host, another port: another site
+        ("https://127.0.0.1:8000", False),  # another scheme
+        ("http://127.0.0.1", False),  # default port 80 is not 8000
+        ("http://evil.example:8000", False),
+        ("null", False),
+    ],
+)
+def test_it_accepts_a_websocket_only_from_the_pages_own_origin(alice, workspace_a, origin, allowed):
+    headers = _headers(alice, origin)
+
+    async def run():
+        communicator = WebsocketCommunicator(websocket_application(), "/ws/notifications/", headers=headers)
+        connected, _ = await communicator.connect(timeout=5)
+        await communicator.disconnect()
+        return connected
+
+    assert async_to_sync(run)() is allowed
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_closes_a_websocket_at_an_unknown_path_cleanly(alice, workspace_a):
+    headers = _headers(alice, "http://127.0.0.1:8000")
+
+    async def run():
+        communicator = WebsocketCommunicator(websocket_application(), "/ws/no-such-stream/", headers=headers)
+        assert (await communicator.connect(timeout=5))[0]
+        return await communicator.receive_output(timeout=5)
+
+    assert async_to_sync(run)() == {"type": "websocket.close", "code": 4404}
+
+
+@pytest.mark.django_db
+def test_it_renders_a_step_event_from_the_event_alone(workspace_a, django_assert_num_queries):
+    execution = ExecutionFactory(workspace=workspace_a, status=ExecutionStatus.RUNNING, total_steps=500)
+    step = ExecutionStepFactory(
+        execution=execution, step_number=7, tool="test.noop", status=StepStatus.SUCCEEDED, output={"value": "<b>"}
+    )
+    event = step_event(step, workspace_a.pk, RunCounts("running", current_step=7, total_steps=500, error=""))
+
+    with django_assert_num_queries(0):
+        html = render_step_event(event)
+
+    assert '<li id="step-7" class="step step-succeeded"' in html
+    assert 'hx-swap-oob="true"' in html
+    assert '<progress id="progress" value="7" max="500">' in html
+    assert "&lt;b&gt;" in html and "<b>" not in html
