@@ -8,6 +8,8 @@ bench/querycount.py).
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
 from typing import Any, ClassVar
 
 from bench import querycount
@@ -24,3 +26,18 @@ class NoopTool(Tool):
 
     def run(self, call: ToolCall) -> ToolResult:
         return ToolResult(output={"value": call.input.get("value")})
+
+
+class WaitForFileTool(Tool):
+    """The first step of the websocket benchmark's run: it waits until every client is connected."""
+
+    name = "bench.wait_for_file"
+    description = "Wait until a file exists (websocket benchmark)."
+    capabilities = ("bench.wait",)
+    input_schema: ClassVar[dict[str, Any]] = {"type": "object", "properties": {"path": {"type": "string"}}}
+
+    def run(self, call: ToolCall) -> ToolResult:
+        path = Path(call.input["path"])
+        while not path.exists() and call.seconds_left() > 0.2 and not call.is_cancelled():
+            time.sleep(0.01)
+        return ToolResult(output={"value": 0})
