@@ -15,7 +15,7 @@ from config.consumers import UnknownPathConsumer
 from orchestration.routing import websocket_urlpatterns as orchestration_patterns
 from safety.routing import websocket_urlpatterns as safety_patterns
 
-websocket_urlpatterns = [*orchestration_patterns, *safety_patterns]
+websocket_urlpatterns: list[Any] = [*orchestration_patterns, *safety_patterns]
 
 _DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
 
@@ -23,7 +23,7 @@ _DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
 class Router(URLRouter):
     """The apps' routes; a path none of them serves is accepted and closed with 4404, not a server error."""
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> Any:
         try:
             return await super().__call__(scope, receive, send)
         except ValueError as exc:
@@ -79,7 +79,7 @@ class SameOriginValidator:
     def __init__(self, application: Any) -> None:
         self.application = application
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> Any:
         headers = dict(scope.get("headers", []))
         origin = headers.get(b"origin", b"").decode("latin-1")
         if scope["type"] == "websocket" and not (origin and same_origin(scope, origin)):

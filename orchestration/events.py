@@ -133,7 +133,9 @@ def step_event(step: ExecutionStep, workspace_id: object, counts: RunCounts | No
         "event_id": uuid.uuid4().hex,
     }
     if counts is not None:
-        event.update(run_status=counts.status, current_step=counts.current_step, total_steps=counts.total_steps)
+        event["run_status"] = counts.status
+        event["current_step"] = counts.current_step
+        event["total_steps"] = counts.total_steps
     return event
 
 
@@ -163,7 +165,7 @@ async def _send(event: ProgressEvent | MembershipChanged) -> None:
     if layer is None:
         return
     for group in _groups_of(event):
-        await layer.group_send(group, event)
+        await layer.group_send(group, dict(event))
 
 
 class MembershipChanged(TypedDict):
@@ -278,7 +280,7 @@ def membership_saved_or_deleted(sender: object, instance: WorkspaceMember, **kwa
     publish_membership_changed(instance.user_id)
 
 
-def publish_approval(approval_id: object) -> None:
+def publish_approval(approval_id: uuid.UUID | str) -> None:
     from safety.models import PendingApproval
 
     approval = PendingApproval.objects.select_related("execution", "step").filter(pk=approval_id).first()
@@ -297,13 +299,13 @@ def publish_approval(approval_id: object) -> None:
     )
 
 
-def publish_execution(execution_id: object) -> None:
+def publish_execution(execution_id: uuid.UUID | str) -> None:
     execution = Execution.objects.filter(pk=execution_id).defer("plan", "result", "request").first()
     if execution is not None:
         publish(execution_event(execution))
 
 
-def publish_step(step_id: object) -> None:
+def publish_step(step_id: uuid.UUID | str) -> None:
     step = ExecutionStep.objects.filter(pk=step_id).annotate(workspace_id=F("execution__workspace_id")).first()
     if step is not None:
         publish(step_event(step, step.workspace_id))

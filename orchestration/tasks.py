@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from celery import shared_task
+from celery import Task, shared_task
 from celery.signals import worker_process_shutdown
 
 from monitoring.batching import flush_telemetry
@@ -50,14 +50,19 @@ def sweep(sent_before: str = "") -> None:
     TASKS["sweep"](sent_before)
 
 
-CELERY_TASKS = {"plan": plan_execution, "step": run_step, "sweep": sweep}
+CELERY_TASKS: dict[str, Task] = {"plan": plan_execution, "step": run_step, "sweep": sweep}
 
 
 class CeleryTransport:
     """Work sent in the celery mode is a message for the Celery task of its kind."""
 
     def send(self, kind: str, argument: str, delay: float) -> None:
-        CELERY_TASKS[kind].apply_async(args=[argument] if argument else [], countdown=delay or None)
+        task = CELERY_TASKS[kind]
+        arguments = (argument,) if argument else ()
+        if delay:
+            task.apply_async(args=arguments, countdown=delay)
+        else:
+            task.apply_async(args=arguments)
 
 
 @worker_process_shutdown.connect

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from functools import partial
 from typing import Protocol
 
 from django.conf import settings
@@ -61,7 +62,7 @@ def send_steps(step_ids: Iterable[object], delay: float = 0.0) -> None:
     if settings.ORCHESTRATE_RUN_MODE == "embedded" and not _runs_steps_here:
         return
     for step_id in step_ids:
-        transaction.on_commit(lambda step_id=str(step_id): _send("step", step_id, delay))
+        transaction.on_commit(partial(_send, "step", str(step_id), delay))
 
 
 def enqueue_sweep() -> None:
@@ -81,4 +82,4 @@ def use_transport(mode: str, transport: Transport) -> None:
 
 
 def _send(kind: str, argument: str, delay: float = 0.0) -> None:
-    _transports[settings.ORCHESTRATE_RUN_MODE].send(kind, argument, delay)
+    _transports[str(settings.ORCHESTRATE_RUN_MODE)].send(kind, argument, delay)

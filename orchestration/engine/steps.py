@@ -33,6 +33,7 @@ from typing import Any
 import jsonschema
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Field, Model
 from django.utils import timezone
 
 from caching.services import cache_key, lookup, store
@@ -488,10 +489,16 @@ def _messages(claimed: Claimed, response: dict[str, Any], dependents: list[Depen
 _MESSAGE_FIELDS = ("id", "execution", "from_agent", "to_agent", "message_type", "payload", "in_reply_to", "created_at")
 
 
+def _column(model: type[Model], name: str) -> str:
+    field = model._meta.get_field(name)
+    assert isinstance(field, Field)
+    return str(field.column)
+
+
 def _insert_messages(messages: list[AgentMessage]) -> None:
     """One INSERT of the attempt's messages, written without the ORM's per-object work on the hot path."""
     meta = AgentMessage._meta
-    columns = ", ".join(connection.ops.quote_name(meta.get_field(name).column) for name in _MESSAGE_FIELDS)
+    columns = ", ".join(connection.ops.quote_name(_column(AgentMessage, name)) for name in _MESSAGE_FIELDS)
     placeholders = ", ".join(["%s"] * 5 + [json_param(), "%s", "%s"])
     sql = f"INSERT INTO {meta.db_table} ({columns}) VALUES " + ", ".join([f"({placeholders})"] * len(messages))
     now = timezone.now()
