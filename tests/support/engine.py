@@ -26,6 +26,8 @@ from orchestration.models import FINISHED_STATUSES, Execution
 
 ROOT = Path(__file__).resolve().parents[2]
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+# Workers started by tests write their buffered spans and metrics this often.
+TELEMETRY_FLUSH_SECONDS = 0.2
 
 
 def wait_for(execution: Execution | str, statuses=FINISHED_STATUSES, timeout: float = 30.0) -> Execution:
@@ -102,6 +104,7 @@ class CeleryProcess:
             # A worker's log lines are written by its own flusher thread, as in production.
             "ORCHESTRATE_LOG_FLUSHER": "1",
             "ORCHESTRATE_TELEMETRY_FLUSHER": "1",
+            "ORCHESTRATE_TELEMETRY_FLUSH_SECONDS": str(TELEMETRY_FLUSH_SECONDS),
             **env,
         }
         if kind == "worker":
@@ -190,6 +193,8 @@ def wait_until_idle(worker: CeleryProcess | None, timeout: float = 30.0) -> None
         if queue.llen(settings.CELERY_TASK_DEFAULT_QUEUE) == 0 and all(
             reply is not None and not any(reply.values()) for reply in busy
         ):
+            # And the workers' last telemetry batch is written before the tables are flushed under it.
+            time.sleep(3 * TELEMETRY_FLUSH_SECONDS)
             return
         time.sleep(0.1)
     raise AssertionError("the Celery worker is still busy")
