@@ -117,10 +117,11 @@ _REFERENCED = {
         " AND c.key IN (SELECT t.value FROM json_tree(execution_steps.input) t WHERE t.key = '$context'))",
     ),
     "postgresql": (
+        # = ANY(ARRAY(...)) of integers: a lookup in the (execution, step number) index per reference.
         "(SELECT jsonb_object_agg(d.step_number::text, d.output) FROM execution_steps d"
-        " WHERE d.execution_id = execution_steps.execution_id AND d.step_number IN"
-        " (SELECT (v #>> '{}')::numeric FROM jsonb_path_query(execution_steps.input, 'strict $.**.\"$step\"') v"
-        " WHERE jsonb_typeof(v) = 'number'))",
+        " WHERE d.execution_id = execution_steps.execution_id AND d.step_number = ANY(ARRAY("
+        "SELECT (v #>> '{}')::int FROM jsonb_path_query(execution_steps.input, 'strict $.**.\"$step\"') v"
+        " WHERE jsonb_typeof(v) = 'number' AND (v #>> '{}') ~ '^[0-9]{1,9}$')))",
         "(SELECT jsonb_object_agg(c.key, c.value) FROM shared_context c"
         " WHERE c.execution_id = execution_steps.execution_id AND (c.expires_at IS NULL OR c.expires_at > %s)"
         " AND c.key IN (SELECT v #>> '{}' FROM jsonb_path_query(execution_steps.input, 'strict $.**.\"$context\"') v))",
@@ -376,17 +377,19 @@ class _Lost(Exception):
 # are counted down, and those now ready are stamped as sent.
 _END_AND_COUNT_DOWN = (
     "UPDATE execution_steps SET"
-    " status = CASE WHEN id = %s THEN %s ELSE status END,"
-    " output = CASE WHEN id = %s THEN {json} ELSE output END,"
-    " tokens_used = CASE WHEN id = %s THEN %s ELSE tokens_used END,"
-    " cached = CASE WHEN id = %s THEN %s ELSE cached END,"
-    " completed_at = CASE WHEN id = %s THEN %s ELSE completed_at END,"
-    " duration_ms = CASE WHEN id = %s THEN %s ELSE duration_ms END,"
-    " lease_expires_at = CASE WHEN id = %s THEN NULL ELSE lease_expires_at END,"
-    " claimed_by = CASE WHEN id = %s THEN '' ELSE claimed_by END,"
-    " remaining_deps = CASE WHEN id = %s THEN remaining_deps ELSE remaining_deps - 1 END,"
-    " queued_at = CASE WHEN id <> %s AND remaining_deps = 1 AND status = %s THEN %s ELSE queued_at END"
-    " WHERE (id = %s AND status = %s AND claimed_by = %s) OR (execution_id = %s AND step_number IN ({numbers}))"
+    " status = CASE WHEN step_number = %s THEN %s ELSE status END,"
+    " output = CASE WHEN step_number = %s THEN {json} ELSE output END,"
+    " tokens_used = CASE WHEN step_number = %s THEN %s ELSE tokens_used END,"
+    " cached = CASE WHEN step_number = %s THEN %s ELSE cached END,"
+    " completed_at = CASE WHEN step_number = %s THEN %s ELSE completed_at END,"
+    " duration_ms = CASE WHEN step_number = %s THEN %s ELSE duration_ms END,"
+    " lease_expires_at = CASE WHEN step_number = %s THEN NULL ELSE lease_expires_at END,"
+    " claimed_by = CASE WHEN step_number = %s THEN '' ELSE claimed_by END,"
+    " remaining_deps = CASE WHEN step_number = %s THEN remaining_deps ELSE remaining_deps - 1 END,"
+    " queued_at = CASE WHEN step_number <> %s AND remaining_deps = 1 AND status = %s THEN %s ELSE queued_at END"
+    # Only (execution, step number) pairs: index lookups, whatever the size of the run.
+    " WHERE execution_id = %s AND step_number IN ({numbers})"
+    " AND (step_number <> %s OR (status = %s AND claimed_by = %s))"
     " RETURNING id, step_number, agent_id, remaining_deps, status"
 )
 
@@ -405,14 +408,14 @@ def _end_and_count_down(claimed: Claimed, output: Any, tokens: int, cached: bool
     now = timezone.now()
     duration_ms = int((now - (step.started_at or now)).total_seconds() * 1000)
     adapt = connection.ops.adapt_datetimefield_value
-    me = _db_uuid(step.pk)
+    me = step.step_number
     stamp = queued_stamp()
-    numbers = step.dependents or [0]  # step numbers start at 1: [0] matches no dependent
+    numbers = [me, *step.dependents]
     sql = _END_AND_COUNT_DOWN.format(json=json_param(), numbers=", ".join(["%s"] * len(numbers)))
     encoded = None if output is None else json.dumps(output, default=str)
     params = [me, StepStatus.SUCCEEDED.value, me, encoded, me, tokens, me, cached, me, adapt(now)]
     params += [me, duration_ms, me, me, me, me, StepStatus.PENDING.value, adapt(stamp) if stamp else None]
-    params += [me, StepStatus.RUNNING.value, claimed.worker, _db_uuid(step.execution_id), *numbers]
+    params += [_db_uuid(step.execution_id), *numbers, me, StepStatus.RUNNING.value, claimed.worker]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
