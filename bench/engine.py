@@ -131,6 +131,7 @@ def figures(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 steps = config["steps"]
                 queries = config.get("queries") or []
                 commits = config.get("commits") or []
+                checkpoint_bytes = config.get("checkpoint_bytes") or []
                 row.update(
                     runs=len(totals),
                     total_ms_median=statistics.median(totals),
@@ -143,6 +144,8 @@ def figures(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
                     commits_per_step=statistics.median(commits) / steps
                     if commits and result["mode"] in ("embedded", "celery")
                     else None,
+                    checkpoint_bytes=statistics.median(checkpoint_bytes) if checkpoint_bytes else None,
+                    checkpoint_bytes_per_step=statistics.median(checkpoint_bytes) / steps if checkpoint_bytes else None,
                     totals_ms=totals,
                     queries=queries,
                 )
@@ -172,6 +175,8 @@ COLUMNS = [
     ("ms_per_step_p95", "ms/step p95", ">", "{:.2f}"),
     ("queries_per_step", "queries/step", ">", "{:.1f}"),
     ("commits_per_step", "commits/step", ">", "{:.2f}"),
+    ("checkpoint_bytes", "ckpt bytes", ">", "{:.0f}"),
+    ("checkpoint_bytes_per_step", "ckpt B/step", ">", "{:.0f}"),
     ("ratio_to_bare", "x bare", ">", "{:.1f}"),
     ("ratio_to_dbos_pg", "x dbos-pg", ">", "{:.2f}"),
 ]

@@ -103,6 +103,8 @@ def _measure(args: Any, shape: str, size: int, once: Any) -> dict[str, Any]:
         for index in range(args.repeat + 1):
             elapsed, queries, *rest = once(index)
             commits = rest[0] if rest else 0
+            if index and len(rest) > 1:
+                result.setdefault("checkpoint_bytes", []).append(rest[1])
             label = "warm-up" if index == 0 else f"run {index}/{args.repeat}"
             log(f"{shape} N={size} {label}: {elapsed * 1000:.0f} ms, {queries} queries, {commits} write commits")
             if index:
@@ -121,6 +123,7 @@ class EngineDriver:
         self.worker: CeleryWorker | None = None
         self.redis: Any = None
         self.counter_key = f"bench:queries:{os.getpid()}"
+        self.checkpoint_bytes: list[int] = []
 
     def run_all(self) -> dict[str, Any]:
         if self.mode == "celery":
@@ -189,7 +192,12 @@ class EngineDriver:
 
     def _once(self, shape: str, size: int) -> Any:
         plan = build_plan(shape, size, join_inputs=self.args.join_inputs)
-        return lambda index: self.run_once(shape, size, plan)
+
+        def once(index: int) -> tuple[float, int, int, int]:
+            elapsed, queries, commits = self.run_once(shape, size, plan)
+            return elapsed, queries, commits, self.checkpoint_bytes[-1]
+
+        return once
 
     def run_once(self, shape: str, size: int, plan: dict[str, Any]) -> tuple[float, int, int]:
         from orchestration.engine.runs import submit
@@ -207,6 +215,7 @@ class EngineDriver:
             self._poll(execution.pk, started)
         local = querycount.count() - local_before
         elapsed = self._elapsed(execution.pk, started)
+        self.checkpoint_bytes.append(self._checkpoint_bytes(execution.pk))
         if self.mode == "celery":
             queries = local + self._settle() - workers_before
             return elapsed, queries, querycount.commits() + self._worker_commits() - commits_before
@@ -233,6 +242,19 @@ class EngineDriver:
                 steps = list(execution.steps.exclude(status="succeeded").values_list("step_number", "status", "error"))
                 raise RunFailed(f"run {execution.status}: {execution.error} {steps[:5]}")
         return execution.completed_at.timestamp() - started
+
+    def _checkpoint_bytes(self, execution_id: Any) -> int:
+        """The run's checkpoint rows, as the JSON text of their state and context."""
+        from django.db.models import Sum, TextField
+        from django.db.models.functions import Cast, Length
+
+        from persistence.models import ExecutionCheckpoint
+
+        with querycount.paused():
+            sizes = ExecutionCheckpoint.objects.filter(execution_id=execution_id).aggregate(
+                state=Sum(Length(Cast("state", TextField()))), context=Sum(Length(Cast("context", TextField())))
+            )
+        return int(sizes["state"] or 0) + int(sizes["context"] or 0)
 
     def _settle(self) -> int:
         """The workers' query counter once the run's last task returned and its count was flushed."""
