@@ -9,6 +9,7 @@ method (`step.updated` -> `step_updated`).
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import threading
@@ -110,6 +111,13 @@ def execution_event(execution: Execution) -> ExecutionEvent:
     }
 
 
+def _plain(value: object) -> object:
+    """JSON types only, as stored: an event may travel through Redis (msgpack), which knows no others."""
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return json.loads(json.dumps(value, default=str))
+
+
 def step_event(step: ExecutionStep, workspace_id: object, counts: RunCounts | None = None) -> StepEvent:
     """The event of a step's change, from the step as the worker holds it (nothing is read)."""
     event: StepEvent = {
@@ -128,8 +136,8 @@ def step_event(step: ExecutionStep, workspace_id: object, counts: RunCounts | No
         "error": step.error,
         "depends_on": list(step.depends_on or []),
         "optional": step.optional,
-        "input": step.input,
-        "output": step.output,
+        "input": _plain(step.input),
+        "output": _plain(step.output),
         "event_id": uuid.uuid4().hex,
     }
     if counts is not None:
