@@ -5,6 +5,8 @@ from typing import ClassVar
 
 from django.db import models
 
+from tenancy.scoping import TenantQuerySet
+
 
 def _fraction(field: str, name: str) -> models.CheckConstraint:
     return models.CheckConstraint(condition=models.Q(**{f"{field}__gte": 0, f"{field}__lte": 1}), name=name)
@@ -25,6 +27,8 @@ class ExecutionFeedback(models.Model):
     error_count = models.PositiveIntegerField(default=0)
     patterns = models.JSONField(default=list, blank=True, help_text="Patterns this run matched or produced")
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = TenantQuerySet.as_manager()
 
     class Meta:
         db_table = "execution_feedback"

@@ -5,6 +5,8 @@ from typing import ClassVar
 
 from django.db import models
 
+from tenancy.scoping import TenantQuerySet
+
 
 class SpanStatus(models.TextChoices):
     UNSET = "unset", "Unset"
@@ -36,6 +38,8 @@ class Trace(models.Model):
     duration_ms = models.PositiveIntegerField(null=True, blank=True)
     status = models.CharField(max_length=8, choices=SpanStatus.choices, default=SpanStatus.UNSET)
     metadata = models.JSONField(default=dict, blank=True)
+
+    objects = TenantQuerySet.as_manager()
 
     class Meta:
         db_table = "traces"
@@ -76,6 +80,8 @@ class Log(models.Model):
     message = models.TextField()
     metadata = models.JSONField(default=dict, blank=True)
     timestamp = models.DateTimeField()
+
+    objects = TenantQuerySet.as_manager()
 
     class Meta:
         db_table = "logs"

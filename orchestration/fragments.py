@@ -18,7 +18,7 @@ from django.template.loader import render_to_string
 from monitoring.models import Log
 from orchestration.engine.outputs import is_stored
 from orchestration.models import Execution, ExecutionStatus, ExecutionStep, StepStatus
-from tenancy.access import may, scope
+from tenancy.access import may
 from tenancy.roles import Action
 
 # Pieces of the execution page, by the id of the element each one replaces.
@@ -106,7 +106,7 @@ def message_summary(payload: Any, limit: int = 200) -> str:
 
 def visible_execution(user: Any, execution_id: object) -> Execution | None:
     """The run if the user may see it (a member of its workspace), else None; callers answer 404."""
-    return scope(Execution.objects.select_related("workspace", "user"), user).filter(pk=execution_id).first()
+    return Execution.objects.for_user(user).select_related("workspace", "user").filter(pk=execution_id).first()
 
 
 def execution_context(

@@ -6,6 +6,8 @@ from typing import ClassVar
 from django.conf import settings
 from django.db import models
 
+from tenancy.scoping import TenantQuerySet
+
 
 class ExecutionStatus(models.TextChoices):
     PENDING = "pending", "Pending"
@@ -56,6 +58,8 @@ class Execution(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     completed_at = models.DateTimeField(null=True, blank=True)
+
+    objects = TenantQuerySet.as_manager()
 
     class Meta:
         db_table = "executions"
@@ -117,6 +121,8 @@ class ExecutionStep(models.Model):
         null=True, blank=True, help_text="The worker renews this while it runs; past it, the worker is presumed dead"
     )
 
+    objects = TenantQuerySet.as_manager()
+
     class Meta:
         db_table = "execution_steps"
         ordering = ["execution", "step_number"]
@@ -149,6 +155,8 @@ class SharedContext(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField(null=True, blank=True)
 
+    objects = TenantQuerySet.as_manager()
+
     class Meta:
         db_table = "shared_context"
         ordering = ["execution", "key"]
@@ -171,6 +179,8 @@ class AgentMessage(models.Model):
     payload = models.JSONField(default=dict, blank=True)
     in_reply_to = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="replies")
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = TenantQuerySet.as_manager()
 
     class Meta:
         db_table = "agent_messages"

@@ -4,6 +4,8 @@ from typing import ClassVar
 
 from django.db import models
 
+from tenancy.scoping import TenantQuerySet
+
 
 class ExecutionCheckpoint(models.Model):
     """A recovery point of a run: enough state to continue it after a crash."""
@@ -15,6 +17,8 @@ class ExecutionCheckpoint(models.Model):
     state = models.JSONField(default=dict)
     context = models.JSONField(default=dict)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = TenantQuerySet.as_manager()
 
     class Meta:
         db_table = "execution_checkpoints"

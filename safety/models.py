@@ -6,6 +6,8 @@ from typing import ClassVar
 from django.conf import settings
 from django.db import models
 
+from tenancy.scoping import TenantQuerySet
+
 
 class ApprovalStatus(models.TextChoices):
     PENDING = "pending", "Pending"
@@ -36,6 +38,8 @@ class PendingApproval(models.Model):
     )
     comment = models.TextField(blank=True, default="", help_text="What the person who decided said")
     expires_at = models.DateTimeField(null=True, blank=True, help_text="Left pending past this, the request expires")
+
+    objects = TenantQuerySet.as_manager()
 
     class Meta:
         db_table = "pending_approvals"

@@ -16,7 +16,6 @@ from django.db.models import QuerySet
 
 from safety.approvals import may_decide
 from safety.models import ApprovalStatus, PendingApproval
-from tenancy.access import scope
 
 RECENT_LIMIT = 20
 
@@ -50,21 +49,22 @@ def impact_items(impact: Any) -> list[tuple[str, str]]:
 
 def pending(user: Any) -> QuerySet[PendingApproval]:
     """Pending approvals of every workspace the user belongs to, oldest first."""
-    return scope(
-        PendingApproval.objects.filter(status=ApprovalStatus.PENDING).select_related("execution__workspace"),
-        user,
-    ).order_by("created_at", "pk")
+    return (
+        PendingApproval.objects.for_user(user)
+        .filter(status=ApprovalStatus.PENDING)
+        .select_related("execution__workspace")
+        .order_by("created_at", "pk")
+    )
 
 
 def pending_count(user: Any) -> int:
-    return scope(PendingApproval.objects.filter(status=ApprovalStatus.PENDING), user).count()
+    return PendingApproval.objects.for_user(user).filter(status=ApprovalStatus.PENDING).count()
 
 
 def recently_decided(user: Any, limit: int = RECENT_LIMIT) -> list[PendingApproval]:
     """The last decisions (and expiries) in the user's workspaces, newest first."""
-    decided = scope(
-        PendingApproval.objects.exclude(status=ApprovalStatus.PENDING).filter(resolved_at__isnull=False),
-        user,
+    decided = (
+        PendingApproval.objects.for_user(user).exclude(status=ApprovalStatus.PENDING).filter(resolved_at__isnull=False)
     )
     return list(decided.select_related("execution__workspace", "resolved_by").order_by("-resolved_at")[:limit])
 

@@ -14,16 +14,16 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from config.http import htmx_partial
 from safety.approvals import AlreadyDecided, decide
 from safety.forms import DecisionForm
 from safety.models import PendingApproval
 from safety.queue import queue_context
-from tenancy.access import scope
 
 
 def _queue_response(request: HttpRequest, status: int = 200) -> HttpResponse:
     """The queue as it is now: the fragment for htmx, else the page (for errors a redirect would lose)."""
-    template = "htmx/safety/decided.html" if request.htmx else "safety/queue.html"
+    template = "htmx/safety/decided.html" if htmx_partial(request) else "safety/queue.html"
     return render(request, template, queue_context(request.user), status=status)
 
 
@@ -36,7 +36,7 @@ def queue(request: HttpRequest) -> HttpResponse:
 @login_required
 def decide_approval(request: HttpRequest, approval_id: str) -> HttpResponse:
     approval = get_object_or_404(
-        scope(PendingApproval.objects.select_related("execution__workspace"), request.user), pk=approval_id
+        PendingApproval.objects.for_user(request.user).select_related("execution__workspace"), pk=approval_id
     )
     form = DecisionForm(request.POST)
     if not form.is_valid():
@@ -49,13 +49,13 @@ def decide_approval(request: HttpRequest, approval_id: str) -> HttpResponse:
         return _queue_response(request, status=403)
     except AlreadyDecided as exc:
         messages.error(request, str(exc))
-        if request.htmx:
+        if htmx_partial(request):
             return _queue_response(request, status=409)
         return redirect("safety:queue")
     if form.approve:
         messages.success(request, f"Approved {approval.action_type}; the run goes on.")
     else:
         messages.success(request, f"Rejected {approval.action_type}; the run will not take this action.")
-    if request.htmx:
+    if htmx_partial(request):
         return _queue_response(request)
     return redirect("safety:queue")

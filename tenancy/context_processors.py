@@ -4,7 +4,7 @@ from typing import Any
 
 from django.http import HttpRequest
 
-from tenancy.access import workspaces_for
+from tenancy.models import Workspace
 
 
 def workspaces(request: HttpRequest) -> dict[str, Any]:
@@ -13,5 +13,5 @@ def workspaces(request: HttpRequest) -> dict[str, Any]:
         return {}
     return {
         "current_workspace": getattr(request, "workspace", None),
-        "my_workspaces": lambda: list(workspaces_for(request.user)),
+        "my_workspaces": lambda: list(Workspace.objects.for_user(request.user)),
     }

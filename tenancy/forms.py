@@ -6,8 +6,7 @@ from typing import Any
 
 from django import forms
 
-from tenancy.access import workspaces_for
-from tenancy.models import WorkspaceMember
+from tenancy.models import Workspace, WorkspaceMember
 from tenancy.roles import ANY_RESOURCE, Action, ResourceType, Role
 
 EVERYONE = ""
@@ -21,7 +20,7 @@ class SwitchWorkspaceForm(forms.Form):
 
     def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["workspace"].queryset = workspaces_for(user)
+        self.fields["workspace"].queryset = Workspace.objects.for_user(user)
 
 
 class CreateWorkspaceForm(forms.Form):

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 
-from tenancy.access import workspaces_for
+from config.http import AppRequest
 from tenancy.models import Workspace
 
 SESSION_KEY = "current_workspace_id"
@@ -14,7 +14,7 @@ SESSION_KEY = "current_workspace_id"
 
 def current_workspace(request: HttpRequest) -> Workspace | None:
     """The session's workspace if the user still belongs to it, else their first one."""
-    mine = workspaces_for(request.user)
+    mine = Workspace.objects.for_user(request.user)
     chosen = request.session.get(SESSION_KEY)
     workspace = mine.filter(pk=chosen).first() if chosen else None
     return workspace or mine.first()
@@ -28,6 +28,6 @@ class CurrentWorkspaceMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        request.workspace = current_workspace(request) if request.user.is_authenticated else None  # type: ignore[attr-defined]
+    def __call__(self, request: AppRequest) -> HttpResponse:
+        request.workspace = current_workspace(request) if request.user.is_authenticated else None
         return self.get_response(request)

@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 
 from tenancy.roles import ANY_RESOURCE, Action, ResourceType, Role
+from tenancy.scoping import TenantQuerySet
 
 
 def new_feed_token() -> str:
@@ -29,6 +30,8 @@ class Workspace(models.Model):
     # The secret in the URL of the workspace's ICS feed; rotate it to revoke old subscriptions.
     calendar_feed_token = models.CharField(max_length=64, default=new_feed_token, unique=True, editable=False)
 
+    objects = TenantQuerySet.as_manager()
+
     class Meta:
         db_table = "workspaces"
         ordering = ["name"]
@@ -46,6 +49,8 @@ class WorkspaceMember(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.VIEWER)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = TenantQuerySet.as_manager()
 
     class Meta:
         db_table = "workspace_members"
@@ -81,6 +86,8 @@ class WorkspacePermission(models.Model):
     resource_type = models.CharField(max_length=32, choices=ResourceType.choices)
     resource_id = models.CharField(max_length=100, default=ANY_RESOURCE, help_text='"*" for every resource of the type')
     permissions = models.JSONField(default=list, help_text="List of actions granted")
+
+    objects = TenantQuerySet.as_manager()
 
     class Meta:
         db_table = "workspace_permissions"

@@ -1,13 +1,18 @@
-"""Who may do what: the role matrix, grants, and the one scoping function."""
+"""Who may do what: the role matrix, grants, and scoping on the manager (`Model.objects.for_user`)."""
 
 from __future__ import annotations
 
 import pytest
+from django.apps import apps
+from django.contrib.auth.models import AnonymousUser
+from django.db.models import ForeignKey
 
+from caching.models import CacheEntry
 from orchestration.models import Execution, ExecutionStep
-from tenancy.access import may, role_of, scope, workspaces_for
-from tenancy.models import WorkspacePermission
+from tenancy.access import may, role_of
+from tenancy.models import Workspace, WorkspacePermission
 from tenancy.roles import Action, ResourceType, Role
+from tenancy.scoping import TenantQuerySet, scope
 from tests.factories.orchestration import ExecutionFactory, ExecutionStepFactory
 from tests.factories.tenancy import MemberFactory, UserFactory
 
@@ -46,9 +51,9 @@ def test_it_applies_an_everyone_grant_to_members_only(bob, charlie, workspace_a)
         workspace=workspace_a, resource_type=ResourceType.WORKSPACE, permissions=["approve"]
     )
     assert may(bob, Action.APPROVE, workspace_a, ResourceType.EXECUTION, "any")
-    assert workspace_a.pk in {ws.pk for ws in workspaces_for(bob, Action.APPROVE)}
+    assert workspace_a.pk in {ws.pk for ws in Workspace.objects.for_user(bob, Action.APPROVE)}
     assert not may(charlie, Action.APPROVE, workspace_a)
-    assert not workspaces_for(charlie, Action.APPROVE).filter(pk=workspace_a.pk).exists()
+    assert not Workspace.objects.for_user(charlie, Action.APPROVE).filter(pk=workspace_a.pk).exists()
 
 
 @pytest.mark.django_db
@@ -57,31 +62,45 @@ def test_it_scopes_querysets_to_the_users_workspaces(alice, charlie, workspace_a
     theirs = ExecutionFactory(workspace=workspace_b, user=charlie)
     ExecutionStepFactory(execution=mine)
     ExecutionStepFactory(execution=theirs)
-    assert list(scope(Execution.objects.all(), alice)) == [mine]
-    assert list(scope(Execution.objects.all(), charlie)) == [theirs]
-    assert [step.execution for step in scope(ExecutionStep.objects.all(), charlie)] == [theirs]
+    assert list(Execution.objects.for_user(alice)) == [mine]
+    assert list(Execution.objects.for_user(charlie)) == [theirs]
+    assert [step.execution for step in ExecutionStep.objects.for_user(charlie)] == [theirs]
+    # The same filter for a queryset built elsewhere (a related manager, the admin's).
+    assert list(scope(theirs.steps.all(), alice)) == []
 
 
 @pytest.mark.django_db
 def test_it_scopes_by_action(alice, bob, workspace_a):
     ExecutionFactory(workspace=workspace_a)
-    assert scope(Execution.objects.all(), bob, Action.RUN).count() == 1
-    assert scope(Execution.objects.all(), bob, Action.APPROVE).count() == 0
-    assert scope(Execution.objects.all(), alice, Action.APPROVE).count() == 1
+    assert Execution.objects.for_user(bob, Action.RUN).count() == 1
+    assert Execution.objects.for_user(bob, Action.APPROVE).count() == 0
+    assert Execution.objects.for_user(alice, Action.APPROVE).count() == 1
 
 
 @pytest.mark.django_db
 def test_it_refuses_to_scope_rows_without_a_workspace(alice):
-    from caching.models import CacheEntry
-
     with pytest.raises(TypeError, match="no workspace_path"):
         scope(CacheEntry.objects.all(), alice)
 
 
 @pytest.mark.django_db
 def test_it_gives_anonymous_users_nothing(workspace_a):
-    from django.contrib.auth.models import AnonymousUser
-
     ExecutionFactory(workspace=workspace_a)
-    assert scope(Execution.objects.all(), AnonymousUser()).count() == 0
+    assert Execution.objects.for_user(AnonymousUser()).count() == 0
     assert role_of(AnonymousUser(), workspace_a) is None
+
+
+def test_it_gives_every_tenant_model_a_scoped_manager():
+    """A model whose rows reach a workspace (a foreign key to one, or to a row that has one)
+    declares its path and scopes on its manager; otherwise a view could list it unscoped."""
+    tenant_models = {model for model in apps.get_models() if hasattr(model, "workspace_path")}
+    reaching = {
+        model
+        for model in apps.get_models()
+        for field in model._meta.get_fields()
+        if isinstance(field, ForeignKey) and field.related_model in tenant_models and not field.null
+    }
+    assert Execution in tenant_models
+    assert reaching <= tenant_models, f"no workspace_path: {sorted(m.__name__ for m in reaching - tenant_models)}"
+    for model in tenant_models:
+        assert isinstance(model._default_manager.all(), TenantQuerySet), f"{model.__name__}.objects has no for_user"

@@ -5,6 +5,8 @@ from typing import ClassVar
 
 from django.db import models
 
+from tenancy.scoping import TenantQuerySet
+
 
 class PlanVersion(models.Model):
     """One version of a run's plan: the first plan, then each edit of it.
@@ -22,6 +24,8 @@ class PlanVersion(models.Model):
     plan_data = models.JSONField()
     metadata = models.JSONField(default=dict, blank=True, help_text="Who or what produced it, and why")
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = TenantQuerySet.as_manager()
 
     class Meta:
         db_table = "plan_versions"

@@ -6,6 +6,8 @@ from typing import ClassVar
 from django.conf import settings
 from django.db import models
 
+from tenancy.scoping import TenantQuerySet
+
 
 class TriggerType(models.TextChoices):
     HTTP = "http", "Signed HTTP request"
@@ -28,6 +30,8 @@ class Webhook(models.Model):
     action_config = models.JSONField(default=dict, blank=True, help_text="The request to submit and its options")
     enabled = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = TenantQuerySet.as_manager()
 
     class Meta:
         db_table = "webhooks"
@@ -58,6 +62,8 @@ class WebhookExecution(models.Model):
     success = models.BooleanField(null=True)
     error = models.TextField(blank=True, default="")
     duration_ms = models.PositiveIntegerField(null=True, blank=True)
+
+    objects = TenantQuerySet.as_manager()
 
     class Meta:
         db_table = "webhook_executions"

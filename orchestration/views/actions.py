@@ -13,6 +13,7 @@ from django.shortcuts import redirect
 from django.template.loader import render_to_string
 from django.views.decorators.http import require_POST
 
+from config.http import htmx_partial
 from orchestration.engine.runs import cancel, resume_run
 from orchestration.fragments import ALL_PARTS, render_execution_parts, visible_execution
 from orchestration.models import Execution
@@ -42,7 +43,7 @@ def _act(request: HttpRequest, execution_id: object, action: Callable[[HttpReque
         action(request, execution)
     except PermissionDenied as exc:
         messages.error(request, str(exc) or "You may not do that in this workspace.")
-    if not request.htmx:  # type: ignore[attr-defined]
+    if not htmx_partial(request):
         return redirect("orchestration:execution", execution_id=execution.pk)
     refreshed: Any = visible_execution(request.user, execution_id)
     flash = render_to_string("inc/execution_flash.html", {"oob": True}, request=request)

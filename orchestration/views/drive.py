@@ -17,11 +17,13 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from config.http import AppRequest
 from orchestration.engine.outputs import STORED, is_stored
 from orchestration.forms import UploadForm
 from orchestration.fragments import visible_execution
 from orchestration.views.executions import NOT_A_MEMBER, render_index
-from tenancy.access import may, workspaces_for
+from tenancy.access import may
+from tenancy.models import Workspace
 from tenancy.roles import Action
 from tools.drive import HIDDEN_PREFIX, DriveError, DriveFile, WorkspaceDrive, clean_name
 
@@ -33,8 +35,8 @@ def save_uploads(drive: WorkspaceDrive, files: list[tuple[str, UploadedFile]]) -
 
 @login_required
 @require_POST
-def upload(request: HttpRequest) -> HttpResponse:
-    workspace = request.workspace  # type: ignore[attr-defined]
+def upload(request: AppRequest) -> HttpResponse:
+    workspace = request.workspace
     form = UploadForm(request.POST, request.FILES)
     if workspace is None:
         form.add_error(None, NOT_A_MEMBER)
@@ -54,7 +56,7 @@ def upload(request: HttpRequest) -> HttpResponse:
 @require_GET
 def drive_file(request: HttpRequest, workspace_id: object, name: str) -> FileResponse:
     """A file of one of the user's workspaces' drives, streamed as an attachment."""
-    workspace = workspaces_for(request.user).filter(pk=workspace_id).first()
+    workspace = Workspace.objects.for_user(request.user).filter(pk=workspace_id).first()
     if workspace is None:
         raise Http404("No such file.")
     drive = WorkspaceDrive(workspace.pk)

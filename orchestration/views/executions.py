@@ -12,6 +12,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
+from config.http import AppRequest, htmx_partial
 from orchestration.engine.runs import submit
 from orchestration.forms import MAX_UPLOAD_BYTES, ExecutionFilterForm, SubmitForm, UploadForm
 from orchestration.fragments import ALL_PARTS, execution_context, visible_execution
@@ -27,12 +28,12 @@ DRIVE_LIST_LIMIT = 200
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def index(request: HttpRequest) -> HttpResponse:
+def index(request: AppRequest) -> HttpResponse:
     """The list of runs; POST submits a request and, when it is accepted, goes to the new run's page."""
     form = SubmitForm(request.POST if request.method == "POST" else None)
     if not form.is_bound or not form.is_valid():
         return render_index(request, submit_form=form, status=200)
-    workspace = request.workspace  # type: ignore[attr-defined]
+    workspace = request.workspace
     if workspace is None:
         form.add_error(None, NOT_A_MEMBER)
         return render_index(request, submit_form=form, status=403)
@@ -48,7 +49,7 @@ def index(request: HttpRequest) -> HttpResponse:
 
 
 def render_index(
-    request: HttpRequest,
+    request: AppRequest,
     *,
     submit_form: SubmitForm | None = None,
     upload_form: UploadForm | None = None,
@@ -68,9 +69,9 @@ def render_index(
         "filtered": any(chosen.values()),
         "live_url": f"/ws/executions/?{live_query}",
     }
-    if request.htmx and request.htmx.target == "executions-list":  # type: ignore[attr-defined]
+    if htmx_partial(request, "executions-list"):
         return render(request, "htmx/orchestration/executions_list.html", context, status=status)
-    workspace = request.workspace  # type: ignore[attr-defined]
+    workspace = request.workspace
     files = WorkspaceDrive(workspace.pk).list() if workspace is not None else []
     context.update(
         submit_form=submit_form or SubmitForm(),
@@ -91,6 +92,6 @@ def execution_detail(request: HttpRequest, execution_id: object) -> HttpResponse
     if execution is None:
         raise Http404("No such execution.")
     context = execution_context(execution, request.user, ALL_PARTS)
-    if request.htmx:  # type: ignore[attr-defined]
+    if htmx_partial(request):
         return render(request, "htmx/orchestration/execution_parts.html", {**context, "oob": True})
     return render(request, "orchestration/execution.html", context)

@@ -8,14 +8,13 @@ from django.core.paginator import Page, Paginator
 from django.db.models import QuerySet
 
 from orchestration.models import Execution
-from tenancy.access import scope
 
 PAGE_SIZE = 25
 
 
 def executions_for(user: Any, *, status: str = "", q: str = "") -> QuerySet[Execution]:
     """The runs of every workspace the user belongs to, newest first, with what a row shows joined in."""
-    executions = scope(Execution.objects.select_related("workspace", "user"), user)
+    executions = Execution.objects.for_user(user).select_related("workspace", "user")
     if status:
         executions = executions.filter(status=status)
     if q:

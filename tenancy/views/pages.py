@@ -8,7 +8,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from tenancy.access import may, role_of, scope
+from tenancy.access import may, role_of
 from tenancy.forms import AddMemberForm, GrantForm
 from tenancy.models import Workspace, WorkspaceMember
 from tenancy.roles import Action, Role
@@ -17,7 +17,7 @@ from tenancy.services import assignable_roles
 
 def member_workspace(request: HttpRequest, workspace_id: object) -> Workspace:
     """The workspace if the user belongs to it; a 404 otherwise, so outsiders learn nothing."""
-    workspace = scope(Workspace.objects.all(), request.user).filter(pk=workspace_id).first()
+    workspace = Workspace.objects.for_user(request.user).filter(pk=workspace_id).first()
     if workspace is None:
         raise Http404("No such workspace.")
     return workspace

@@ -9,7 +9,6 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from safety.approvals import AlreadyDecided, decide
 from safety.models import ApprovalStatus, PendingApproval
-from tenancy.access import scope
 
 
 class Command(BaseCommand):
@@ -32,7 +31,7 @@ class Command(BaseCommand):
         person = get_user_model().objects.filter(username=user).first()
         if person is None:
             raise CommandError(f"No user named {user!r}.")
-        visible = scope(PendingApproval.objects.select_related("execution__workspace"), person)
+        visible = PendingApproval.objects.for_user(person).select_related("execution__workspace")
         if action == "list":
             for approval in visible.filter(status=ApprovalStatus.PENDING).order_by("created_at"):
                 self.stdout.write(
