@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -31,7 +32,7 @@ def normalise(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
-def cache_key(*, tool: str, version: str, tool_input: Any, workspace_id: object, fingerprint: str = "") -> str:
+def cache_key(*, tool: str, version: str, tool_input: Any, workspace_id: uuid.UUID | str, fingerprint: str = "") -> str:
     digest = hashlib.sha256(
         "\x1f".join([tool, version, str(workspace_id), normalise(tool_input), fingerprint]).encode()
     ).hexdigest()

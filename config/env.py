@@ -77,7 +77,7 @@ def env_database(name: str, default_sqlite_path: str) -> dict[str, Any]:
     """
     raw = os.environ.get(name) or f"sqlite:///{default_sqlite_path}"
     try:
-        config: dict[str, Any] = dj_database_url.parse(raw, conn_max_age=0)
+        config = dj_database_url.parse(raw, conn_max_age=0)
     except ValueError as exc:
         raise ImproperlyConfigured(f"{name} is not a valid database URL: {exc}") from None
     engine = config.get("ENGINE", "")
@@ -92,7 +92,7 @@ def env_database(name: str, default_sqlite_path: str) -> dict[str, Any]:
         }
     elif engine != "django.db.backends.postgresql":
         raise ImproperlyConfigured(f"{name} must be a sqlite:// or postgres:// URL, got {engine or raw!r}")
-    return config
+    return dict(config)
 
 
 def env_redis_url(name: str) -> str | None:

@@ -3,7 +3,8 @@
 Middleware adds two attributes to every request: `htmx` (django-htmx's
 `HtmxMiddleware`) and `workspace` (the signed-in user's current workspace,
 `tenancy.middleware.CurrentWorkspaceMiddleware`). Views annotate their
-request as `AppRequest` so both are typed.
+request as `AppRequest` so both are typed, or as `AuthedRequest` behind
+`@login_required`, where the user is a real user and never anonymous.
 
 A view that serves a page and its htmx fragment asks `htmx_partial()`:
 
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING
 from django.http import HttpRequest
 
 if TYPE_CHECKING:
+    from django.contrib.auth.models import User
     from django_htmx.middleware import HtmxDetails
 
     from tenancy.models import Workspace
@@ -29,6 +31,12 @@ class AppRequest(HttpRequest):
 
     htmx: HtmxDetails
     workspace: Workspace | None
+
+
+class AuthedRequest(AppRequest):
+    """A request that `@login_required` let through: its user is signed in."""
+
+    user: User
 
 
 def htmx_partial(request: HttpRequest, target: str | None = None) -> bool:

@@ -52,10 +52,13 @@ from collections.abc import Callable, Iterable
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.apps import apps
-from django.db import IntegrityError, close_old_connections, connections, models, router, transaction
+from django.db import IntegrityError, close_old_connections, connections, router, transaction
+
+if TYPE_CHECKING:
+    from monitoring.models import Log
 
 DEFAULT_EXTRAS = ("step_number", "agent", "tool", "attempt", "span_id")
 KNOWN_EXECUTIONS_LIMIT = 4096
@@ -284,7 +287,7 @@ class DatabaseLogHandler(logging.Handler):
             self._learn_executions(batch, Log, alias)
             Log.objects.using(alias).bulk_create(self._rows(batch, Log, trust=False))
 
-    def _rows(self, batch: list[_Pending], log_model: type[models.Model], *, trust: bool) -> list[models.Model]:
+    def _rows(self, batch: list[_Pending], log_model: type[Log], *, trust: bool) -> list[Log]:
         """Unsaved rows; unless `trust`, an execution not known to exist is kept in metadata only."""
         from monitoring.tracing import clean_metadata
 
@@ -305,11 +308,11 @@ class DatabaseLogHandler(logging.Handler):
             )
         return rows
 
-    def _learn_executions(self, batch: list[_Pending], log_model: type[models.Model], alias: str) -> None:
+    def _learn_executions(self, batch: list[_Pending], log_model: type[Log], alias: str) -> None:
         unknown = {p.execution_id for p in batch if p.execution_id} - self._known_executions
         if not unknown:
             return
-        execution_model = log_model._meta.get_field("execution").related_model
+        execution_model = apps.get_model("orchestration", "Execution")
         found = (
             execution_model._base_manager.using(alias).filter(pk__in=unknown).order_by().values_list("pk", flat=True)
         )

@@ -9,8 +9,7 @@ from tenancy.admin_scoping import WorkspaceScopedAdmin
 class ExecutionStepInline(admin.TabularInline):
     model = ExecutionStep
     extra = 0
-    fields = ["step_number", "agent_id", "status", "duration_ms", "tokens_used", "error"]
-    readonly_fields = fields
+    fields = readonly_fields = ("step_number", "agent_id", "status", "duration_ms", "tokens_used", "error")
     can_delete = False
     show_change_link = True
 

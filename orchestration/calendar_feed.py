@@ -63,7 +63,9 @@ def _created_event(output: Any) -> dict[str, Any] | None:
     start, end = _when(output.get("start")), _when(output.get("end"))
     if start is None:
         return None
-    attendees = output.get("attendees") if isinstance(output.get("attendees"), list) else []
+    attendees = output.get("attendees")
+    if not isinstance(attendees, list):
+        attendees = []
     return {
         "uid": str(output["uid"]),
         "summary": str(output.get("summary") or ""),

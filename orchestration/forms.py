@@ -71,7 +71,11 @@ def upload_name(file: UploadedFile) -> str:
 
 
 class UploadForm(forms.Form):
-    files = MultipleFileField(label="Files", error_messages={"required": "Choose one or more files to upload."})
+    # The form metaclass moves declared fields off the class, so this does not shadow Form.files
+    # (the request's uploads) at run time; only the type checker sees the two share a name.
+    files = MultipleFileField(  # type: ignore[assignment]
+        label="Files", error_messages={"required": "Choose one or more files to upload."}
+    )
 
     def clean_files(self) -> list[tuple[str, UploadedFile]]:
         """Every file with its drive name; all of them are refused if one is, so nothing half-uploads."""

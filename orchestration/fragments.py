@@ -9,6 +9,7 @@ each top-level element of a message into the element with the same id.
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -86,7 +87,7 @@ def step_view(step: ExecutionStep) -> StepView:
         output_text=output_text,
         output_large=stored or len(output_text) > LARGE_JSON_CHARS,
         output_stored=stored,
-        output_bytes=output.get("bytes") if stored else None,
+        output_bytes=output.get("bytes") if is_stored(output) else None,
         produced_file=produced if step.status == StepStatus.SUCCEEDED and isinstance(produced, str) else None,
     )
 
@@ -104,7 +105,7 @@ def message_summary(payload: Any, limit: int = 200) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def visible_execution(user: Any, execution_id: object) -> Execution | None:
+def visible_execution(user: Any, execution_id: uuid.UUID | str) -> Execution | None:
     """The run if the user may see it (a member of its workspace), else None; callers answer 404."""
     return Execution.objects.for_user(user).select_related("workspace", "user").filter(pk=execution_id).first()
 

@@ -8,6 +8,7 @@ workspace or for the tool) may decide.
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -32,8 +33,8 @@ class AlreadyDecided(Exception):
 
 def request_approval(
     *,
-    execution_id: object,
-    step_id: object,
+    execution_id: uuid.UUID,
+    step_id: uuid.UUID,
     action_type: str,
     action_data: dict[str, Any],
     reason: str,

@@ -23,4 +23,4 @@ class DecisionForm(forms.Form):
         return self.cleaned_data["decision"] == "approve"
 
     def error_text(self) -> str:
-        return " ".join(message for errors in self.errors.values() for message in errors)
+        return " ".join(str(message) for errors in self.errors.values() for message in errors)

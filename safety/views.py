@@ -10,31 +10,31 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from config.http import htmx_partial
+from config.http import AuthedRequest, htmx_partial
 from safety.approvals import AlreadyDecided, decide
 from safety.forms import DecisionForm
 from safety.models import PendingApproval
 from safety.queue import queue_context
 
 
-def _queue_response(request: HttpRequest, status: int = 200) -> HttpResponse:
+def _queue_response(request: AuthedRequest, status: int = 200) -> HttpResponse:
     """The queue as it is now: the fragment for htmx, else the page (for errors a redirect would lose)."""
     template = "htmx/safety/decided.html" if htmx_partial(request) else "safety/queue.html"
     return render(request, template, queue_context(request.user), status=status)
 
 
 @login_required
-def queue(request: HttpRequest) -> HttpResponse:
+def queue(request: AuthedRequest) -> HttpResponse:
     return _queue_response(request)
 
 
 @require_POST
 @login_required
-def decide_approval(request: HttpRequest, approval_id: str) -> HttpResponse:
+def decide_approval(request: AuthedRequest, approval_id: str) -> HttpResponse:
     approval = get_object_or_404(
         PendingApproval.objects.for_user(request.user).select_related("execution__workspace"), pk=approval_id
     )

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 __all__ = ["may", "role_of", "scope", "workspace_ids"]
 
 
-def role_of(user: AnyUser, workspace: Workspace | uuid.UUID) -> str | None:
+def role_of(user: AnyUser, workspace: Workspace | uuid.UUID | str) -> str | None:
     """The user's role in the workspace, or None when they are not a member."""
     if not user.is_authenticated:
         return None
@@ -38,7 +38,7 @@ def role_of(user: AnyUser, workspace: Workspace | uuid.UUID) -> str | None:
     )
 
 
-def _grants(user: AnyUser, workspace_id: uuid.UUID) -> QuerySet[WorkspacePermission]:
+def _grants(user: AnyUser, workspace_id: uuid.UUID | str) -> QuerySet[WorkspacePermission]:
     return WorkspacePermission.objects.filter(workspace_id=workspace_id).filter(
         Q(user_id=user.pk) | Q(user__isnull=True)
     )
@@ -47,7 +47,7 @@ def _grants(user: AnyUser, workspace_id: uuid.UUID) -> QuerySet[WorkspacePermiss
 def may(
     user: AnyUser,
     action: str,
-    workspace: Workspace | uuid.UUID,
+    workspace: Workspace | uuid.UUID | str,
     resource_type: str = ResourceType.WORKSPACE,
     resource_id: str | None = None,
 ) -> bool:

@@ -45,7 +45,7 @@ def ensure_demo_setup() -> LoginHint:
         stored.write_text(password + "\n")
         stored.chmod(0o600)
     WorkspaceMember.objects.get_or_create(workspace=workspace, user=admin, defaults={"role": Role.OWNER})
-    password = stored.read_text().strip() if stored.exists() else None
-    if password is not None and not admin.check_password(password):
-        password = None
-    return LoginHint(username=ADMIN_USERNAME, password=password)
+    known = stored.read_text().strip() if stored.exists() else None
+    if known is not None and not admin.check_password(known):
+        known = None
+    return LoginHint(username=ADMIN_USERNAME, password=known)

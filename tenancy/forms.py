@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 
@@ -14,13 +14,13 @@ EVERYONE = ""
 
 class SwitchWorkspaceForm(forms.Form):
     workspace = forms.ModelChoiceField(
-        queryset=None, error_messages={"invalid_choice": "You are not a member of that workspace."}
+        queryset=Workspace.objects.none(), error_messages={"invalid_choice": "You are not a member of that workspace."}
     )
     next = forms.CharField(required=False)
 
     def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["workspace"].queryset = Workspace.objects.for_user(user)
+        cast(forms.ModelChoiceField, self.fields["workspace"]).queryset = Workspace.objects.for_user(user)
 
 
 class CreateWorkspaceForm(forms.Form):
@@ -49,7 +49,7 @@ class AddMemberForm(forms.Form):
     def __init__(self, *args: Any, roles: list[tuple[str, str]], **kwargs: Any) -> None:
         kwargs.setdefault("auto_id", "add-member-%s")
         super().__init__(*args, **kwargs)
-        self.fields["role"].choices = roles
+        cast(forms.ChoiceField, self.fields["role"]).choices = roles
 
 
 class ChangeRoleForm(forms.Form):
@@ -77,7 +77,7 @@ class GrantForm(forms.Form):
         kwargs.setdefault("auto_id", "grant-%s")
         super().__init__(*args, **kwargs)
         self._members = {str(member.user_id): member.user for member in members}
-        self.fields["user"].choices = [(EVERYONE, "Everyone in the workspace")] + [
+        cast(forms.ChoiceField, self.fields["user"]).choices = [(EVERYONE, "Everyone in the workspace")] + [
             (user_id, user.get_username()) for user_id, user in self._members.items()
         ]
         self.fields["user"].error_messages["invalid_choice"] = "Choose a member of this workspace, or everyone."

@@ -41,11 +41,11 @@ _Q = TypeVar("_Q", bound=QuerySet[Any])
 
 
 def _members() -> type[WorkspaceMember]:
-    return apps.get_model("tenancy", "WorkspaceMember")  # type: ignore[return-value]
+    return apps.get_model("tenancy", "WorkspaceMember")
 
 
 def _grants() -> type[WorkspacePermission]:
-    return apps.get_model("tenancy", "WorkspacePermission")  # type: ignore[return-value]
+    return apps.get_model("tenancy", "WorkspacePermission")
 
 
 def workspace_ids(user: AnyUser, action: str = Action.VIEW) -> set[uuid.UUID]:

@@ -40,9 +40,7 @@ from tenancy.models import Workspace, WorkspaceMember, WorkspacePermission
 from tenancy.roles import ANY_RESOURCE, Action, Role
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import AbstractBaseUser
-
-    User = AbstractBaseUser
+    from django.contrib.auth.models import User
 
 LAST_OWNER = "A workspace needs at least one owner."
 NOT_A_MANAGER = "You may not manage the members of this workspace."

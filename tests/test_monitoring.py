@@ -357,7 +357,7 @@ def test_it_discards_queued_records(execution, db_logger):
     assert not Log.objects.filter(execution=execution).exists()
 
 
-def _record(name: str, execution_id: object, message: str) -> logging.LogRecord:
+def _record(name: str, execution_id: uuid.UUID | str, message: str) -> logging.LogRecord:
     return logging.makeLogRecord({"name": name, "levelno": logging.INFO, "msg": message, "execution_id": execution_id})
 
 

@@ -16,22 +16,27 @@ may also sit in a URL's userinfo).
 
 from __future__ import annotations
 
+import math
 import re
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
-import caldav
 import icalendar
+from caldav.calendarobjectresource import CalendarObjectResource
+from caldav.collection import Calendar
+from caldav.davclient import DAVClient
 from caldav.lib import error as dav_error
 from caldav.lib.http_sync import requests as http
 from django.conf import settings
 
 from tenancy.models import Workspace
 from tools.base import RetryableToolError, ToolError
+
+T = TypeVar("T")
 
 __all__ = ["CalDAVConfig", "CalendarConnection", "caldav_config", "open_calendar"]
 
@@ -141,16 +146,25 @@ def _slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", name.casefold()).strip("-") or "calendar"
 
 
+def _sync(value: T | Coroutine[Any, Any, T]) -> T:
+    """caldav types its calls for its sync and async clients at once; ours is the sync one."""
+    assert not isinstance(value, Coroutine), "the sync DAVClient returned a coroutine"
+    return value
+
+
 class CalendarConnection:
     """One calendar on the server, with the few operations the tools need."""
 
-    def __init__(self, client: caldav.DAVClient, calendar: caldav.Calendar, where: str) -> None:
+    def __init__(self, client: DAVClient, calendar: Calendar, where: str) -> None:
+        if calendar.url is None:
+            raise ToolError(f"{where} gave a calendar without a URL")
         self.client = client
         self.calendar = calendar
+        self.url = calendar.url
         self.where = where
 
     def event_url(self, name: str) -> str:
-        return str(self.calendar.url.join(f"{name}.ics"))
+        return str(self.url.join(f"{name}.ics"))
 
     def public_url(self, url: str) -> str:
         """The URL without userinfo: a calendar configured as https://user:password@host/... must not leak."""
@@ -168,24 +182,24 @@ class CalendarConnection:
         url = self.event_url(name)
         response = self.client.put(url, ical.decode("utf-8"), headers=ICS_HEADERS)
         if _check(response, self.where, "PUT") == 404:
-            raise ToolError(f"{self.where} has no calendar at {self.calendar.url.path}")
+            raise ToolError(f"{self.where} has no calendar at {self.url.path}")
         return self.public_url(url)
 
     def delete_event(self, uid: str) -> bool:
         """Delete the event with this UID wherever it is stored; False if there was none."""
         try:
-            event = self.calendar.get_event_by_uid(uid)
+            event = _sync(self.calendar.get_event_by_uid(uid))
         except dav_error.NotFoundError:
             return False
         return _check(self.client.delete(str(event.url)), self.where, "DELETE") != 404
 
     def events(self, start: datetime, end: datetime) -> list[icalendar.Event]:
         """The events overlapping [start, end), recurrences expanded into one VEVENT per occurrence."""
-        found = self.calendar.search(event=True, start=start, end=end, expand=True)
+        found: list[CalendarObjectResource] = _sync(self.calendar.search(event=True, start=start, end=end, expand=True))
         return [item.icalendar_component for item in found]
 
 
-def _find_calendar(principal: Any, name: str) -> caldav.Calendar | None:
+def _find_calendar(principal: Any, name: str) -> Calendar | None:
     slug = _slug(name)
     for calendar in principal.calendars():
         if calendar.get_display_name() == name or calendar.url.path.rstrip("/").rsplit("/", 1)[-1] == slug:
@@ -193,10 +207,12 @@ def _find_calendar(principal: Any, name: str) -> caldav.Calendar | None:
     return None
 
 
-def _open(client: caldav.DAVClient, name_or_url: str) -> caldav.Calendar:
+def _open(client: DAVClient, name_or_url: str) -> Calendar:
     """The configured calendar: by URL as given, else by display name, created if missing."""
     if name_or_url.startswith(("http://", "https://", "/")):
-        return caldav.Calendar(client=client, url=client.url.join(name_or_url))
+        if client.url is None:
+            raise ToolError(f"No calendar server URL to open {name_or_url!r} on")
+        return Calendar(client=client, url=client.url.join(name_or_url))
     principal = client.principal()
     calendar = _find_calendar(principal, name_or_url)
     if calendar is not None:
@@ -217,11 +233,11 @@ def open_calendar(workspace_id: str, *, timeout: float = MAX_TIMEOUT) -> Iterato
     config = caldav_config(workspace_id)
     seconds = min(MAX_TIMEOUT, timeout)
     with caldav_errors(config, seconds):
-        client = caldav.DAVClient(
+        client = DAVClient(
             url=config.url,
             username=config.username,
             password=config.password,
-            timeout=seconds,
+            timeout=math.ceil(seconds),
             enable_rfc6764=False,  # a configured URL is used as given: no DNS discovery
         )
         try:

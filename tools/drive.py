@@ -7,8 +7,10 @@ can climb out of it.
 
 from __future__ import annotations
 
+import builtins
 import fnmatch
 import posixpath
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -49,7 +51,7 @@ def clean_name(name: str) -> str:
 
 
 class WorkspaceDrive:
-    def __init__(self, workspace_id: object, storage: Storage | None = None) -> None:
+    def __init__(self, workspace_id: uuid.UUID | str, storage: Storage | None = None) -> None:
         self.prefix = f"drive/{workspace_id}"
         self.storage = storage or default_storage
 
@@ -97,7 +99,7 @@ class WorkspaceDrive:
             modified = None
         return DriveFile(name=clean_name(name), size=self.storage.size(path), modified_at=modified)
 
-    def list(self, pattern: str = "*") -> list[DriveFile]:
+    def list(self, pattern: str = "*") -> builtins.list[DriveFile]:
         """Every file whose drive-relative name (or base name) matches the glob, sorted by name."""
         found: list[DriveFile] = []
         for name in self._walk(""):
@@ -108,7 +110,7 @@ class WorkspaceDrive:
                 found.append(self.stat(name))
         return sorted(found, key=lambda file: file.name)
 
-    def _walk(self, folder: str) -> list[str]:
+    def _walk(self, folder: str) -> builtins.list[str]:
         root = f"{self.prefix}/{folder}" if folder else self.prefix
         if not self.storage.exists(root) and folder == "":
             return []

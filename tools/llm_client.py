@@ -14,12 +14,15 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import openai
 from django.conf import settings
 
 from tools.base import RetryableToolError, ToolError
+
+if TYPE_CHECKING:
+    from openai.types.chat import ChatCompletionMessageParam
 
 __all__ = ["ChatReply", "chat", "chat_json", "llm_configured"]
 
@@ -66,7 +69,10 @@ def chat(
     try:
         with client:
             completion = client.chat.completions.create(
-                model=model_name, messages=[dict(message) for message in messages], **options
+                model=model_name,
+                # Role/content mappings as the caller built them; the endpoint validates their shape.
+                messages=cast("list[ChatCompletionMessageParam]", [dict(message) for message in messages]),
+                **options,
             )
     except openai.APITimeoutError:
         raise RetryableToolError(f"The language model did not answer within {seconds:g} seconds") from None

@@ -129,8 +129,9 @@ def literal_address(host: str) -> IPAddress | None:
         parts.pop()
     if not _NUMBER.fullmatch(parts[-1]):
         return None  # a name: URL parsers only read hosts ending in a number as IPv4
-    numbers = [_ipv4_number(part) for part in parts]
-    if len(parts) > 4 or None in numbers or any(n >= 256 for n in numbers[:-1]):
+    parsed = [_ipv4_number(part) for part in parts]
+    numbers = [n for n in parsed if n is not None]
+    if len(parts) > 4 or len(numbers) < len(parsed) or any(n >= 256 for n in numbers[:-1]):
         raise ToolInputError(f"{host!r} is not a valid IPv4 address.")
     *high, last = numbers
     if last >= 256 ** (5 - len(numbers)):

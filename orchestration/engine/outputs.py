@@ -7,7 +7,8 @@ A reference looks like {"$stored": "outputs/<workspace>/<execution>/step-3.json"
 from __future__ import annotations
 
 import json
-from typing import Any
+import uuid
+from typing import Any, TypeGuard
 
 from django.conf import settings
 from django.core.files.base import ContentFile
@@ -17,11 +18,11 @@ PREVIEW_CHARS = 2000
 STORED = "$stored"
 
 
-def is_stored(output: Any) -> bool:
+def is_stored(output: Any) -> TypeGuard[dict[str, Any]]:
     return isinstance(output, dict) and STORED in output
 
 
-def store_output(output: Any, *, workspace_id: object, execution_id: object, step_number: int) -> Any:
+def store_output(output: Any, *, workspace_id: uuid.UUID | str, execution_id: uuid.UUID | str, step_number: int) -> Any:
     """The value to keep in the row: the output itself, or a reference to it in storage."""
     encoded = json.dumps(output, ensure_ascii=False, default=str)
     if len(encoded.encode()) <= settings.ORCHESTRATE_OUTPUT_INLINE_BYTES:

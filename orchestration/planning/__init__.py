@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import uuid
 from typing import Any
 
 from orchestration.agents import current_prompt
@@ -55,7 +56,7 @@ def plan_with_llm(request_text: str) -> tuple[dict[str, Any], int]:
     return plan, reply.total_tokens
 
 
-def make_plan(request_text: str, *, execution_id: object) -> dict[str, Any]:
+def make_plan(request_text: str, *, execution_id: uuid.UUID | str) -> dict[str, Any]:
     """A validated plan for the request (with `planner` saying who made it)."""
     log_extra = {"execution_id": str(execution_id)}
     fallback_reason = None

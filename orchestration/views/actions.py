@@ -2,31 +2,32 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect
 from django.template.loader import render_to_string
 from django.views.decorators.http import require_POST
 
-from config.http import htmx_partial
+from config.http import AuthedRequest, htmx_partial
 from orchestration.engine.runs import cancel, resume_run
 from orchestration.fragments import ALL_PARTS, render_execution_parts, visible_execution
 from orchestration.models import Execution
 
 
-def _cancel(request: HttpRequest, execution: Execution) -> None:
+def _cancel(request: AuthedRequest, execution: Execution) -> None:
     if cancel(execution, request.user):
         messages.success(request, "The run was cancelled.")
     else:
         messages.info(request, "The run had already ended; there was nothing to cancel.")
 
 
-def _resume(request: HttpRequest, execution: Execution) -> None:
+def _resume(request: AuthedRequest, execution: Execution) -> None:
     again = resume_run(execution, request.user)
     if again:
         messages.success(request, f"Resumed: {again} step{'s' if again != 1 else ''} will run again.")
@@ -34,7 +35,9 @@ def _resume(request: HttpRequest, execution: Execution) -> None:
         messages.info(request, "Only a failed or cancelled run that has steps can be retried or resumed.")
 
 
-def _act(request: HttpRequest, execution_id: object, action: Callable[[HttpRequest, Execution], None]) -> HttpResponse:
+def _act(
+    request: AuthedRequest, execution_id: uuid.UUID, action: Callable[[AuthedRequest, Execution], None]
+) -> HttpResponse:
     """Run the action on a run the user can see; 404 for anyone outside its workspace."""
     execution = visible_execution(request.user, execution_id)
     if execution is None:
@@ -52,11 +55,11 @@ def _act(request: HttpRequest, execution_id: object, action: Callable[[HttpReque
 
 @login_required
 @require_POST
-def cancel_execution(request: HttpRequest, execution_id: object) -> HttpResponse:
+def cancel_execution(request: AuthedRequest, execution_id: uuid.UUID) -> HttpResponse:
     return _act(request, execution_id, _cancel)
 
 
 @login_required
 @require_POST
-def resume_execution(request: HttpRequest, execution_id: object) -> HttpResponse:
+def resume_execution(request: AuthedRequest, execution_id: uuid.UUID) -> HttpResponse:
     return _act(request, execution_id, _resume)

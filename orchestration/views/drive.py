@@ -7,17 +7,18 @@ not a member of answers 404, whatever the name asked for.
 from __future__ import annotations
 
 import posixpath
+import uuid
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from config.http import AppRequest
+from config.http import AuthedRequest
 from orchestration.engine.outputs import STORED, is_stored
 from orchestration.forms import UploadForm
 from orchestration.fragments import visible_execution
@@ -35,7 +36,7 @@ def save_uploads(drive: WorkspaceDrive, files: list[tuple[str, UploadedFile]]) -
 
 @login_required
 @require_POST
-def upload(request: AppRequest) -> HttpResponse:
+def upload(request: AuthedRequest) -> HttpResponse:
     workspace = request.workspace
     form = UploadForm(request.POST, request.FILES)
     if workspace is None:
@@ -54,7 +55,7 @@ def upload(request: AppRequest) -> HttpResponse:
 
 @login_required
 @require_GET
-def drive_file(request: HttpRequest, workspace_id: object, name: str) -> FileResponse:
+def drive_file(request: AuthedRequest, workspace_id: uuid.UUID, name: str) -> FileResponse:
     """A file of one of the user's workspaces' drives, streamed as an attachment."""
     workspace = Workspace.objects.for_user(request.user).filter(pk=workspace_id).first()
     if workspace is None:
@@ -73,15 +74,17 @@ def drive_file(request: HttpRequest, workspace_id: object, name: str) -> FileRes
 
 @login_required
 @require_GET
-def step_output(request: HttpRequest, execution_id: object, step_number: int) -> FileResponse:
+def step_output(request: AuthedRequest, execution_id: uuid.UUID, step_number: int) -> FileResponse:
     """The full output of a step whose output was too large to keep in its row."""
     execution = visible_execution(request.user, execution_id)
-    step = execution.steps.filter(step_number=step_number).first() if execution else None
+    if execution is None:
+        raise Http404("No stored output for this step.")
+    step = execution.steps.filter(step_number=step_number).first()
     if step is None or not is_stored(step.output) or not default_storage.exists(step.output[STORED]):
         raise Http404("No stored output for this step.")
     return FileResponse(
         default_storage.open(step.output[STORED], "rb"),
         as_attachment=True,
-        filename=f"execution-{execution.pk}-step-{step_number}.json",  # type: ignore[union-attr]
+        filename=f"execution-{execution.pk}-step-{step_number}.json",
         content_type="application/json",
     )

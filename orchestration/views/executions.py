@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import time
+import uuid
 from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
-from config.http import AppRequest, htmx_partial
+from config.http import AuthedRequest, htmx_partial
 from orchestration.engine.runs import submit
 from orchestration.forms import MAX_UPLOAD_BYTES, ExecutionFilterForm, SubmitForm, UploadForm
 from orchestration.fragments import ALL_PARTS, execution_context, visible_execution
@@ -28,7 +29,7 @@ DRIVE_LIST_LIMIT = 200
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def index(request: AppRequest) -> HttpResponse:
+def index(request: AuthedRequest) -> HttpResponse:
     """The list of runs; POST submits a request and, when it is accepted, goes to the new run's page."""
     form = SubmitForm(request.POST if request.method == "POST" else None)
     if not form.is_bound or not form.is_valid():
@@ -49,7 +50,7 @@ def index(request: AppRequest) -> HttpResponse:
 
 
 def render_index(
-    request: AppRequest,
+    request: AuthedRequest,
     *,
     submit_form: SubmitForm | None = None,
     upload_form: UploadForm | None = None,
@@ -86,7 +87,7 @@ def render_index(
 
 @login_required
 @require_http_methods(["GET"])
-def execution_detail(request: HttpRequest, execution_id: object) -> HttpResponse:
+def execution_detail(request: AuthedRequest, execution_id: uuid.UUID) -> HttpResponse:
     """One run. Not a member of its workspace: 404, so a run's existence does not leak."""
     execution = visible_execution(request.user, execution_id)
     if execution is None:

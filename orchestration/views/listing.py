@@ -22,7 +22,7 @@ def executions_for(user: Any, *, status: str = "", q: str = "") -> QuerySet[Exec
     return executions.order_by("-created_at", "-pk")
 
 
-def page_of(executions: QuerySet[Execution], number: object) -> Page:
+def page_of(executions: QuerySet[Execution], number: str | None) -> Page[Execution]:
     return Paginator(executions, PAGE_SIZE).get_page(number)
 
 

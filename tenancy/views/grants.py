@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import uuid
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.views.decorators.http import require_POST
 
+from config.http import AuthedRequest
 from tenancy import services
 from tenancy.forms import GrantForm
 from tenancy.models import WorkspaceMember
@@ -17,7 +20,7 @@ from tenancy.views.pages import member_workspace, render_detail
 
 @require_POST
 @login_required
-def add_grant(request: HttpRequest, workspace_id: object) -> HttpResponse:
+def add_grant(request: AuthedRequest, workspace_id: uuid.UUID) -> HttpResponse:
     workspace = member_workspace(request, workspace_id)
     members = list(WorkspaceMember.objects.filter(workspace=workspace).select_related("user"))
     form = GrantForm(request.POST, members=members)
@@ -37,7 +40,7 @@ def add_grant(request: HttpRequest, workspace_id: object) -> HttpResponse:
 
 @require_POST
 @login_required
-def remove_grant(request: HttpRequest, workspace_id: object, grant_id: int) -> HttpResponse:
+def remove_grant(request: AuthedRequest, workspace_id: uuid.UUID, grant_id: int) -> HttpResponse:
     workspace = member_workspace(request, workspace_id)
     try:
         services.remove_grant(request.user, workspace, grant_id)

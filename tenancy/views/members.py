@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import uuid
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
+from config.http import AuthedRequest
 from tenancy import services
 from tenancy.access import may, role_of
 from tenancy.forms import AddMemberForm, ChangeRoleForm
@@ -17,14 +20,14 @@ from tenancy.roles import Action, Role
 from tenancy.views.pages import member_workspace, render_detail
 
 
-def _refused(request: HttpRequest, workspace: Workspace, exc: Exception, status: int) -> HttpResponse:
+def _refused(request: AuthedRequest, workspace: Workspace, exc: Exception, status: int) -> HttpResponse:
     messages.error(request, getattr(exc, "message", None) or str(exc))
     return render_detail(request, workspace, status=status)
 
 
 @require_POST
 @login_required
-def add_member(request: HttpRequest, workspace_id: object) -> HttpResponse:
+def add_member(request: AuthedRequest, workspace_id: uuid.UUID) -> HttpResponse:
     workspace = member_workspace(request, workspace_id)
     form = AddMemberForm(request.POST, roles=services.assignable_roles(role_of(request.user, workspace)))
     if form.is_valid():
@@ -45,7 +48,7 @@ def add_member(request: HttpRequest, workspace_id: object) -> HttpResponse:
 
 @require_POST
 @login_required
-def change_role(request: HttpRequest, workspace_id: object, member_id: int) -> HttpResponse:
+def change_role(request: AuthedRequest, workspace_id: uuid.UUID, member_id: int) -> HttpResponse:
     workspace = member_workspace(request, workspace_id)
     form = ChangeRoleForm(request.POST)
     if not form.is_valid():
@@ -64,7 +67,7 @@ def change_role(request: HttpRequest, workspace_id: object, member_id: int) -> H
 
 @require_http_methods(["GET", "POST"])
 @login_required
-def remove_member(request: HttpRequest, workspace_id: object, member_id: int) -> HttpResponse:
+def remove_member(request: AuthedRequest, workspace_id: uuid.UUID, member_id: int) -> HttpResponse:
     """GET asks for confirmation (works without JavaScript), POST removes."""
     workspace = member_workspace(request, workspace_id)
     if request.method == "GET":

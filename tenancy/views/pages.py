@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import render
 
+from config.http import AuthedRequest
 from tenancy.access import may, role_of
 from tenancy.forms import AddMemberForm, GrantForm
 from tenancy.models import Workspace, WorkspaceMember
@@ -15,7 +17,7 @@ from tenancy.roles import Action, Role
 from tenancy.services import assignable_roles
 
 
-def member_workspace(request: HttpRequest, workspace_id: object) -> Workspace:
+def member_workspace(request: AuthedRequest, workspace_id: uuid.UUID) -> Workspace:
     """The workspace if the user belongs to it; a 404 otherwise, so outsiders learn nothing."""
     workspace = Workspace.objects.for_user(request.user).filter(pk=workspace_id).first()
     if workspace is None:
@@ -24,7 +26,7 @@ def member_workspace(request: HttpRequest, workspace_id: object) -> Workspace:
 
 
 def render_detail(
-    request: HttpRequest,
+    request: AuthedRequest,
     workspace: Workspace,
     *,
     status: int = 200,
@@ -54,5 +56,5 @@ def render_detail(
 
 
 @login_required
-def workspace_detail(request: HttpRequest, workspace_id: object) -> HttpResponse:
+def workspace_detail(request: AuthedRequest, workspace_id: uuid.UUID) -> HttpResponse:
     return render_detail(request, member_workspace(request, workspace_id))

@@ -2,31 +2,32 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from config.http import AuthedRequest
 from tenancy import services
 from tenancy.forms import CreateWorkspaceForm, SwitchWorkspaceForm
 from tenancy.middleware import choose_workspace
 from tenancy.models import WorkspaceMember
 
 
-def _list_page(request: HttpRequest, form: CreateWorkspaceForm | None = None, status: int = 200) -> HttpResponse:
+def _list_page(request: AuthedRequest, form: CreateWorkspaceForm | None = None, status: int = 200) -> HttpResponse:
     memberships = WorkspaceMember.objects.filter(user=request.user).select_related("workspace")
     context = {"memberships": memberships, "create_form": form or CreateWorkspaceForm()}
     return render(request, "tenancy/list.html", context, status=status)
 
 
 @login_required
-def workspace_list(request: HttpRequest) -> HttpResponse:
+def workspace_list(request: AuthedRequest) -> HttpResponse:
     return _list_page(request)
 
 
 @require_POST
 @login_required
-def create_workspace(request: HttpRequest) -> HttpResponse:
+def create_workspace(request: AuthedRequest) -> HttpResponse:
     """Any signed-in user may create a workspace; they become its owner (see tenancy.services)."""
     form = CreateWorkspaceForm(request.POST)
     if form.is_valid():
@@ -42,10 +43,10 @@ def create_workspace(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @login_required
-def switch_workspace(request: HttpRequest) -> HttpResponse:
+def switch_workspace(request: AuthedRequest) -> HttpResponse:
     form = SwitchWorkspaceForm(request.POST, user=request.user)
     if not form.is_valid():
-        messages.error(request, " ".join(form.errors.get("workspace", ["Choose a workspace."])))
+        messages.error(request, " ".join(map(str, form.errors.get("workspace", ["Choose a workspace."]))))
         return redirect("tenancy:list")
     workspace = form.cleaned_data["workspace"]
     choose_workspace(request, workspace)

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -16,7 +17,7 @@ if TYPE_CHECKING:
 # Imports of our code are inside the helpers: this package is loaded as a pytest plugin, before Django is set up.
 
 
-def tool_call(tool_input: dict[str, Any], workspace_id: object, *, step_number: int = 1) -> ToolCall:
+def tool_call(tool_input: dict[str, Any], workspace_id: uuid.UUID | str, *, step_number: int = 1) -> ToolCall:
     from tools.base import ToolCall
 
     return ToolCall(
@@ -28,7 +29,7 @@ def tool_call(tool_input: dict[str, Any], workspace_id: object, *, step_number: 
     )
 
 
-def run_tool(name: str, tool_input: dict[str, Any], workspace_id: object) -> ToolResult:
+def run_tool(name: str, tool_input: dict[str, Any], workspace_id: uuid.UUID | str) -> ToolResult:
     """Validate the input against the tool's schema (as the engine does), then run the tool."""
     import jsonschema
 

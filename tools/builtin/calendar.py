@@ -131,7 +131,7 @@ def build_event(
         event.add("description", tool_input["description"])
     if tool_input.get("location"):
         event.add("location", tool_input["location"])
-    organizer_name, organizer = parseaddr(settings.DEFAULT_FROM_EMAIL)
+    organizer_name, organizer = parseaddr(settings.DEFAULT_FROM_EMAIL or "")
     if organizer:
         event.add("organizer", _address(organizer_name or "Orchestrate", organizer))
     for name, address in attendees:

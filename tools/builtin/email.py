@@ -310,7 +310,7 @@ class EmailSend(Tool):
             raise ToolInputError(str(exc)) from None
 
         refused = deliver(message, timeout=min(settings.EMAIL_TIMEOUT, call.seconds_left(settings.EMAIL_TIMEOUT)))
-        output: dict[str, Any] = {
+        output = {
             "message_id": message_id(call.idempotency_key),
             "to": to,
             "cc": cc,
