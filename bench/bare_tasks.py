@@ -54,17 +54,30 @@ def completed_key(run_id: str) -> str:
 @app.task(name="bench.bare.start")
 def start(run_id: str, shape: str, total: int) -> None:
     if shape == "chain":
-        step.apply_async(args=[run_id, 1, total, 0])
+        step.apply_async(
+            args=(
+                run_id,
+                1,
+                total,
+                0,
+            )
+        )
     else:
         for number in range(1, total + 1):
-            fan.apply_async(args=[run_id, number, total])
+            fan.apply_async(
+                args=(
+                    run_id,
+                    number,
+                    total,
+                )
+            )
 
 
 @app.task(name="bench.bare.step")
 def step(run_id: str, number: int, total: int, value: Any) -> None:
     output = {"value": value}
     if number < total:
-        step.apply_async(args=[run_id, number + 1, total, output["value"]])
+        step.apply_async(args=(run_id, number + 1, total, output["value"]))
     else:
         redis_client().rpush(done_key(run_id), time.time())
 
@@ -72,7 +85,12 @@ def step(run_id: str, number: int, total: int, value: Any) -> None:
 @app.task(name="bench.bare.fan")
 def fan(run_id: str, number: int, total: int) -> None:
     if redis_client().incr(completed_key(run_id)) == total:
-        join.apply_async(args=[run_id, total])
+        join.apply_async(
+            args=(
+                run_id,
+                total,
+            )
+        )
 
 
 @app.task(name="bench.bare.join")

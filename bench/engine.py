@@ -245,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
     results = [run_mode(args, mode) for mode in args.modes]
     rows = figures(results)
     elapsed = time.monotonic() - started
-    summary = {
+    summary: dict[str, Any] = {
         "settings": {k: getattr(args, k) for k in ("sizes", "repeat", "modes", "shapes", "workers", "join_inputs")},
         "figures": rows,
         "profiles": [p for r in results for p in r.get("profiles", [])],

@@ -39,6 +39,7 @@ def steps_of(shape: str, size: int) -> int:
 
 def build_plan(shape: str, size: int, *, join_inputs: bool = False) -> dict[str, Any]:
     """chain: step n uses step n-1's output; fanout: N independent steps, then a join on all of them."""
+    steps: list[dict[str, Any]]
     if shape == "chain":
         steps = [{"tool": "bench.noop", "input": {"value": 0}}]
         steps += [
@@ -241,6 +242,7 @@ class EngineDriver:
             if execution.status != ExecutionStatus.SUCCEEDED:
                 steps = list(execution.steps.exclude(status="succeeded").values_list("step_number", "status", "error"))
                 raise RunFailed(f"run {execution.status}: {execution.error} {steps[:5]}")
+        assert execution.completed_at is not None, "a succeeded run has its completion time"
         return execution.completed_at.timestamp() - started
 
     def _checkpoint_bytes(self, execution_id: Any) -> int:
@@ -326,7 +328,7 @@ class BareDriver:
         run_id = uuid.uuid4().hex
         done = self.tasks.done_key(run_id)
         started = time.time()
-        self.tasks.start.apply_async(args=[run_id, shape, size])
+        self.tasks.start.apply_async(args=(run_id, shape, size))
         reply = None
         while reply is None and time.time() - started < self.args.timeout:
             # Short waits: redis-py's default socket timeout (5 s) would cut a longer BLPOP.

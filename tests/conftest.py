@@ -9,7 +9,9 @@ from __future__ import annotations
 import os
 
 import pytest
+from django.contrib.auth.models import User
 
+from tenancy.models import Workspace
 from tenancy.roles import Role
 from tests.factories.tenancy import MemberFactory, UserFactory, WorkspaceFactory
 
@@ -56,31 +58,39 @@ def _test_logs_stay_in_the_test_database(django_db_setup):
 
 
 @pytest.fixture
-def workspace_a(db):
-    return WorkspaceFactory(name="A")
+def workspace_a(db: None) -> Workspace:
+    return WorkspaceFactory.create(name="A")
 
 
 @pytest.fixture
-def workspace_b(db):
-    return WorkspaceFactory(name="B")
+def workspace_b(db: None) -> Workspace:
+    return WorkspaceFactory.create(name="B")
 
 
 @pytest.fixture
-def alice(workspace_a):
-    user = UserFactory(username="alice")
-    MemberFactory(workspace=workspace_a, user=user, role=Role.OWNER)
+def alice(workspace_a: Workspace) -> User:
+    user = UserFactory.create(username="alice")
+    MemberFactory.create(workspace=workspace_a, user=user, role=Role.OWNER)
     return user
 
 
 @pytest.fixture
-def bob(workspace_a):
-    user = UserFactory(username="bob")
-    MemberFactory(workspace=workspace_a, user=user, role=Role.OPERATOR)
+def bob(workspace_a: Workspace) -> User:
+    user = UserFactory.create(username="bob")
+    MemberFactory.create(workspace=workspace_a, user=user, role=Role.OPERATOR)
     return user
 
 
 @pytest.fixture
-def charlie(workspace_b):
-    user = UserFactory(username="charlie")
-    MemberFactory(workspace=workspace_b, user=user, role=Role.OWNER)
+def charlie(workspace_b: Workspace) -> User:
+    user = UserFactory.create(username="charlie")
+    MemberFactory.create(workspace=workspace_b, user=user, role=Role.OWNER)
+    return user
+
+
+@pytest.fixture
+def victor(workspace_a: Workspace) -> User:
+    """A viewer in A: sees A's runs, may change nothing."""
+    user = UserFactory.create(username="victor")
+    MemberFactory.create(workspace=workspace_a, user=user, role=Role.VIEWER)
     return user

@@ -28,8 +28,8 @@ EXPECTED = {
 @pytest.mark.parametrize("role", Role.values)
 @pytest.mark.parametrize("action", Action.values)
 def test_it_allows_each_role_exactly_its_actions(role, action, workspace_a, workspace_b):
-    member = UserFactory()
-    MemberFactory(workspace=workspace_a, user=member, role=role)
+    member = UserFactory.create()
+    MemberFactory.create(workspace=workspace_a, user=member, role=role)
     assert may(member, action, workspace_a) is (action in EXPECTED[role])
     assert may(member, action, workspace_b) is False, "a role never reaches another workspace"
 
@@ -58,10 +58,10 @@ def test_it_applies_an_everyone_grant_to_members_only(bob, charlie, workspace_a)
 
 @pytest.mark.django_db
 def test_it_scopes_querysets_to_the_users_workspaces(alice, charlie, workspace_a, workspace_b):
-    mine = ExecutionFactory(workspace=workspace_a, user=alice)
-    theirs = ExecutionFactory(workspace=workspace_b, user=charlie)
-    ExecutionStepFactory(execution=mine)
-    ExecutionStepFactory(execution=theirs)
+    mine = ExecutionFactory.create(workspace=workspace_a, user=alice)
+    theirs = ExecutionFactory.create(workspace=workspace_b, user=charlie)
+    ExecutionStepFactory.create(execution=mine)
+    ExecutionStepFactory.create(execution=theirs)
     assert list(Execution.objects.for_user(alice)) == [mine]
     assert list(Execution.objects.for_user(charlie)) == [theirs]
     assert [step.execution for step in ExecutionStep.objects.for_user(charlie)] == [theirs]
@@ -71,7 +71,7 @@ def test_it_scopes_querysets_to_the_users_workspaces(alice, charlie, workspace_a
 
 @pytest.mark.django_db
 def test_it_scopes_by_action(alice, bob, workspace_a):
-    ExecutionFactory(workspace=workspace_a)
+    ExecutionFactory.create(workspace=workspace_a)
     assert Execution.objects.for_user(bob, Action.RUN).count() == 1
     assert Execution.objects.for_user(bob, Action.APPROVE).count() == 0
     assert Execution.objects.for_user(alice, Action.APPROVE).count() == 1
@@ -85,7 +85,7 @@ def test_it_refuses_to_scope_rows_without_a_workspace(alice):
 
 @pytest.mark.django_db
 def test_it_gives_anonymous_users_nothing(workspace_a):
-    ExecutionFactory(workspace=workspace_a)
+    ExecutionFactory.create(workspace=workspace_a)
     assert Execution.objects.for_user(AnonymousUser()).count() == 0
     assert role_of(AnonymousUser(), workspace_a) is None
 

@@ -40,13 +40,13 @@ def test_it_registers_all_25_models():
 
 @pytest.fixture
 def superuser(db):
-    return UserFactory(username="root", is_staff=True, is_superuser=True)
+    return UserFactory.create(username="root", is_staff=True, is_superuser=True)
 
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("model", _our_models(), ids=lambda model: model._meta.db_table)
 def test_it_loads_every_changelist_and_add_page(client, superuser, model):
-    ExecutionFactory()
+    ExecutionFactory.create()
     client.force_login(superuser)
     opts = model._meta
     changelist = client.get(reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist"))
@@ -68,8 +68,8 @@ def test_it_shows_system_rows_read_only(client, superuser):
 
 @pytest.mark.django_db
 def test_it_keeps_staff_in_their_workspaces(client, alice, charlie, workspace_a, workspace_b):
-    ExecutionFactory(workspace=workspace_a, user=alice, request="Alpha quarterly numbers")
-    ExecutionFactory(workspace=workspace_b, user=charlie, request="Bravo secret plans")
+    ExecutionFactory.create(workspace=workspace_a, user=alice, request="Alpha quarterly numbers")
+    ExecutionFactory.create(workspace=workspace_b, user=charlie, request="Bravo secret plans")
     charlie.is_staff = True
     charlie.save()
     charlie.user_permissions.add(*Permission.objects.filter(codename__in=["view_execution", "add_execution"]))

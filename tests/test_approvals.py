@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from datetime import timedelta
 
 import pytest
@@ -13,13 +12,14 @@ from django.db import connection
 from django.utils import timezone
 
 from orchestration.engine.recovery import sweep
-from orchestration.engine.runs import cancel, submit
+from orchestration.engine.runs import cancel
 from orchestration.models import ExecutionStatus, StepStatus
 from safety.approvals import AlreadyDecided, decide
 from safety.models import ApprovalStatus, PendingApproval
 from tenancy.models import WorkspacePermission
 from tests.factories.tenancy import MemberFactory, UserFactory
 from tests.support.engine import wait_for
+from tests.support.runs import approval_of, critical_run
 from tests.support.tools import effect_count
 from tools.drive import WorkspaceDrive
 
@@ -27,27 +27,13 @@ pytestmark = pytest.mark.usefixtures("engine")
 
 
 def _critical_run(user, workspace, *, optional=False, secret=False):
-    step = {"number": 1, "tool": "test.critical", "input": {"label": "send"}, "optional": optional}
-    if secret:
-        step["input"] = {"label": "send", "api_key": "sk-do-not-show"}
-    plan = {"steps": [step, {"number": 2, "tool": "test.noop", "input": {"value": "after"}}]}
-    execution = submit(user=user, workspace=workspace, request_text="needs approval", plan=plan)
-    return wait_for(execution, statuses={ExecutionStatus.WAITING_APPROVAL})
-
-
-def _approval(execution) -> PendingApproval:
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        approval = PendingApproval.objects.filter(execution=execution).first()
-        if approval is not None:
-            return approval
-        time.sleep(0.05)
-    raise AssertionError("no approval was requested")
+    execution, _ = critical_run(user, workspace, optional=optional, secret=secret)
+    return execution
 
 
 def test_it_holds_a_critical_action_until_approved_then_runs_it_once(alice, workspace_a):
     execution = _critical_run(alice, workspace_a)
-    approval = _approval(execution)
+    approval = approval_of(execution)
     step = execution.steps.get(step_number=1)
 
     assert step.status == StepStatus.WAITING_APPROVAL
@@ -72,7 +58,7 @@ def test_it_holds_a_critical_action_until_approved_then_runs_it_once(alice, work
 
 def test_it_fails_a_rejected_action_with_the_reason(alice, workspace_a):
     execution = _critical_run(alice, workspace_a)
-    decide(_approval(execution), alice, approve=False, comment="not today")
+    decide(approval_of(execution), alice, approve=False, comment="not today")
     execution = wait_for(execution)
     step = execution.steps.get(step_number=1)
     assert execution.status == ExecutionStatus.FAILED
@@ -83,7 +69,7 @@ def test_it_fails_a_rejected_action_with_the_reason(alice, workspace_a):
 
 def test_it_skips_a_rejected_optional_action_and_goes_on(alice, workspace_a):
     execution = _critical_run(alice, workspace_a, optional=True)
-    decide(_approval(execution), alice, approve=False)
+    decide(approval_of(execution), alice, approve=False)
     execution = wait_for(execution)
     assert execution.status == ExecutionStatus.SUCCEEDED
     assert execution.steps.get(step_number=1).status == StepStatus.SKIPPED
@@ -91,14 +77,14 @@ def test_it_skips_a_rejected_optional_action_and_goes_on(alice, workspace_a):
 
 
 def test_it_redacts_secrets_in_what_it_shows_the_approver(alice, workspace_a):
-    approval = _approval(_critical_run(alice, workspace_a, secret=True))
+    approval = approval_of(_critical_run(alice, workspace_a, secret=True))
     assert approval.action_data == {"label": "send", "api_key": "[redacted]"}
 
 
 def test_it_lets_one_of_two_people_deciding_at_once_win(alice, workspace_a):
-    second_owner = UserFactory(username="olga")
-    MemberFactory(workspace=workspace_a, user=second_owner, role="owner")
-    approval = _approval(_critical_run(alice, workspace_a))
+    second_owner = UserFactory.create(username="olga")
+    MemberFactory.create(workspace=workspace_a, user=second_owner, role="owner")
+    approval = approval_of(_critical_run(alice, workspace_a))
     barrier = threading.Barrier(2)
     outcomes: dict[str, str] = {}
 
@@ -125,9 +111,9 @@ def test_it_lets_one_of_two_people_deciding_at_once_win(alice, workspace_a):
 
 
 def test_it_lets_only_approvers_decide(alice, bob, charlie, workspace_a):
-    approval = _approval(_critical_run(alice, workspace_a))
-    viewer = UserFactory(username="vera")
-    MemberFactory(workspace=workspace_a, user=viewer, role="viewer")
+    approval = approval_of(_critical_run(alice, workspace_a))
+    viewer = UserFactory.create(username="vera")
+    MemberFactory.create(workspace=workspace_a, user=viewer, role="viewer")
     for person in (viewer, bob, charlie):  # viewer, operator, outsider
         with pytest.raises(PermissionDenied):
             decide(approval, person, approve=True)
@@ -150,7 +136,7 @@ def test_it_expires_an_approval_nobody_decided(alice, workspace_a):
 
 def test_it_withdraws_the_approvals_of_a_cancelled_run(alice, workspace_a):
     execution = _critical_run(alice, workspace_a)
-    approval = _approval(execution)
+    approval = approval_of(execution)
     cancel(execution, alice)
     approval.refresh_from_db()
     assert approval.status == ApprovalStatus.EXPIRED
@@ -160,7 +146,7 @@ def test_it_withdraws_the_approvals_of_a_cancelled_run(alice, workspace_a):
 
 def test_it_decides_from_the_command_line(alice, bob, workspace_a, capsys):
     execution = _critical_run(alice, workspace_a)
-    approval = _approval(execution)
+    approval = approval_of(execution)
     call_command("approvals", "list", user="alice")
     assert str(approval.pk) in capsys.readouterr().out
     with pytest.raises(CommandError, match="may not approve"):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
@@ -12,15 +10,16 @@ from channels.testing import WebsocketCommunicator
 from django.test import Client
 from django.urls import reverse
 
-from orchestration.engine.runs import submit
 from orchestration.events import publish_approval, workspace_group
 from orchestration.models import ExecutionStatus, StepStatus
 from safety.approvals import decide
 from safety.models import ApprovalStatus, PendingApproval
 from tenancy.models import WorkspaceMember
 from tests.factories.orchestration import ExecutionFactory
+from tests.factories.safety import PendingApprovalFactory
 from tests.factories.tenancy import MemberFactory, UserFactory
 from tests.support.engine import wait_for
+from tests.support.runs import critical_run
 
 HTMX = {"HX-Request": "true"}
 READ_ONLY = "You can see this request but not decide on it."
@@ -28,28 +27,8 @@ READ_ONLY = "You can see this request but not decide on it."
 
 def _approval(workspace, **fields) -> PendingApproval:
     """A pending request on a run made by hand: no step waits for it, so deciding only records the decision."""
-    execution = ExecutionFactory(workspace=workspace, request=fields.pop("request", "Send the quarterly report"))
-    fields.setdefault("action_type", "email.send")
-    fields.setdefault("reason", "Sends an e-mail outside the company")
-    return PendingApproval.objects.create(execution=execution, **fields)
-
-
-def _critical_run(user, workspace):
-    plan = {
-        "steps": [
-            {"number": 1, "tool": "test.critical", "input": {"label": "send"}},
-            {"number": 2, "tool": "test.noop", "input": {"value": "after"}},
-        ]
-    }
-    execution = submit(user=user, workspace=workspace, request_text="needs approval", plan=plan)
-    execution = wait_for(execution, statuses={ExecutionStatus.WAITING_APPROVAL})
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        approval = PendingApproval.objects.filter(execution=execution).first()
-        if approval is not None:
-            return execution, approval
-        time.sleep(0.05)
-    raise AssertionError("no approval was requested")
+    execution = ExecutionFactory.create(workspace=workspace, request=fields.pop("request", "Send the quarterly report"))
+    return PendingApprovalFactory.create(execution=execution, **fields)
 
 
 def _decide(client, approval, decision="approve", comment="", **extra):
@@ -95,8 +74,8 @@ def test_it_shows_impact_and_action_data_and_escapes_what_users_typed(client, al
 @pytest.mark.django_db
 def test_it_shows_the_queue_read_only_to_operators_and_viewers(client, bob, workspace_a):
     approval = _approval(workspace_a)
-    viewer = UserFactory(username="vera")
-    MemberFactory(workspace=workspace_a, user=viewer, role="viewer")
+    viewer = UserFactory.create(username="vera")
+    MemberFactory.create(workspace=workspace_a, user=viewer, role="viewer")
     for person in (bob, viewer):
         client.force_login(person)
         page = client.get(reverse("safety:queue")).content.decode()
@@ -116,7 +95,7 @@ def test_it_shows_an_empty_queue_clearly(client, alice):
 
 @pytest.mark.usefixtures("engine")
 def test_it_approves_from_the_queue_with_htmx_and_the_run_goes_on(client, alice, workspace_a):
-    execution, approval = _critical_run(alice, workspace_a)
+    execution, approval = critical_run(alice, workspace_a)
     client.force_login(alice)
     response = _decide(client, approval, "approve", "looks fine", headers=HTMX)
     assert response.status_code == 200
@@ -132,7 +111,7 @@ def test_it_approves_from_the_queue_with_htmx_and_the_run_goes_on(client, alice,
 
 @pytest.mark.usefixtures("engine")
 def test_it_rejects_with_a_plain_post_and_redirects_with_a_message(client, alice, workspace_a):
-    execution, approval = _critical_run(alice, workspace_a)
+    execution, approval = critical_run(alice, workspace_a)
     client.force_login(alice)
     response = _decide(client, approval, "reject", "not today", follow=True)
     assert response.redirect_chain == [(reverse("safety:queue"), 302)]
@@ -236,7 +215,7 @@ def _headers(client) -> list[tuple[bytes, bytes]]:
 
 
 async def _frames(communicator: WebsocketCommunicator, count: int) -> list[str]:
-    return [await communicator.receive_from(timeout=5) for _ in range(count)]
+    return [str(await communicator.receive_from(timeout=5)) for _ in range(count)]
 
 
 def _badge(count: int) -> str:

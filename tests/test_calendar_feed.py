@@ -26,9 +26,9 @@ START = datetime(2030, 3, 4, 10, 0, tzinfo=UTC)
 
 def run_step(tool_class: type[Tool], tool_input: dict[str, Any], workspace: Any, user: Any, *, number: int = 1) -> Any:
     """Run the tool for real and record it as a succeeded step of a run in the workspace, as the engine would."""
-    execution = ExecutionFactory(workspace=workspace, user=user)
+    execution = ExecutionFactory.create(workspace=workspace, user=user)
     result = tool_class().run(tool_call(tool_input, workspace.pk, step_number=number))
-    return ExecutionStepFactory(
+    return ExecutionStepFactory.create(
         execution=execution,
         step_number=number,
         agent_id="calendar",
@@ -49,7 +49,7 @@ def feed_events(client: Any, workspace: Any) -> dict[str, icalendar.Event]:
     response = client.get(f"/calendar/{workspace.calendar_feed_token}.ics")
     assert response.status_code == 200
     calendar = icalendar.Calendar.from_ical(response.content)
-    return {str(event["summary"]): event for event in calendar.walk("VEVENT")}
+    return {str(event["summary"]): event for event in calendar.walk("VEVENT") if isinstance(event, icalendar.Event)}
 
 
 def test_it_lists_the_events_the_workspace_runs_created(client, caldav_server, workspace_a, alice):

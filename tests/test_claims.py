@@ -16,8 +16,8 @@ from tests.factories.orchestration import ExecutionFactory, ExecutionStepFactory
 
 @pytest.mark.django_db(transaction=True)
 def test_it_lets_exactly_one_of_many_workers_claim_a_step():
-    execution = ExecutionFactory(status=ExecutionStatus.RUNNING, total_steps=1)
-    step = ExecutionStepFactory(execution=execution, step_number=1, tool="test.noop")
+    execution = ExecutionFactory.create(status=ExecutionStatus.RUNNING, total_steps=1)
+    step = ExecutionStepFactory.create(execution=execution, step_number=1, tool="test.noop")
     contenders = 8
     barrier = threading.Barrier(contenders)
     winners: list[str] = []
@@ -44,7 +44,9 @@ def test_it_lets_exactly_one_of_many_workers_claim_a_step():
 
 @pytest.mark.django_db
 def test_it_does_not_claim_a_step_of_a_run_that_is_not_running():
-    step = ExecutionStepFactory(execution=ExecutionFactory(status=ExecutionStatus.CANCELLED), tool="test.noop")
+    step = ExecutionStepFactory.create(
+        execution=ExecutionFactory.create(status=ExecutionStatus.CANCELLED), tool="test.noop"
+    )
     assert claim(str(step.pk), "w") is None
     assert ExecutionStep.objects.get(pk=step.pk).status == "pending"
 

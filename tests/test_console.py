@@ -12,7 +12,6 @@ from monitoring.log_handler import flush_database_logs
 from orchestration import forms as console_forms
 from orchestration.models import Execution, ExecutionStatus
 from safety.models import PendingApproval
-from tenancy.roles import Role
 from tests.factories.orchestration import ExecutionFactory
 from tests.factories.tenancy import MemberFactory, UserFactory, WorkspaceFactory
 from tools.drive import WorkspaceDrive
@@ -41,8 +40,8 @@ def test_it_refuses_a_wrong_password_with_a_message(client, alice):
 
 @pytest.mark.django_db
 def test_it_shows_only_the_users_workspaces_executions(client, alice, charlie, workspace_a, workspace_b):
-    ExecutionFactory(workspace=workspace_a, user=alice, request="Alpha quarterly numbers")
-    ExecutionFactory(workspace=workspace_b, user=charlie, request="Bravo secret plans")
+    ExecutionFactory.create(workspace=workspace_a, user=alice, request="Alpha quarterly numbers")
+    ExecutionFactory.create(workspace=workspace_b, user=charlie, request="Bravo secret plans")
     client.force_login(charlie)
     page = client.get("/orchestrate").content.decode()
     assert "Bravo secret plans" in page
@@ -55,7 +54,7 @@ def test_it_shows_only_the_users_workspaces_executions(client, alice, charlie, w
 
 @pytest.mark.django_db
 def test_it_escapes_request_text(client, alice, workspace_a):
-    ExecutionFactory(workspace=workspace_a, user=alice, request="<script>alert(1)</script>")
+    ExecutionFactory.create(workspace=workspace_a, user=alice, request="<script>alert(1)</script>")
     client.force_login(alice)
     page = client.get("/orchestrate").content.decode()
     assert "<script>alert(1)</script>" not in page
@@ -64,7 +63,7 @@ def test_it_escapes_request_text(client, alice, workspace_a):
 
 @pytest.mark.django_db
 def test_it_tells_a_user_without_workspaces_how_to_get_one(client):
-    client.force_login(UserFactory(username="dora"))
+    client.force_login(UserFactory.create(username="dora"))
     assert b"not a member of any workspace" in client.get("/orchestrate").content
 
 
@@ -80,8 +79,8 @@ def test_it_pages_the_executions_list(client, alice, workspace_a):
 
 @pytest.mark.django_db
 def test_it_switches_the_current_workspace_in_the_session(client, alice, workspace_a):
-    second = WorkspaceFactory(name="Second")
-    MemberFactory(workspace=second, user=alice)
+    second = WorkspaceFactory.create(name="Second")
+    MemberFactory.create(workspace=second, user=alice)
     client.force_login(alice)
     assert client.get("/orchestrate").context["current_workspace"] == workspace_a
     response = client.post(reverse("tenancy:switch"), {"workspace": second.pk, "next": "/orchestrate"})
@@ -115,8 +114,8 @@ def test_it_refuses_an_offsite_next_url(client, alice, workspace_a):
 
 @pytest.mark.django_db
 def test_it_lists_pending_approvals_of_the_users_workspaces_only(client, alice, charlie, workspace_a, workspace_b):
-    mine = ExecutionFactory(workspace=workspace_a)
-    theirs = ExecutionFactory(workspace=workspace_b)
+    mine = ExecutionFactory.create(workspace=workspace_a)
+    theirs = ExecutionFactory.create(workspace=workspace_b)
     PendingApproval.objects.create(execution=mine, action_type="email.send", reason="Sends mail to bob")
     PendingApproval.objects.create(execution=theirs, action_type="web.post", reason="Posts to B's CRM")
     client.force_login(alice)
@@ -174,10 +173,8 @@ def test_it_refuses_an_empty_request_with_a_message(client, alice, no_planning):
 
 
 @pytest.mark.django_db
-def test_it_refuses_a_viewer_and_keeps_what_they_typed(client, workspace_a, no_planning):
-    viewer = UserFactory(username="victor")
-    MemberFactory(workspace=workspace_a, user=viewer, role=Role.VIEWER)
-    client.force_login(viewer)
+def test_it_refuses_a_viewer_and_keeps_what_they_typed(victor, client, workspace_a, no_planning):
+    client.force_login(victor)
     response = client.post("/orchestrate", {"request": "Book <b>a</b> meeting & send it"})
     page = response.content.decode()
     assert response.status_code == 403
@@ -188,7 +185,7 @@ def test_it_refuses_a_viewer_and_keeps_what_they_typed(client, workspace_a, no_p
 
 @pytest.mark.django_db
 def test_it_refuses_to_submit_without_a_workspace(client, no_planning):
-    client.force_login(UserFactory(username="dora"))
+    client.force_login(UserFactory.create(username="dora"))
     response = client.post("/orchestrate", {"request": "anything"})
     assert response.status_code == 403
     assert not Execution.objects.exists()
@@ -202,9 +199,11 @@ def _make_runs(workspace, user, count, **fields):
 
 @pytest.mark.django_db
 def test_it_filters_by_status_and_searches_the_request(client, alice, workspace_a):
-    ExecutionFactory(workspace=workspace_a, user=alice, request="Quarterly sales", status=ExecutionStatus.FAILED)
-    ExecutionFactory(workspace=workspace_a, user=alice, request="Quarterly budget", status=ExecutionStatus.SUCCEEDED)
-    ExecutionFactory(workspace=workspace_a, user=alice, request="Weekly sales", status=ExecutionStatus.SUCCEEDED)
+    ExecutionFactory.create(workspace=workspace_a, user=alice, request="Quarterly sales", status=ExecutionStatus.FAILED)
+    ExecutionFactory.create(
+        workspace=workspace_a, user=alice, request="Quarterly budget", status=ExecutionStatus.SUCCEEDED
+    )
+    ExecutionFactory.create(workspace=workspace_a, user=alice, request="Weekly sales", status=ExecutionStatus.SUCCEEDED)
     client.force_login(alice)
 
     def requests_of(query):
@@ -234,7 +233,7 @@ def test_it_keeps_the_filters_across_pages(client, alice, workspace_a):
 
 @pytest.mark.django_db
 def test_it_answers_htmx_with_the_list_fragment_only(client, alice, workspace_a):
-    ExecutionFactory(workspace=workspace_a, user=alice, request="Fragment me")
+    ExecutionFactory.create(workspace=workspace_a, user=alice, request="Fragment me")
     client.force_login(alice)
     response = client.get("/orchestrate?q=frag", headers={"HX-Request": "true", "HX-Target": "executions-list"})
     page = response.content.decode()
@@ -246,7 +245,7 @@ def test_it_answers_htmx_with_the_list_fragment_only(client, alice, workspace_a)
 
 @pytest.mark.django_db
 def test_it_renders_the_list_row_contract(client, alice, workspace_a):
-    execution = ExecutionFactory(
+    execution = ExecutionFactory.create(
         workspace=workspace_a, user=alice, status=ExecutionStatus.RUNNING, current_step=2, total_steps=3
     )
     client.force_login(alice)
@@ -319,10 +318,8 @@ def test_it_asks_for_a_file_when_none_is_chosen(client, alice):
 
 
 @pytest.mark.django_db
-def test_it_refuses_uploads_from_a_viewer(client, workspace_a):
-    viewer = UserFactory(username="victor")
-    MemberFactory(workspace=workspace_a, user=viewer, role=Role.VIEWER)
-    client.force_login(viewer)
+def test_it_refuses_uploads_from_a_viewer(victor, client, workspace_a):
+    client.force_login(victor)
     response = client.post(reverse("orchestration:upload"), {"files": [SimpleUploadedFile("a.txt", b"a")]})
     assert response.status_code == 403
     assert b"You may not upload files to A" in response.content
@@ -353,7 +350,7 @@ def test_it_hides_the_engines_bookkeeping_files(client, alice, workspace_a):
 
 @pytest.mark.django_db
 def test_it_shows_a_runs_duration(client, alice, workspace_a):
-    execution = ExecutionFactory(workspace=workspace_a, user=alice, status=ExecutionStatus.SUCCEEDED)
+    execution = ExecutionFactory.create(workspace=workspace_a, user=alice, status=ExecutionStatus.SUCCEEDED)
     Execution.objects.filter(pk=execution.pk).update(
         completed_at=execution.created_at + datetime.timedelta(seconds=4, milliseconds=200)
     )

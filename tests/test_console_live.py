@@ -14,13 +14,10 @@ import re
 
 import pytest
 from asgiref.sync import async_to_sync
-from channels.auth import AuthMiddlewareStack
 from channels.db import database_sync_to_async
-from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 from django.test import Client
 
-from config.routing import websocket_urlpatterns
 from monitoring.log_handler import flush_database_logs
 from orchestration import events
 from orchestration.engine.runs import submit
@@ -28,18 +25,10 @@ from orchestration.events import publish_execution
 from orchestration.models import Execution, ExecutionStatus
 from tenancy.models import WorkspaceMember
 from tests.factories.orchestration import ExecutionFactory, ExecutionStepFactory
+from tests.support.sockets import socket_headers, socket_stack
 
-application = AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
+application = socket_stack()
 CLOSED_4403 = {"type": "websocket.close", "code": 4403}
-
-
-def _headers(user=None) -> list[tuple[bytes, bytes]]:
-    headers = [(b"origin", b"http://127.0.0.1")]
-    if user is not None:
-        client = Client()  # one client per user: a second login on a client ends the first session
-        client.force_login(user)
-        headers.append((b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode()))
-    return headers
 
 
 @contextlib.contextmanager
@@ -59,7 +48,7 @@ async def _receive_until(communicator: WebsocketCommunicator, marker: str, timeo
     while not frames or marker not in frames[-1]:
         remaining = deadline - asyncio.get_running_loop().time()
         assert remaining > 0, f"no frame with {marker!r} in {len(frames)} frames"
-        frames.append(await communicator.receive_from(timeout=remaining))
+        frames.append(str(await communicator.receive_from(timeout=remaining)))
     return frames
 
 
@@ -75,7 +64,7 @@ def test_it_sends_the_current_state_then_live_fragments_as_a_run_progresses(alic
             {"number": 2, "tool": "test.effect", "input": {"label": "live"}, "depends_on": [1]},
         ]
     }
-    headers = _headers(alice)
+    headers = socket_headers(alice)
 
     async def run():
         with _published_on(asyncio.get_running_loop()):
@@ -124,8 +113,8 @@ def test_it_sends_the_current_state_then_live_fragments_as_a_run_progresses(alic
 
 @pytest.mark.django_db(transaction=True)
 def test_it_refuses_a_non_member_with_4403(charlie, workspace_a):
-    execution = ExecutionFactory(workspace=workspace_a)
-    headers = _headers(charlie)
+    execution = ExecutionFactory.create(workspace=workspace_a)
+    headers = socket_headers(charlie)
 
     async def run():
         communicator = WebsocketCommunicator(application, f"/ws/executions/{execution.pk}/", headers=headers)
@@ -137,11 +126,11 @@ def test_it_refuses_a_non_member_with_4403(charlie, workspace_a):
 
 @pytest.mark.django_db(transaction=True)
 def test_it_refuses_anonymous_connections(workspace_a):
-    execution = ExecutionFactory(workspace=workspace_a)
+    execution = ExecutionFactory.create(workspace=workspace_a)
 
     async def run():
         for path in (f"/ws/executions/{execution.pk}/", "/ws/executions/"):
-            communicator = WebsocketCommunicator(application, path, headers=_headers())
+            communicator = WebsocketCommunicator(application, path, headers=socket_headers())
             await communicator.connect()
             assert await communicator.receive_output(timeout=5) == CLOSED_4403
 
@@ -150,7 +139,7 @@ def test_it_refuses_anonymous_connections(workspace_a):
 
 @pytest.mark.django_db(transaction=True)
 def test_it_refuses_a_run_that_does_not_exist(alice):
-    headers = _headers(alice)
+    headers = socket_headers(alice)
 
     async def run():
         communicator = WebsocketCommunicator(
@@ -164,9 +153,9 @@ def test_it_refuses_a_run_that_does_not_exist(alice):
 
 @pytest.mark.django_db(transaction=True)
 def test_it_stops_sending_to_a_member_removed_from_the_workspace(bob, workspace_a):
-    execution = ExecutionFactory(workspace=workspace_a, status=ExecutionStatus.RUNNING, total_steps=1)
-    ExecutionStepFactory(execution=execution, step_number=1, tool="test.noop")
-    headers = _headers(bob)
+    execution = ExecutionFactory.create(workspace=workspace_a, status=ExecutionStatus.RUNNING, total_steps=1)
+    ExecutionStepFactory.create(execution=execution, step_number=1, tool="test.noop")
+    headers = socket_headers(bob)
 
     async def run():
         with _published_on(asyncio.get_running_loop()):
@@ -193,14 +182,16 @@ def _live_url(user, query: str = "") -> str:
     client = Client()
     client.force_login(user)
     page = client.get(f"/orchestrate{query}").content.decode()
-    return html.unescape(re.search(r'ws-connect="(/ws/executions/[^"]*)"', page).group(1))
+    found = re.search(r'ws-connect="(/ws/executions/[^"]*)"', page)
+    assert found is not None, "the list page names no live stream"
+    return html.unescape(found.group(1))
 
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.usefixtures("no_planning")
 def test_it_brings_a_teammates_new_run_to_the_top_of_the_list_and_updates_it(alice, bob, charlie, workspace_a):
-    old = ExecutionFactory(workspace=workspace_a, user=alice, request="Listed before")
-    alice_headers, charlie_headers = _headers(alice), _headers(charlie)
+    old = ExecutionFactory.create(workspace=workspace_a, user=alice, request="Listed before")
+    alice_headers, charlie_headers = socket_headers(alice), socket_headers(charlie)
     paths = {"all": _live_url(alice), "failed": _live_url(alice, "?status=failed"), "charlie": _live_url(charlie)}
     assert paths["failed"].startswith("/ws/executions/?status=failed&q=&page=1&since=")
 
@@ -255,8 +246,8 @@ def test_it_brings_a_teammates_new_run_to_the_top_of_the_list_and_updates_it(ali
 
 @pytest.mark.django_db(transaction=True)
 def test_it_closes_the_list_stream_of_a_member_removed_from_every_workspace(bob, workspace_a):
-    execution = ExecutionFactory(workspace=workspace_a)
-    headers = _headers(bob)
+    execution = ExecutionFactory.create(workspace=workspace_a)
+    headers = socket_headers(bob)
 
     async def run():
         with _published_on(asyncio.get_running_loop()):

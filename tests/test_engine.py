@@ -132,8 +132,8 @@ def test_it_refuses_an_empty_request_and_a_viewer(alice, workspace_a):
 
     with pytest.raises(ValueError, match="Type a request"):
         submit(user=alice, workspace=workspace_a, request_text="   ")
-    viewer = UserFactory(username="vera")
-    MemberFactory(workspace=workspace_a, user=viewer, role="viewer")
+    viewer = UserFactory.create(username="vera")
+    MemberFactory.create(workspace=workspace_a, user=viewer, role="viewer")
     with pytest.raises(PermissionDenied):
         submit(user=viewer, workspace=workspace_a, request_text=SPEC_REQUEST)
 

@@ -21,6 +21,7 @@ from orchestration.engine.runs import submit
 from orchestration.models import ExecutionStatus, ExecutionStep, StepStatus
 from persistence.models import ExecutionCheckpoint
 from tests.support.engine import CeleryProcess, use_celery, wait_for, wait_until_idle
+from tests.support.polling import eventually
 from tests.support.tools import effect_count
 from tools.drive import WorkspaceDrive
 
@@ -43,23 +44,21 @@ def _effect_plan(seconds: float) -> dict:
 
 
 def _running_step(execution, timeout=30.0) -> ExecutionStep:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        step = ExecutionStep.objects.filter(execution=execution, step_number=1).first()
-        if step and step.status == StepStatus.RUNNING and step.claimed_by:
-            return step
-        time.sleep(0.05)
-    raise AssertionError("step 1 never started")
+    return eventually(
+        lambda: ExecutionStep.objects.filter(
+            execution=execution, step_number=1, status=StepStatus.RUNNING, claimed_by__gt=""
+        ).first(),
+        what="step 1 to be running on a worker",
+        timeout=timeout,
+    )
 
 
 def _wait_checkpointed_progress(execution, timeout=10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def progressed() -> bool:
         checkpoint = ExecutionCheckpoint.objects.filter(execution=execution).order_by("-checkpoint_number").first()
-        if checkpoint and checkpoint.state["steps"]["1"].get("progress"):
-            return
-        time.sleep(0.1)
-    raise AssertionError("no checkpoint recorded the step's progress")
+        return bool(checkpoint and checkpoint.state["steps"]["1"].get("progress"))
+
+    eventually(progressed, what="a checkpoint with step 1's progress", timeout=timeout, interval=0.1)
 
 
 @pytest.fixture

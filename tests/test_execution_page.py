@@ -10,9 +10,7 @@ from django.urls import reverse
 from monitoring.log_handler import flush_database_logs
 from orchestration.engine.runs import submit
 from orchestration.models import ExecutionStatus, StepStatus
-from tenancy.roles import Role
 from tests.factories.orchestration import ExecutionFactory, ExecutionStepFactory
-from tests.factories.tenancy import MemberFactory, UserFactory
 from tests.support.engine import wait_for
 from tests.test_engine import Q1, Q2, SPEC_REQUEST, _csv, _wait_step_status
 from tools.drive import WorkspaceDrive
@@ -121,8 +119,8 @@ def test_it_cancels_a_running_run_through_htmx(client, bob, workspace_a):
 
 @pytest.mark.django_db
 def test_it_answers_404_to_non_members_for_the_page_and_its_actions(client, alice, charlie, workspace_a):
-    execution = ExecutionFactory(workspace=workspace_a, user=alice, status=ExecutionStatus.RUNNING)
-    ExecutionStepFactory(execution=execution, step_number=1, output={"$stored": "outputs/x.json", "bytes": 9})
+    execution = ExecutionFactory.create(workspace=workspace_a, user=alice, status=ExecutionStatus.RUNNING)
+    ExecutionStepFactory.create(execution=execution, step_number=1, output={"$stored": "outputs/x.json", "bytes": 9})
     client.force_login(charlie)
     assert client.get(reverse("orchestration:execution", args=[execution.pk])).status_code == 404
     assert client.post(reverse("orchestration:cancel", args=[execution.pk])).status_code == 404
@@ -134,7 +132,7 @@ def test_it_answers_404_to_non_members_for_the_page_and_its_actions(client, alic
 
 @pytest.mark.django_db
 def test_it_sends_anonymous_visitors_to_log_in(client, workspace_a):
-    execution = ExecutionFactory(workspace=workspace_a)
+    execution = ExecutionFactory.create(workspace=workspace_a)
     response = client.get(reverse("orchestration:execution", args=[execution.pk]))
     assert response.status_code == 302
     assert response["Location"].startswith("/accounts/login/")
@@ -142,8 +140,8 @@ def test_it_sends_anonymous_visitors_to_log_in(client, workspace_a):
 
 @pytest.mark.django_db
 def test_it_escapes_a_script_request_on_the_execution_page(client, alice, workspace_a):
-    execution = ExecutionFactory(workspace=workspace_a, user=alice, request="<script>alert(1)</script>")
-    ExecutionStepFactory(
+    execution = ExecutionFactory.create(workspace=workspace_a, user=alice, request="<script>alert(1)</script>")
+    ExecutionStepFactory.create(
         execution=execution, step_number=1, tool="test.noop", input={"value": "<img src=x onerror=alert(2)>"}
     )
     client.force_login(alice)
@@ -154,11 +152,9 @@ def test_it_escapes_a_script_request_on_the_execution_page(client, alice, worksp
 
 
 @pytest.mark.django_db
-def test_it_keeps_a_viewer_from_cancelling(client, workspace_a):
-    execution = ExecutionFactory(workspace=workspace_a, status=ExecutionStatus.RUNNING, total_steps=1)
-    viewer = UserFactory(username="victor")
-    MemberFactory(workspace=workspace_a, user=viewer, role=Role.VIEWER)
-    client.force_login(viewer)
+def test_it_keeps_a_viewer_from_cancelling(victor, client, workspace_a):
+    execution = ExecutionFactory.create(workspace=workspace_a, status=ExecutionStatus.RUNNING, total_steps=1)
+    client.force_login(victor)
     assert 'id="cancel-form"' not in _page(client, execution)
     response = client.post(reverse("orchestration:cancel", args=[execution.pk]), follow=True)
     assert "You may not cancel runs in this workspace." in response.content.decode()
@@ -168,8 +164,8 @@ def test_it_keeps_a_viewer_from_cancelling(client, workspace_a):
 
 @pytest.mark.django_db
 def test_it_links_a_step_waiting_for_approval_to_the_queue(client, alice, workspace_a):
-    execution = ExecutionFactory(workspace=workspace_a, status=ExecutionStatus.WAITING_APPROVAL, total_steps=1)
-    ExecutionStepFactory(
+    execution = ExecutionFactory.create(workspace=workspace_a, status=ExecutionStatus.WAITING_APPROVAL, total_steps=1)
+    ExecutionStepFactory.create(
         execution=execution,
         step_number=1,
         tool="test.critical",
@@ -185,7 +181,7 @@ def test_it_links_a_step_waiting_for_approval_to_the_queue(client, alice, worksp
 
 @pytest.mark.django_db
 def test_it_shows_an_empty_run_clearly(client, alice, workspace_a):
-    execution = ExecutionFactory(workspace=workspace_a)
+    execution = ExecutionFactory.create(workspace=workspace_a)
     client.force_login(alice)
     page = _page(client, execution)
     assert "Planning… the steps appear here when the plan is ready." in page
@@ -197,7 +193,7 @@ def test_it_shows_an_empty_run_clearly(client, alice, workspace_a):
 
 @pytest.mark.django_db
 def test_it_answers_htmx_with_out_of_band_fragments(client, alice, workspace_a):
-    execution = ExecutionFactory(workspace=workspace_a)
+    execution = ExecutionFactory.create(workspace=workspace_a)
     client.force_login(alice)
     fragment = client.get(reverse("orchestration:execution", args=[execution.pk]), headers={"HX-Request": "true"})
     html = fragment.content.decode()

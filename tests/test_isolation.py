@@ -15,6 +15,7 @@ import contextlib
 import itertools
 import re
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -22,7 +23,6 @@ from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from config.routing import websocket_urlpatterns
@@ -33,6 +33,8 @@ from safety.models import PendingApproval
 from tenancy.models import Workspace, WorkspaceMember, WorkspacePermission
 from tenancy.roles import ResourceType
 from tests.support.engine import wait_for
+from tests.support.runs import critical_run
+from tests.support.sockets import socket_headers, socket_stack
 from tools.drive import WorkspaceDrive
 
 pytestmark = pytest.mark.usefixtures("engine")
@@ -67,13 +69,7 @@ def a_objects(alice, bob, charlie, workspace_a, workspace_b):
     drive.write_text("data/zebracorn_sales_q2.csv", "region,revenue\nwest,950.25\n")
     report = wait_for(submit(user=alice, workspace=workspace_a, request_text=REPORT_REQUEST))
     assert report.status == ExecutionStatus.SUCCEEDED, report.error
-    waiting = submit(
-        user=alice,
-        workspace=workspace_a,
-        request_text=CRITICAL_REQUEST,
-        plan={"steps": [{"number": 1, "tool": "test.critical", "input": {"label": "zebracorn"}}]},
-    )
-    waiting = wait_for(waiting, statuses=(ExecutionStatus.WAITING_APPROVAL,))
+    waiting, approval = critical_run(alice, workspace_a, request_text=CRITICAL_REQUEST, label="zebracorn")
     grant = WorkspacePermission.objects.create(
         workspace=workspace_a, user=bob, resource_type=ResourceType.TOOL, resource_id="email", permissions=["approve"]
     )
@@ -81,7 +77,7 @@ def a_objects(alice, bob, charlie, workspace_a, workspace_b):
         "workspace": workspace_a,
         "report": report,
         "waiting": waiting,
-        "approval": PendingApproval.objects.get(execution=waiting),
+        "approval": approval,
         "grant": grant,
         "member": WorkspaceMember.objects.get(workspace=workspace_a, user=bob),
         "own_workspace": workspace_b,
@@ -137,6 +133,10 @@ def _missing(value: str) -> str:
     return f"nothing-{value}"
 
 
+def _fill(route: str, values: Iterator[str]) -> str:
+    return "/" + PARAMETER.sub(lambda _m: next(values), route)
+
+
 def urls_for(route: str, a: dict[str, Any]) -> list[tuple[str, str | None]]:
     """(url, control) for each combination naming at least one of A's objects; the control
     names objects that do not exist instead. Routes without parameters: (url, None)."""
@@ -144,18 +144,13 @@ def urls_for(route: str, a: dict[str, Any]) -> list[tuple[str, str | None]]:
     if not names:
         return [("/" + route, None)]
     choices = [fill_values(name, converter, route, a) for name, converter in names]
-    urls = []
+    urls: list[tuple[str, str | None]] = []
     for values in itertools.product(*choices):
         if not any(is_a for _, is_a in values):
             continue  # charlie's own objects only: his to see
         real = iter(value for value, _ in values)
         control = iter(_missing(value) if is_a else value for value, is_a in values)
-        urls.append(
-            (
-                "/" + PARAMETER.sub(lambda _m, f=real: next(f), route),
-                "/" + PARAMETER.sub(lambda _m, f=control: next(f), route),
-            )
-        )
+        urls.append((_fill(route, real), _fill(route, control)))
     return urls
 
 
@@ -249,21 +244,6 @@ def test_it_shows_and_changes_nothing_of_workspace_a_to_charlie_on_any_url(clien
     assert not problems, "\n".join(problems)
 
 
-def _socket_stack():
-    """The websocket half of config.asgi, built here: importing config.asgi would start the
-    server's sweeper thread in the test process for the rest of the session."""
-    from config.routing import websocket_application
-
-    return websocket_application()
-
-
-def _browser_headers(user) -> list[tuple[bytes, bytes]]:
-    client = Client()
-    client.force_login(user)
-    cookie = f"sessionid={client.cookies['sessionid'].value}"
-    return [(b"origin", b"http://127.0.0.1"), (b"host", b"127.0.0.1"), (b"cookie", cookie.encode())]
-
-
 async def _drain(communicator: WebsocketCommunicator) -> str:
     said = []
     while not await communicator.receive_nothing(timeout=0.5):
@@ -273,10 +253,10 @@ async def _drain(communicator: WebsocketCommunicator) -> str:
 
 def test_it_refuses_charlie_every_websocket_stream_of_workspace_a(alice, charlie, a_objects):
     a = a_objects
-    stack = _socket_stack()
+    stack = socket_stack()
     routes = walk(websocket_urlpatterns)
     assert "ws/executions/<uuid:execution_id>/" in routes, routes
-    as_charlie, as_alice = _browser_headers(charlie), _browser_headers(alice)
+    as_charlie, as_alice = socket_headers(charlie), socket_headers(alice)
 
     async def refused(path: str) -> list[str]:
         communicator = WebsocketCommunicator(stack, path, headers=as_charlie)

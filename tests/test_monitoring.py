@@ -25,7 +25,7 @@ from tests.factories.orchestration import ExecutionFactory
 
 @pytest.fixture
 def execution(db):
-    return ExecutionFactory()
+    return ExecutionFactory.create()
 
 
 @pytest.fixture
@@ -176,7 +176,7 @@ def test_it_writes_buffered_logs_of_a_run_in_few_queries(db_logger, django_asser
     SQLite logs the BEGIN and COMMIT around it; PostgreSQL would show the insert alone.
     """
     logger, handler = db_logger
-    execution = ExecutionFactory()
+    execution = ExecutionFactory.create()
     with django_assert_max_num_queries(0):
         for number in range(100):
             logger.info("step %s done", number, extra={"execution_id": execution.id, "step_number": number})
@@ -241,7 +241,7 @@ def test_it_can_leave_out_warnings_without_an_execution(db):
 )
 def test_it_keeps_the_id_of_an_unknown_execution_without_linking_it(in_transaction, db_logger):
     logger, handler = db_logger
-    execution = ExecutionFactory()
+    execution = ExecutionFactory.create()
     missing = uuid.uuid4()
     logger.info("late line", extra={"execution_id": missing})
     logger.info("good line", extra={"execution_id": execution.id})
@@ -296,7 +296,7 @@ def test_it_never_raises_when_the_database_write_fails(execution, db_logger, mon
 @pytest.mark.django_db(transaction=True)
 def test_it_collects_logs_from_eight_threads_at_once(db_logger):
     logger, handler = db_logger
-    execution = ExecutionFactory()
+    execution = ExecutionFactory.create()
     start = threading.Barrier(8)
 
     def worker(number: int) -> None:
@@ -318,7 +318,7 @@ def test_it_collects_logs_from_eight_threads_at_once(db_logger):
 
 @pytest.mark.django_db(transaction=True)
 def test_it_writes_from_the_background_thread_when_the_buffer_fills():
-    execution = ExecutionFactory()
+    execution = ExecutionFactory.create()
     handler = DatabaseLogHandler(flush_interval=60, capacity=10)
     try:
         for line in range(10):

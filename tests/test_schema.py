@@ -84,12 +84,12 @@ def _violates(factory) -> bool:
 
 @pytest.mark.django_db
 def test_it_enforces_natural_keys():
-    execution = ExecutionFactory()
-    user = UserFactory()
+    execution = ExecutionFactory.create()
+    user = UserFactory.create()
     now = timezone.now()
     pairs = [
-        lambda: MemberFactory(workspace=execution.workspace, user=user),
-        lambda: ExecutionStepFactory(execution=execution, step_number=1),
+        lambda: MemberFactory.create(workspace=execution.workspace, user=user),
+        lambda: ExecutionStepFactory.create(execution=execution, step_number=1),
         lambda: SharedContext.objects.create(execution=execution, key="found", created_by="drive"),
         lambda: ExecutionCheckpoint.objects.create(execution=execution, checkpoint_number=1),
         lambda: PlanVersion.objects.create(plan=execution, version=1, plan_data={}),
@@ -120,7 +120,7 @@ def test_it_enforces_natural_keys():
 
 @pytest.mark.django_db
 def test_it_enforces_value_ranges():
-    execution = ExecutionFactory()
+    execution = ExecutionFactory.create()
     refused = [
         lambda: ExecutionFeedback.objects.create(execution=execution, success=True, user_rating=6),
         lambda: ExecutionFeedback.objects.create(execution=execution, success=True, user_rating=0),
@@ -128,18 +128,20 @@ def test_it_enforces_value_ranges():
         lambda: LearnedPattern.objects.create(pattern_type="tool_sequence", description="d", success_rate=-0.1),
         lambda: PromptVersion.objects.create(agent_id="a", version=1, prompt="p", success_rate=2),
         lambda: PromptVersion.objects.create(agent_id="a", version=0, prompt="p"),
-        lambda: ExecutionStepFactory(execution=execution, step_number=0),
-        lambda: ExecutionFactory(status="exploded"),
-        lambda: ExecutionFactory(current_step=3, total_steps=2),
+        lambda: ExecutionStepFactory.create(execution=execution, step_number=0),
+        lambda: ExecutionFactory.create(status="exploded"),
+        lambda: ExecutionFactory.create(current_step=3, total_steps=2),
         lambda: AgentMessage.objects.create(execution=execution, from_agent="a", to_agent="b", message_type="SHOUT"),
-        lambda: MemberFactory(role="emperor"),
+        lambda: MemberFactory.create(role="emperor"),
     ]
     for make in refused:
         assert _violates(make)
     accepted = [
         lambda: ExecutionFeedback.objects.create(execution=execution, success=True, user_rating=5),
         lambda: LearnedPattern.objects.create(pattern_type="tool_sequence", description="d", confidence=0.9),
-        lambda: ExecutionStepFactory(execution=execution, step_number=2, started_at=timezone.now() - timedelta(1)),
+        lambda: ExecutionStepFactory.create(
+            execution=execution, step_number=2, started_at=timezone.now() - timedelta(1)
+        ),
     ]
     for make in accepted:
         assert not _violates(make)
@@ -147,7 +149,7 @@ def test_it_enforces_value_ranges():
 
 @pytest.mark.django_db
 def test_it_cascades_a_workspace_deletion_to_its_runs():
-    execution = ExecutionFactory()
-    ExecutionStepFactory(execution=execution)
+    execution = ExecutionFactory.create()
+    ExecutionStepFactory.create(execution=execution)
     execution.workspace.delete()
     assert not ExecutionStep.objects.exists()

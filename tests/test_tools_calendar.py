@@ -281,7 +281,7 @@ def failing_server(settings) -> Iterator[ThreadingHTTPServer]:
 
 @pytest.mark.parametrize("status", [500, 503])
 def test_it_asks_for_a_retry_when_the_server_fails(failing_server, workspace_a, status):
-    failing_server.status = status  # type: ignore[attr-defined]
+    failing_server.status = status
 
     with pytest.raises(RetryableToolError) as failure:
         create(workspace_a)

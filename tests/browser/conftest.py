@@ -28,7 +28,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,9 +35,11 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
+from playwright.sync_api import Browser
 
 from tests.browser.helpers import ROOT, TRACK_SOCKETS, login
 from tests.support.engine import database_url, redis_url
+from tests.support.polling import eventually
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -111,14 +112,14 @@ def _free_port() -> int:
 
 
 def _wait_for_port(server: Server, port: int, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def listening() -> bool:
         if server.process.poll() is not None:
-            break
+            raise AssertionError(f"daphne exited before listening on {port}:\n{server.log()[-4000:]}")
         with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"daphne did not start listening on {port}:\n{server.log()[-4000:]}")
+            return True
+        return False
+
+    eventually(listening, what=f"daphne to listen on {port}", timeout=timeout, explain=lambda: server.log()[-4000:])
 
 
 @pytest.fixture
@@ -197,14 +198,12 @@ class Pages:
     """The browser contexts and pages of one test, and every request they made."""
 
     server: Server
-    browser: object
+    browser: Browser
     contexts: list = field(default_factory=list)
     requests: list[str] = field(default_factory=list)
 
     def new_context(self):
-        context = self.browser.new_context(  # type: ignore[attr-defined]
-            base_url=self.server.url, viewport={"width": 1280, "height": 800}
-        )
+        context = self.browser.new_context(base_url=self.server.url, viewport={"width": 1280, "height": 800})
         context.add_init_script(TRACK_SOCKETS)
         context.set_default_timeout(TIMEOUT_MS)
         context.set_default_navigation_timeout(TIMEOUT_MS)

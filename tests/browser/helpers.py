@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -14,7 +13,6 @@ from playwright.sync_api import Locator, Page, expect
 
 from orchestration.engine.runs import submit
 from orchestration.models import Execution
-from safety.models import PendingApproval
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "docs" / "screenshots"
@@ -109,17 +107,6 @@ def submit_in_server(**kwargs: Any) -> Execution:
         execution = off_the_loop(submit, **kwargs)
         assert runtime().wait_idle(15), "planning did not finish"
     return execution
-
-
-def approval_of(execution: Execution, timeout: float = 15.0) -> PendingApproval:
-    """The run's approval request, once its critical step has asked."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        approval = PendingApproval.objects.filter(execution=execution).first()
-        if approval is not None:
-            return approval
-        time.sleep(0.05)
-    raise AssertionError(f"no approval was requested for {execution.pk}")
 
 
 def step_plan(*steps: dict[str, Any]) -> dict[str, Any]:

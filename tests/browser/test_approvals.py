@@ -8,7 +8,6 @@ from playwright.sync_api import expect
 from orchestration.models import ExecutionStatus
 from safety.models import ApprovalStatus
 from tests.browser.helpers import (
-    approval_of,
     assert_legible,
     assert_not_reloaded,
     mark_page,
@@ -18,6 +17,7 @@ from tests.browser.helpers import (
     wait_for_socket,
 )
 from tests.support.engine import wait_for
+from tests.support.runs import approval_of
 from tests.support.tools import effect_count
 from tools.drive import WorkspaceDrive
 

@@ -10,7 +10,6 @@ from playwright.sync_api import expect
 from orchestration.models import Execution
 from tests.browser.helpers import (
     XSS,
-    approval_of,
     assert_not_reloaded,
     login,
     mark_page,
@@ -20,6 +19,7 @@ from tests.browser.helpers import (
     submit_in_server,
     wait_for_socket,
 )
+from tests.support.runs import approval_of
 from tools.drive import WorkspaceDrive
 
 pytestmark = pytest.mark.browser
@@ -42,7 +42,9 @@ def _run(page, request_text: str) -> str:
     form.locator("textarea[name=request]").fill(request_text)
     form.get_by_role("button", name="Run", exact=True).click()
     page.wait_for_url(EXECUTION_URL)
-    return EXECUTION_URL.search(page.url).group(1)
+    found = EXECUTION_URL.search(page.url)
+    assert found is not None, page.url
+    return found.group(1)
 
 
 def test_it_runs_a_submitted_request_and_shows_its_progress_live(pages, alice, sales_files):

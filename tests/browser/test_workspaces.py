@@ -44,7 +44,7 @@ def acme_run(alice, acme):
 
 
 def test_it_adds_a_member_who_then_sees_the_workspace_and_its_runs(pages, alice, acme, acme_run):
-    UserFactory(username="bob")
+    UserFactory.create(username="bob")
     bob_page = pages.open_as("bob", "/workspaces/")
     expect(bob_page.locator("main")).not_to_contain_text(NAME)
 

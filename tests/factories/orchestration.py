@@ -1,3 +1,5 @@
+"""Runs and steps made directly as rows (no engine): for pages, lists and access tests."""
+
 from __future__ import annotations
 
 import factory
@@ -6,7 +8,7 @@ from orchestration.models import Execution, ExecutionStep
 from tests.factories.tenancy import UserFactory, WorkspaceFactory
 
 
-class ExecutionFactory(factory.django.DjangoModelFactory):
+class ExecutionFactory(factory.django.DjangoModelFactory[Execution]):
     class Meta:
         model = Execution
 
@@ -15,7 +17,7 @@ class ExecutionFactory(factory.django.DjangoModelFactory):
     request = factory.Sequence(lambda n: f"Summarise the sales files, batch {n}")
 
 
-class ExecutionStepFactory(factory.django.DjangoModelFactory):
+class ExecutionStepFactory(factory.django.DjangoModelFactory[ExecutionStep]):
     class Meta:
         model = ExecutionStep
 

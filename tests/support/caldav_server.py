@@ -31,9 +31,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from caldav.davclient import DAVClient
 
 if TYPE_CHECKING:
-    import caldav
+    pass
 
 USERNAME = "orchestrate"
 
@@ -107,10 +108,8 @@ class CalDAVServer:
         self._shutdown.close()
         self._thread.join(timeout=10)
 
-    def client(self) -> caldav.DAVClient:
-        import caldav
-
-        return caldav.DAVClient(url=self.url, username=self.username, password=self.password, timeout=10)
+    def client(self) -> DAVClient:
+        return DAVClient(url=self.url, username=self.username, password=self.password, timeout=10)
 
 
 @pytest.fixture

@@ -16,13 +16,17 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
+from collections.abc import Callable, Collection
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.conf import settings
 from django.db import connection
 
 from orchestration.models import FINISHED_STATUSES, Execution
+from tests.support.polling import eventually
 
 ROOT = Path(__file__).resolve().parents[2]
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
@@ -30,17 +34,22 @@ IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 TELEMETRY_FLUSH_SECONDS = 0.2
 
 
-def wait_for(execution: Execution | str, statuses=FINISHED_STATUSES, timeout: float = 30.0) -> Execution:
+def wait_for(
+    execution: Execution | uuid.UUID | str, statuses: Collection[str] = FINISHED_STATUSES, timeout: float = 30.0
+) -> Execution:
+    """The run, re-read, once its status is one of `statuses` (finished, by default)."""
     execution_id = execution.pk if isinstance(execution, Execution) else execution
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    def reached() -> Execution | None:
         current = Execution.objects.get(pk=execution_id)
-        if current.status in statuses:
-            return current
-        time.sleep(0.05)
-    current = Execution.objects.get(pk=execution_id)
-    steps = [(s.step_number, s.tool, s.status, s.error) for s in current.steps.all()]
-    raise AssertionError(f"run still {current.status} after {timeout}s; steps: {steps}; error: {current.error}")
+        return current if current.status in statuses else None
+
+    def explain() -> str:
+        current = Execution.objects.get(pk=execution_id)
+        steps = [(s.step_number, s.tool, s.status, s.error) for s in current.steps.all()]
+        return f"the run is {current.status}; steps: {steps}; error: {current.error}"
+
+    return eventually(reached, what=f"the run to be {'/'.join(sorted(statuses))}", timeout=timeout, explain=explain)
 
 
 def wait_for_log(execution: Execution, text: str, timeout: float = 10.0) -> None:
@@ -48,24 +57,23 @@ def wait_for_log(execution: Execution, text: str, timeout: float = 10.0) -> None
     from monitoring.log_handler import flush_database_logs
     from monitoring.models import Log
 
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def logged() -> bool:
         flush_database_logs()
-        if Log.objects.filter(execution=execution, message__contains=text).exists():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"no log line of the run contains {text!r}")
+        return Log.objects.filter(execution=execution, message__contains=text).exists()
+
+    eventually(logged, what=f"a log line of the run containing {text!r}", timeout=timeout, interval=0.1)
 
 
-def wait_for_rows(count, expected: int, timeout: float = 10.0) -> None:
+def wait_for_rows(count: Callable[[], int], expected: int, timeout: float = 10.0) -> None:
     """Wait until `count()` reaches `expected`: spans and metrics are written by each worker
     process's telemetry batch, at most ORCHESTRATE_TELEMETRY_FLUSH_SECONDS behind."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if count() >= expected:
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"only {count()} of {expected} rows after {timeout}s")
+    eventually(
+        lambda: count() >= expected,
+        what=f"{expected} rows",
+        timeout=timeout,
+        interval=0.1,
+        explain=lambda: f"{count()} so far",
+    )
 
 
 def redis_url() -> str:
@@ -152,12 +160,12 @@ class CeleryProcess:
                 self.kill()
 
 
-def use_celery(settings_fixture) -> None:
+def use_celery(settings_fixture: Any) -> None:
     """Send this process's work to Celery workers over the tests' Redis."""
     from config.celery import app
 
     settings_fixture.ORCHESTRATE_RUN_MODE = "celery"
-    app.conf.broker_url = redis_url()
+    app.conf.update(broker_url=redis_url())
 
 
 @pytest.fixture(scope="session")
@@ -186,18 +194,17 @@ def wait_until_idle(worker: CeleryProcess | None, timeout: float = 30.0) -> None
     from config.celery import app
 
     queue = redis.Redis.from_url(redis_url())
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    def idle() -> bool:
         inspect = app.control.inspect(destination=[worker.name], timeout=0.5)
         busy = [inspect.active(), inspect.reserved(), inspect.scheduled()]
-        if queue.llen(settings.CELERY_TASK_DEFAULT_QUEUE) == 0 and all(
+        return queue.llen(str(settings.CELERY_TASK_DEFAULT_QUEUE)) == 0 and all(
             reply is not None and not any(reply.values()) for reply in busy
-        ):
-            # And the workers' last telemetry batch is written before the tables are flushed under it.
-            time.sleep(3 * TELEMETRY_FLUSH_SECONDS)
-            return
-        time.sleep(0.1)
-    raise AssertionError("the Celery worker is still busy")
+        )
+
+    eventually(idle, what="the Celery worker to be idle", timeout=timeout, interval=0.1)
+    # And the workers' last telemetry batch is written before the tables are flushed under it.
+    time.sleep(3 * TELEMETRY_FLUSH_SECONDS)
 
 
 @pytest.fixture
