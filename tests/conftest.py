@@ -20,6 +20,7 @@ pytest_plugins = [
     "tests.support.openai_server",
     "tests.support.smtp_server",
     "tests.support.caldav_server",
+    "tests.support.views",
 ]
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}

@@ -1,0 +1,406 @@
+"""Every page, action and websocket route, with the access tests of tests/support/views.py.
+
+One class per route and method: anonymous visitors are sent to log in,
+charlie (not in A) gets 404 for A's objects, each role of A is allowed or
+refused as `tenancy.roles.ROLE_ACTIONS` says, and pages htmx asks for a part
+of answer it with a fragment. The last tests fail when a URL pattern or a
+websocket route has no class here (or in a consumer's own tests).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.http import HttpResponse
+from django.urls import get_resolver
+
+from config.routing import websocket_urlpatterns
+from orchestration.models import Execution, ExecutionStatus
+from safety.models import ApprovalStatus, PendingApproval
+from tenancy.models import WorkspaceMember, WorkspacePermission
+from tenancy.roles import Action, Role
+from tests.support.views import (
+    HTMX,
+    SOCKET_ROUTES,
+    VIEW_ROUTES,
+    HtmxFragmentTests,
+    SocketTests,
+    ViewTests,
+    World,
+    url_routes,
+)
+
+pytestmark = pytest.mark.django_db
+
+# Routes with no view tests, each with the reason.
+NOT_VIEWS = {
+    "": "a redirect to /orchestrate, for everyone",
+    "accounts/login/": "public by design: the login form",
+    "accounts/logout/": "ends the visitor's own session",
+    "calendar/<str:token>.ics": "a capability URL for calendar apps, which cannot log in: the secret token is the "
+    "access check (tests/test_calendar_feed.py)",
+    "admin/": "the Django admin: staff only, its own login and permissions (tests/test_admin.py)",
+}
+
+
+# --- the console (orchestration.views) ---
+
+
+class TestConsolePage(ViewTests, HtmxFragmentTests):
+    route = "orchestrate"
+    action = None  # every signed-in user has a console, if only to learn how to join a workspace
+    scoped = False
+    htmx_headers: ClassVar[dict[str, str]] = {**HTMX, "HX-Target": "executions-list"}
+    fragment_marker = 'id="executions-list"'
+
+    def url(self, world: World) -> str:
+        return "/orchestrate"
+
+
+class TestSubmit(ViewTests):
+    route = "orchestrate"
+    method = "POST"
+    action = Action.RUN
+    scoped = False
+
+    def url(self, world: World) -> str:
+        return "/orchestrate"
+
+    def data(self, world: World) -> dict[str, Any]:
+        return {"request": "Summarise the sales files"}
+
+    def allowed(self, response: HttpResponse, world: World) -> bool:
+        made = Execution.objects.filter(request="Summarise the sales files").first()
+        return made is not None and response["Location"] == f"/orchestrate/executions/{made.pk}/"
+
+    def refused(self, response: HttpResponse, world: World) -> bool:
+        return response.status_code == 403 and not Execution.objects.filter(request="Summarise the sales files")
+
+
+class TestUpload(ViewTests):
+    route = "orchestrate/files/"
+    method = "POST"
+    action = Action.RUN
+    scoped = False
+
+    def url(self, world: World) -> str:
+        return "/orchestrate/files/"
+
+    def data(self, world: World) -> dict[str, Any]:
+        return {"files": SimpleUploadedFile("uploaded.csv", b"a,b\n1,2\n")}
+
+    def allowed(self, response: HttpResponse, world: World) -> bool:
+        from tools.drive import WorkspaceDrive
+
+        return response.status_code == 302 and WorkspaceDrive(world.workspace.pk).exists("uploaded.csv")
+
+
+class TestDriveFile(ViewTests):
+    route = "orchestrate/files/<uuid:workspace_id>/<path:name>"
+    action = Action.VIEW
+
+    def url(self, world: World) -> str:
+        return f"/orchestrate/files/{world.workspace.pk}/{world.file_name}"
+
+    def allowed(self, response: HttpResponse, world: World) -> bool:
+        return response.status_code == 200 and b"north,1200" in b"".join(response.streaming_content)  # type: ignore[attr-defined]
+
+
+class TestExecutionPage(ViewTests, HtmxFragmentTests):
+    route = "orchestrate/executions/<uuid:execution_id>/"
+    action = Action.VIEW
+    fragment_marker = "hx-swap-oob"
+
+    def url(self, world: World) -> str:
+        return f"/orchestrate/executions/{world.running.pk}/"
+
+
+class TestCancel(ViewTests):
+    route = "orchestrate/executions/<uuid:execution_id>/cancel"
+    method = "POST"
+    action = Action.CANCEL
+
+    def url(self, world: World) -> str:
+        return f"/orchestrate/executions/{world.running.pk}/cancel"
+
+    def _status(self, world: World) -> str:
+        return Execution.objects.get(pk=world.running.pk).status
+
+    def allowed(self, response: HttpResponse, world: World) -> bool:
+        return self._status(world) == ExecutionStatus.CANCELLED
+
+    def refused(self, response: HttpResponse, world: World) -> bool:
+        return self._status(world) == ExecutionStatus.RUNNING
+
+
+class TestResume(ViewTests):
+    route = "orchestrate/executions/<uuid:execution_id>/resume"
+    method = "POST"
+    action = Action.CANCEL  # retrying and resuming are part of "cancel, retry and resume runs"
+
+    def url(self, world: World) -> str:
+        return f"/orchestrate/executions/{world.failed.pk}/resume"
+
+    def _status(self, world: World) -> str:
+        return Execution.objects.get(pk=world.failed.pk).status
+
+    def allowed(self, response: HttpResponse, world: World) -> bool:
+        return self._status(world) == ExecutionStatus.RUNNING
+
+    def refused(self, response: HttpResponse, world: World) -> bool:
+        return self._status(world) == ExecutionStatus.FAILED
+
+
+class TestStepOutput(ViewTests):
+    route = "orchestrate/executions/<uuid:execution_id>/steps/<int:step_number>/output"
+    action = Action.VIEW
+
+    def url(self, world: World) -> str:
+        return f"/orchestrate/executions/{world.running.pk}/steps/1/output"
+
+    def allowed(self, response: HttpResponse, world: World) -> bool:
+        return response.status_code == 200 and b'"rows": 3' in b"".join(response.streaming_content)  # type: ignore[attr-defined]
+
+
+# --- the approvals queue (safety.views) ---
+
+
+class TestApprovalsQueue(ViewTests, HtmxFragmentTests):
+    route = "approvals/"
+    action = Action.VIEW  # every member sees the queue; only some may decide (below)
+    scoped = False
+    fragment_marker = 'id="approvals-queue"'
+
+    def url(self, world: World) -> str:
+        return "/approvals/"
+
+    def allowed(self, response: HttpResponse, world: World) -> bool:
+        return response.status_code == 200 and "Running report" in response.content.decode()
+
+
+class TestDecide(ViewTests):
+    route = "approvals/<uuid:approval_id>/decide/"
+    method = "POST"
+    action = Action.APPROVE
+
+    def url(self, world: World) -> str:
+        return f"/approvals/{world.approval.pk}/decide/"
+
+    def data(self, world: World) -> dict[str, Any]:
+        return {"decision": "approve", "comment": "fine"}
+
+    def _status(self, world: World) -> str:
+        return PendingApproval.objects.get(pk=world.approval.pk).status
+
+    def allowed(self, response: HttpResponse, world: World) -> bool:
+        return response.status_code == 302 and self._status(world) == ApprovalStatus.APPROVED
+
+    def refused(self, response: HttpResponse, world: World) -> bool:
+        return response.status_code == 403 and self._status(world) == ApprovalStatus.PENDING
+
+
+# --- workspaces (tenancy.views) ---
+
+
+class TestWorkspaceList(ViewTests):
+    route = "workspaces/"
+    action = None
+    scoped = False
+
+    def url(self, world: World) -> str:
+        return "/workspaces/"
+
+
+class TestCreateWorkspace(ViewTests):
+    route = "workspaces/create/"
+    method = "POST"
+    action = None  # anyone signed in may start a workspace of their own
+    scoped = False
+
+    def url(self, world: World) -> str:
+        return "/workspaces/create/"
+
+    def data(self, world: World) -> dict[str, Any]:
+        return {"name": "Fresh start"}
+
+
+class TestSwitchWorkspace(ViewTests):
+    route = "workspaces/switch/"
+    method = "POST"
+    action = Action.VIEW
+    scoped = False
+
+    def url(self, world: World) -> str:
+        return "/workspaces/switch/"
+
+    def data(self, world: World) -> dict[str, Any]:
+        return {"workspace": str(world.workspace.pk), "next": "/orchestrate"}
+
+    def allowed(self, response: HttpResponse, world: World) -> bool:
+        return response.status_code == 302 and response["Location"] == "/orchestrate"
+
+
+class TestWorkspacePage(ViewTests):
+    route = "workspaces/<uuid:workspace_id>/"
+    action = Action.VIEW
+
+    def url(self, world: World) -> str:
+        return f"/workspaces/{world.workspace.pk}/"
+
+
+class TestAddMember(ViewTests):
+    route = "workspaces/<uuid:workspace_id>/members/add/"
+    method = "POST"
+    action = Action.MANAGE_MEMBERS
+
+    def url(self, world: World) -> str:
+        return f"/workspaces/{world.workspace.pk}/members/add/"
+
+    def data(self, world: World) -> dict[str, Any]:
+        return {"user": world.newcomer.username, "role": Role.VIEWER}
+
+    def allowed(self, response: HttpResponse, world: World) -> bool:
+        return WorkspaceMember.objects.filter(workspace=world.workspace, user=world.newcomer).exists()
+
+    def refused(self, response: HttpResponse, world: World) -> bool:
+        return response.status_code == 403 and not WorkspaceMember.objects.filter(user=world.newcomer).exists()
+
+
+class TestChangeRole(ViewTests):
+    route = "workspaces/<uuid:workspace_id>/members/<int:member_id>/role/"
+    method = "POST"
+    action = Action.MANAGE_MEMBERS
+
+    def url(self, world: World) -> str:
+        return f"/workspaces/{world.workspace.pk}/members/{world.victor_membership.pk}/role/"
+
+    def data(self, world: World) -> dict[str, Any]:
+        return {"role": Role.OPERATOR}
+
+    def _role(self, world: World) -> str:
+        return WorkspaceMember.objects.get(pk=world.victor_membership.pk).role
+
+    def allowed(self, response: HttpResponse, world: World) -> bool:
+        return response.status_code == 302 and self._role(world) == Role.OPERATOR
+
+    def refused(self, response: HttpResponse, world: World) -> bool:
+        return response.status_code == 403 and self._role(world) == Role.VIEWER
+
+
+class TestConfirmRemoveMember(ViewTests):
+    route = "workspaces/<uuid:workspace_id>/members/<int:member_id>/remove/"
+    action = Action.MANAGE_MEMBERS
+
+    def url(self, world: World) -> str:
+        return f"/workspaces/{world.workspace.pk}/members/{world.victor_membership.pk}/remove/"
+
+    def allowed(self, response: HttpResponse, world: World) -> bool:
+        return response.status_code == 200 and "victor" in response.content.decode()
+
+
+class TestRemoveMember(TestConfirmRemoveMember):
+    method = "POST"
+
+    def _still_there(self, world: World) -> bool:
+        return WorkspaceMember.objects.filter(pk=world.victor_membership.pk).exists()
+
+    def allowed(self, response: HttpResponse, world: World) -> bool:
+        return response.status_code == 302 and not self._still_there(world)
+
+    def refused(self, response: HttpResponse, world: World) -> bool:
+        return response.status_code == 403 and self._still_there(world)
+
+
+class TestAddGrant(ViewTests):
+    route = "workspaces/<uuid:workspace_id>/grants/add/"
+    method = "POST"
+    action = Action.MANAGE_MEMBERS
+
+    def url(self, world: World) -> str:
+        return f"/workspaces/{world.workspace.pk}/grants/add/"
+
+    def data(self, world: World) -> dict[str, Any]:
+        return {"user": "", "resource_type": "tool", "resource_id": "web", "permissions": ["approve"]}
+
+    def _granted(self, world: World) -> bool:
+        return WorkspacePermission.objects.filter(workspace=world.workspace, resource_id="web").exists()
+
+    def allowed(self, response: HttpResponse, world: World) -> bool:
+        return response.status_code == 302 and self._granted(world)
+
+    def refused(self, response: HttpResponse, world: World) -> bool:
+        return response.status_code == 403 and not self._granted(world)
+
+
+class TestRemoveGrant(ViewTests):
+    route = "workspaces/<uuid:workspace_id>/grants/<int:grant_id>/remove/"
+    method = "POST"
+    action = Action.MANAGE_MEMBERS
+
+    def url(self, world: World) -> str:
+        return f"/workspaces/{world.workspace.pk}/grants/{world.grant.pk}/remove/"
+
+    def _still_there(self, world: World) -> bool:
+        return WorkspacePermission.objects.filter(pk=world.grant.pk).exists()
+
+    def allowed(self, response: HttpResponse, world: World) -> bool:
+        return response.status_code == 302 and not self._still_there(world)
+
+    def refused(self, response: HttpResponse, world: World) -> bool:
+        return response.status_code == 403 and self._still_there(world)
+
+
+# --- websocket routes ---
+
+
+class TestExecutionsStream(SocketTests):
+    route = "ws/executions/"
+    scoped = False
+
+    def path(self, world: World) -> str:
+        return "/ws/executions/"
+
+
+class TestExecutionStream(SocketTests):
+    route = "ws/executions/<uuid:execution_id>/"
+
+    def path(self, world: World) -> str:
+        return f"/ws/executions/{world.running.pk}/"
+
+
+class TestNotificationsStream(SocketTests):
+    route = "ws/notifications/"
+    scoped = False
+
+    def path(self, world: World) -> str:
+        return "/ws/notifications/"
+
+
+# --- coverage ---
+
+
+def test_it_has_view_tests_for_every_url_pattern() -> None:
+    routes = url_routes(get_resolver().url_patterns)
+    assert "orchestrate/executions/<uuid:execution_id>/" in routes
+    uncovered = [
+        route
+        for route in routes
+        if route not in VIEW_ROUTES and route not in NOT_VIEWS and not route.startswith("admin/")
+    ]
+    assert not uncovered, f"URL patterns without view tests (subclass tests.support.views.ViewTests): {uncovered}"
+
+
+def test_it_has_socket_tests_for_every_websocket_route() -> None:
+    routes = url_routes(websocket_urlpatterns)  # type: ignore[arg-type]
+    assert routes
+    uncovered = [route for route in routes if route not in SOCKET_ROUTES]
+    assert not uncovered, f"websocket routes without tests (subclass tests.support.views.SocketTests): {uncovered}"
+
+
+def test_it_names_no_route_that_does_not_exist() -> None:
+    """A class for a route that was renamed would test nothing the URL conf serves."""
+    routes = set(url_routes(get_resolver().url_patterns)) | set(url_routes(websocket_urlpatterns))  # type: ignore[arg-type]
+    assert not set(VIEW_ROUTES) - routes
+    assert not set(SOCKET_ROUTES) - routes
