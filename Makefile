@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: setup browser run test lint format clean
+.PHONY: setup browser run test typecheck lint format screenshots clean
 
 setup: $(STAMP)
 
@@ -33,12 +33,24 @@ browser:
 	  echo "note: $(CHROMIUM) is missing; install it (sudo apt-get install chromium) or the browser tests skip"; \
 	fi
 
+# Independent tests run on every core (pytest-xdist); the ones that kill and restart Celery
+# workers (`services`) and drive Chromium against a server (`browser`) run after, one at a time.
+TEST_WORKERS ?= auto
 test: setup browser
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS) -m "not services and not browser"
+	$(PY) -m pytest -m "services or browser"
+
+# Refresh the screenshots the docs show (test runs write theirs to test-artifacts/screenshots/).
+screenshots: setup browser
+	ORCHESTRATE_SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(PY) -m pytest -m browser -q
+
+typecheck: setup
+	$(VENV)/bin/mypy .
 
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy .
 
 format: setup
 	$(VENV)/bin/ruff format .

@@ -177,7 +177,10 @@ class AgentMessage(models.Model):
     to_agent = models.CharField(max_length=64)
     message_type = models.CharField(max_length=16, choices=MessageType.choices)
     payload = models.JSONField(default=dict, blank=True)
-    in_reply_to = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="replies")
+    # The spec names the column `in_reply_to` (Django would add `_id`).
+    in_reply_to = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="replies", db_column="in_reply_to"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = TenantQuerySet.as_manager()

@@ -33,8 +33,14 @@ class PendingApproval(models.Model):
     status = models.CharField(max_length=10, choices=ApprovalStatus.choices, default=ApprovalStatus.PENDING)
     created_at = models.DateTimeField(auto_now_add=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
+    # The spec names the column `resolved_by` (Django would add `_id`).
     resolved_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="resolved_approvals"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="resolved_approvals",
+        db_column="resolved_by",
     )
     comment = models.TextField(blank=True, default="", help_text="What the person who decided said")
     expires_at = models.DateTimeField(null=True, blank=True, help_text="Left pending past this, the request expires")

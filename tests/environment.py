@@ -25,5 +25,10 @@ os.environ.setdefault("ORCHESTRATE_TELEMETRY_FLUSHER", "0")
 os.environ.setdefault("ORCHESTRATE_EMBEDDED_SWEEPER", "false")
 os.environ.setdefault("ORCHESTRATE_RATE_LIMITS", "test.call=2/2")
 os.environ.setdefault("MEDIA_ROOT", tempfile.mkdtemp(prefix="orchestrate-test-media-"))
-# Celery workers started by tests listen on a queue of their own.
-os.environ.setdefault("ORCHESTRATE_QUEUE", f"orchestrate-test-{os.getpid()}")
+# Celery workers started by tests listen on a queue of their own: one per test process, so the
+# xdist workers of a parallel run (which inherit the controller's environment) never share one.
+_xdist_worker = os.environ.get("PYTEST_XDIST_WORKER")
+if _xdist_worker:
+    os.environ["ORCHESTRATE_QUEUE"] = f"orchestrate-test-{os.getpid()}-{_xdist_worker}"
+else:
+    os.environ.setdefault("ORCHESTRATE_QUEUE", f"orchestrate-test-{os.getpid()}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -15,7 +16,9 @@ from orchestration.engine.runs import submit
 from orchestration.models import Execution
 
 ROOT = Path(__file__).resolve().parents[2]
-SCREENSHOTS = ROOT / "docs" / "screenshots"
+# Screenshots of the pages go to a build folder on every run; `make screenshots` points this at
+# docs/screenshots/ to refresh the ones the docs show, so a test run never rewrites tracked files.
+SCREENSHOTS = Path(os.environ.get("ORCHESTRATE_SCREENSHOTS_DIR") or ROOT / "test-artifacts" / "screenshots")
 PASSWORD = "password"  # what tests/factories gives every user
 XSS = "<script>window.__xss=1</script><b>bold</b>"
 MARK = "window.__noReload"
@@ -65,7 +68,7 @@ def assert_not_reloaded(page: Page) -> None:
 
 
 def screenshot_for_docs(page: Page, name: str) -> Path:
-    """docs/screenshots/<name>.png: the whole page, 1280 pixels wide."""
+    """<SCREENSHOTS>/<name>.png: the whole page, 1280 pixels wide (docs/screenshots/ via `make screenshots`)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     size = page.viewport_size or {"height": 800}
     page.set_viewport_size({"width": 1280, "height": size["height"]})
