@@ -110,11 +110,9 @@ def test_it_lets_one_of_two_people_deciding_at_once_win(alice, workspace_a):
     wait_for(approval.execution)
 
 
-def test_it_lets_only_approvers_decide(alice, bob, charlie, workspace_a):
+def test_it_lets_only_approvers_decide(victor, alice, bob, charlie, workspace_a):
     approval = approval_of(_critical_run(alice, workspace_a))
-    viewer = UserFactory.create(username="vera")
-    MemberFactory.create(workspace=workspace_a, user=viewer, role="viewer")
-    for person in (viewer, bob, charlie):  # viewer, operator, outsider
+    for person in (victor, bob, charlie):  # viewer, operator, outsider
         with pytest.raises(PermissionDenied):
             decide(approval, person, approve=True)
     WorkspacePermission.objects.create(

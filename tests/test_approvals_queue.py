@@ -17,9 +17,9 @@ from safety.models import ApprovalStatus, PendingApproval
 from tenancy.models import WorkspaceMember
 from tests.factories.orchestration import ExecutionFactory
 from tests.factories.safety import PendingApprovalFactory
-from tests.factories.tenancy import MemberFactory, UserFactory
 from tests.support.engine import wait_for
 from tests.support.runs import critical_run
+from tests.support.sockets import socket_headers
 
 HTMX = {"HX-Request": "true"}
 READ_ONLY = "You can see this request but not decide on it."
@@ -72,11 +72,9 @@ def test_it_shows_impact_and_action_data_and_escapes_what_users_typed(client, al
 
 
 @pytest.mark.django_db
-def test_it_shows_the_queue_read_only_to_operators_and_viewers(client, bob, workspace_a):
+def test_it_shows_the_queue_read_only_to_operators_and_viewers(victor, client, bob, workspace_a):
     approval = _approval(workspace_a)
-    viewer = UserFactory.create(username="vera")
-    MemberFactory.create(workspace=workspace_a, user=viewer, role="viewer")
-    for person in (bob, viewer):
+    for person in (bob, victor):
         client.force_login(person)
         page = client.get(reverse("safety:queue")).content.decode()
         assert f'id="approval-{approval.pk}"' in page
@@ -207,13 +205,6 @@ def application(settings):
     return application
 
 
-def _headers(client) -> list[tuple[bytes, bytes]]:
-    return [
-        (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode()),
-        (b"origin", b"http://127.0.0.1"),
-    ]
-
-
 async def _frames(communicator: WebsocketCommunicator, count: int) -> list[str]:
     return [str(await communicator.receive_from(timeout=5)) for _ in range(count)]
 
@@ -228,7 +219,7 @@ def test_it_sends_the_badge_on_connect(client, alice, workspace_a, application):
     client.force_login(alice)
 
     async def run():
-        communicator = WebsocketCommunicator(application, "/ws/notifications/", headers=_headers(client))
+        communicator = WebsocketCommunicator(application, "/ws/notifications/", headers=socket_headers(client=client))
         connected, _ = await communicator.connect()
         assert connected
         [badge] = await _frames(communicator, 1)
@@ -243,10 +234,10 @@ def test_it_sends_the_badge_on_connect(client, alice, workspace_a, application):
 @pytest.mark.django_db(transaction=True)
 def test_it_brings_a_new_approval_live_to_members_only(client, alice, charlie, workspace_a, application):
     client.force_login(alice)
-    alice_headers = _headers(client)
+    alice_headers = socket_headers(client=client)
     other_client = Client()  # a second login on the same client would end alice's session
     other_client.force_login(charlie)
-    charlie_headers = _headers(other_client)
+    charlie_headers = socket_headers(client=other_client)
 
     async def run():
         queue = WebsocketCommunicator(application, "/ws/notifications/?page=approvals", headers=alice_headers)
@@ -292,7 +283,9 @@ def test_it_renders_live_rows_read_only_for_those_who_may_not_decide(client, bob
     client.force_login(bob)
 
     async def run():
-        queue = WebsocketCommunicator(application, "/ws/notifications/?page=approvals", headers=_headers(client))
+        queue = WebsocketCommunicator(
+            application, "/ws/notifications/?page=approvals", headers=socket_headers(client=client)
+        )
         assert (await queue.connect())[0]
         await _frames(queue, 3)
         approval = await database_sync_to_async(_approval)(workspace_a)
@@ -311,7 +304,7 @@ def test_it_stops_telling_a_removed_member_at_once(client, bob, workspace_a, app
     client.force_login(bob)
 
     async def run():
-        communicator = WebsocketCommunicator(application, "/ws/notifications/", headers=_headers(client))
+        communicator = WebsocketCommunicator(application, "/ws/notifications/", headers=socket_headers(client=client))
         assert (await communicator.connect())[0]
         await _frames(communicator, 1)
         await database_sync_to_async(WorkspaceMember.objects.filter(user=bob).delete)()
@@ -341,7 +334,7 @@ def test_it_ignores_run_and_step_events(client, alice, workspace_a, application)
     client.force_login(alice)
 
     async def run():
-        communicator = WebsocketCommunicator(application, "/ws/notifications/", headers=_headers(client))
+        communicator = WebsocketCommunicator(application, "/ws/notifications/", headers=socket_headers(client=client))
         assert (await communicator.connect())[0]
         await _frames(communicator, 1)
         layer = get_channel_layer()

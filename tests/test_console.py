@@ -136,9 +136,9 @@ def test_it_lists_the_users_workspaces_with_roles(client, bob):
 
 
 @pytest.fixture
-def no_planning(monkeypatch):
-    """Submitted runs stay pending: these tests are about the form, not the engine."""
-    monkeypatch.setattr("orchestration.engine.runs.enqueue_plan", lambda execution_id: None)
+def no_planning():
+    """Submitted runs stay pending: in a test's transaction, which never commits, the planning
+    that `submit` sends after commit is never sent. These tests are about the form, not the engine."""
     yield
     flush_database_logs()  # the "submitted" log lines, while this test's tables still exist
 

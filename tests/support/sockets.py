@@ -12,15 +12,17 @@ if TYPE_CHECKING:
 ORIGIN = (b"origin", b"http://127.0.0.1")
 
 
-def socket_headers(user: User | None = None) -> list[tuple[bytes, bytes]]:
+def socket_headers(user: User | None = None, *, client: Client | None = None) -> list[tuple[bytes, bytes]]:
     """What a browser on the site sends when it opens a websocket: its origin and, signed in, its session.
 
-    One client per user: a second login on one client would end the first session.
+    The session is `client`'s when given (a test client already logged in), else a new
+    one for `user`: one client per user, as a second login on a client ends the first session.
     """
     headers = [ORIGIN, (b"host", b"127.0.0.1")]
-    if user is not None:
+    if user is not None and client is None:
         client = Client()
         client.force_login(user)
+    if client is not None:
         headers.append((b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode()))
     return headers
 
