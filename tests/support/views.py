@@ -81,6 +81,10 @@ class World:
     grant: WorkspacePermission  # victor may approve e-mail
     file_name: str  # in A's drive
 
+    def secrets(self) -> list[str]:
+        """Text only A's members may see."""
+        return [self.running.request, self.failed.request, self.file_name]
+
 
 @pytest.fixture
 def world(alice: User, victor: User, workspace_a: Workspace) -> World:
@@ -171,13 +175,24 @@ class AnonymousRedirectedTests(ViewTestCase):
         assert response["Location"].startswith(LOGIN + "?next="), response["Location"]
 
 
+def _body(response: HttpResponse) -> str:
+    if getattr(response, "streaming", False):
+        return b"".join(response.streaming_content).decode(errors="replace")  # type: ignore[attr-defined]
+    return response.content.decode(errors="replace")
+
+
 class NonMemberNotFoundTests(ViewTestCase):
     def test_it_answers_404_to_a_non_member(self, client: Client, charlie: User, world: World) -> None:
-        if not self.scoped:
-            pytest.skip("names no object of a workspace; tests/test_isolation.py walks it as charlie")
+        """A's object in the URL: 404, as if it did not exist. No object in the URL (charlie's own
+        console, queue, workspaces): it answers, showing nothing of A."""
         client.force_login(charlie)
         response = self.call(client, world)
-        assert response.status_code == 404, response.status_code
+        if self.scoped:
+            assert response.status_code == 404, response.status_code
+        else:
+            assert response.status_code < 500, response.status_code
+            shown = [text for text in world.secrets() if text in _body(response)]
+            assert not shown, f"showed charlie {shown}"
 
 
 class RoleMatrixTests(ViewTestCase):
@@ -229,6 +244,18 @@ async def _refused(path: str, headers: list[tuple[bytes, bytes]]) -> bool:
     return output["type"] == "websocket.close"
 
 
+async def _caught_up(path: str, headers: list[tuple[bytes, bytes]]) -> str:
+    """What the socket sends on connecting (its catch-up), until it falls quiet."""
+    communicator = WebsocketCommunicator(socket_stack(), path, headers=headers)
+    connected, _ = await communicator.connect(timeout=5)
+    assert connected, f"{path}: refused a signed-in user their own stream"
+    said = []
+    while not await communicator.receive_nothing(timeout=0.5):
+        said.append(str(await communicator.receive_output()))
+    await communicator.disconnect()
+    return "".join(said)
+
+
 class SocketTests:
     """Access tests for a websocket route; subclass with `route` and `path(world)`."""
 
@@ -249,6 +276,11 @@ class SocketTests:
 
     @pytest.mark.django_db(transaction=True)
     def test_it_turns_a_non_member_away(self, world: World, charlie: User) -> None:
-        if not self.scoped:
-            pytest.skip("a stream of the user's own workspaces; tests/test_isolation.py checks charlie hears none of A")
-        assert async_to_sync(_refused)(self.path(world), socket_headers(charlie))
+        """A's object in the path: turned away. A stream of the user's own workspaces: what it
+        sends on connecting shows nothing of A (tests/test_isolation.py also publishes A's events)."""
+        if self.scoped:
+            assert async_to_sync(_refused)(self.path(world), socket_headers(charlie))
+            return
+        heard = async_to_sync(_caught_up)(self.path(world), socket_headers(charlie))
+        shown = [text for text in world.secrets() if text in heard]
+        assert not shown, f"told charlie {shown}"
