@@ -248,12 +248,15 @@ async def _measure(
             ).values_list("step_number", "started_at", "completed_at")
         }
     )()
-    first_start = min(started for started, _ in steps.values())
+    # Every step of a finished run has started and completed.
+    first_start = min(started for started, _ in steps.values() if started is not None)
+    assert done.completed_at is not None
     run_ms_per_step = (done.completed_at - first_start).total_seconds() * 1000 / len(steps)
     latencies = [
         (client.arrivals[number] - completed.timestamp()) * 1000
         for client in clients
         for number, (_, completed) in steps.items()
+        if completed is not None
         if number in client.arrivals
     ]
     missed = [sum(1 for number in steps if number not in client.arrivals) for client in clients]

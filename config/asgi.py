@@ -8,11 +8,15 @@ consumers still check workspace membership themselves (config/consumers.py).
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 django_asgi_app = get_asgi_application()
+
+if TYPE_CHECKING:
+    from asgiref.typing import ASGIReceiveCallable, ASGISendCallable, Scope
 
 from channels.routing import ProtocolTypeRouter  # noqa: E402
 
@@ -30,7 +34,7 @@ router = ProtocolTypeRouter(
 server_loaded()
 
 
-async def application(scope, receive, send):  # type: ignore[no-untyped-def]
+async def application(scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable) -> None:
     """The router, after telling the engine once that a server (and its event loop) is up."""
     server_started()
     return await router(scope, receive, send)

@@ -29,6 +29,7 @@ from tests.support.views import (
     SocketTests,
     ViewTests,
     World,
+    body,
     url_routes,
 )
 
@@ -105,7 +106,7 @@ class TestDriveFile(ViewTests):
         return f"/orchestrate/files/{world.workspace.pk}/{world.file_name}"
 
     def allowed(self, response: HttpResponse, world: World) -> bool:
-        return response.status_code == 200 and b"north,1200" in b"".join(response.streaming_content)  # type: ignore[attr-defined]
+        return response.status_code == 200 and "north,1200" in body(response)
 
 
 class TestExecutionPage(ViewTests, HtmxFragmentTests):
@@ -161,7 +162,7 @@ class TestStepOutput(ViewTests):
         return f"/orchestrate/executions/{world.running.pk}/steps/1/output"
 
     def allowed(self, response: HttpResponse, world: World) -> bool:
-        return response.status_code == 200 and b'"rows": 3' in b"".join(response.streaming_content)  # type: ignore[attr-defined]
+        return response.status_code == 200 and '"rows": 3' in body(response)
 
 
 # --- the approvals queue (safety.views) ---
@@ -393,7 +394,7 @@ def test_it_has_view_tests_for_every_url_pattern() -> None:
 
 
 def test_it_has_socket_tests_for_every_websocket_route() -> None:
-    routes = url_routes(websocket_urlpatterns)  # type: ignore[arg-type]
+    routes = url_routes(websocket_urlpatterns)
     assert routes
     uncovered = [route for route in routes if route not in SOCKET_ROUTES]
     assert not uncovered, f"websocket routes without tests (subclass tests.support.views.SocketTests): {uncovered}"
@@ -401,6 +402,6 @@ def test_it_has_socket_tests_for_every_websocket_route() -> None:
 
 def test_it_names_no_route_that_does_not_exist() -> None:
     """A class for a route that was renamed would test nothing the URL conf serves."""
-    routes = set(url_routes(get_resolver().url_patterns)) | set(url_routes(websocket_urlpatterns))  # type: ignore[arg-type]
+    routes = set(url_routes(get_resolver().url_patterns)) | set(url_routes(websocket_urlpatterns))
     assert not set(VIEW_ROUTES) - routes
     assert not set(SOCKET_ROUTES) - routes

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Iterable
 from typing import Any
 
@@ -129,7 +130,7 @@ def _fail_unplanned(execution_id: str, error: str) -> None:
     _on_finished(execution_id)
 
 
-def skip_steps(execution_id: object, numbers: Iterable[int] | None, reason: str) -> int:
+def skip_steps(execution_id: uuid.UUID | str, numbers: Iterable[int] | None, reason: str) -> int:
     """Mark unfinished, not-running steps skipped (all of them when numbers is None)."""
     queryset = ExecutionStep.objects.filter(
         execution_id=execution_id, status__in=[StepStatus.PENDING, StepStatus.THROTTLED, StepStatus.WAITING_APPROVAL]
@@ -203,7 +204,7 @@ def resume_run(execution: Execution, user: Any) -> int:
     return len(again)
 
 
-def finish_if_done(execution_id: object) -> None:
+def finish_if_done(execution_id: uuid.UUID | str) -> None:
     """End the run when no step is left to run: succeeded, or failed by its first failed step."""
     # current_step counts finished steps, so most calls stop at one primary-key read;
     # the scan below only confirms the end.
@@ -264,14 +265,15 @@ def _record_finish(execution_id: str) -> None:
     execution = Execution.objects.defer("plan", "result").get(pk=execution_id)
     steps = list(execution.steps.order_by("step_number").values_list("agent_id", "status", "tokens_used"))
     planning_tokens = Execution.objects.filter(pk=execution_id).values_list("plan__tokens_used", flat=True).first()
-    duration_ms = int((execution.completed_at - execution.created_at).total_seconds() * 1000)
+    completed_at = execution.completed_at or timezone.now()  # set by whatever finished the run
+    duration_ms = int((completed_at - execution.created_at).total_seconds() * 1000)
     run = FinishedRun(
         execution_id=execution.pk,
         workspace_id=execution.workspace_id,
         status=execution.status,
         succeeded=execution.status == ExecutionStatus.SUCCEEDED,
         created_at=execution.created_at,
-        completed_at=execution.completed_at,
+        completed_at=completed_at,
         duration_ms=duration_ms,
         tokens_used=sum(tokens for _, _, tokens in steps) + int(planning_tokens or 0),
         steps_count=len(steps),

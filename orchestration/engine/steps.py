@@ -413,7 +413,7 @@ def _end_and_count_down(claimed: Claimed, output: Any, tokens: int, cached: bool
     numbers = [me, *step.dependents]
     sql = _END_AND_COUNT_DOWN.format(json=json_param(), numbers=", ".join(["%s"] * len(numbers)))
     encoded = None if output is None else json.dumps(output, default=str)
-    params = [me, StepStatus.SUCCEEDED.value, me, encoded, me, tokens, me, cached, me, adapt(now)]
+    params: list[Any] = [me, StepStatus.SUCCEEDED.value, me, encoded, me, tokens, me, cached, me, adapt(now)]
     params += [me, duration_ms, me, me, me, me, StepStatus.PENDING.value, adapt(stamp) if stamp else None]
     params += [_db_uuid(step.execution_id), *numbers, me, StepStatus.RUNNING.value, claimed.worker]
     with connection.cursor() as cursor:

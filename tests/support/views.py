@@ -175,7 +175,8 @@ class AnonymousRedirectedTests(ViewTestCase):
         assert response["Location"].startswith(LOGIN + "?next="), response["Location"]
 
 
-def _body(response: HttpResponse) -> str:
+def body(response: HttpResponse) -> str:
+    """The response's text, streamed or not."""
     if getattr(response, "streaming", False):
         return b"".join(response.streaming_content).decode(errors="replace")  # type: ignore[attr-defined]
     return response.content.decode(errors="replace")
@@ -191,7 +192,7 @@ class NonMemberNotFoundTests(ViewTestCase):
             assert response.status_code == 404, response.status_code
         else:
             assert response.status_code < 500, response.status_code
-            shown = [text for text in world.secrets() if text in _body(response)]
+            shown = [text for text in world.secrets() if text in body(response)]
             assert not shown, f"showed charlie {shown}"
 
 
