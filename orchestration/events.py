@@ -9,11 +9,13 @@ method (`step.updated` -> `step_updated`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
 import threading
 import uuid
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Literal, TypedDict
 
@@ -190,25 +192,28 @@ class _Outbox:
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
-        self._queue: asyncio.Queue[ProgressEvent | MembershipChanged] | None = None
+        self._queue: asyncio.Queue[tuple[ProgressEvent | MembershipChanged, Future[None]]] | None = None
 
-    def put(self, event: ProgressEvent | MembershipChanged) -> None:
-        self.loop.call_soon_threadsafe(self._put, event)
+    def put(self, event: ProgressEvent | MembershipChanged) -> Future[None]:
+        sent: Future[None] = Future()
+        self.loop.call_soon_threadsafe(self._put, event, sent)
+        return sent
 
-    def _put(self, event: ProgressEvent | MembershipChanged) -> None:
+    def _put(self, event: ProgressEvent | MembershipChanged, sent: Future[None]) -> None:
         if self._queue is None:
             self._queue = asyncio.Queue()
             self.loop.create_task(self._drain())
-        self._queue.put_nowait(event)
+        self._queue.put_nowait((event, sent))
 
     async def _drain(self) -> None:
         assert self._queue is not None
         while True:
-            event = await self._queue.get()
+            event, sent = await self._queue.get()
             try:
                 await _send(event)
             except Exception:  # a dropped progress event must not stop the others
                 logger.exception("Could not publish %s", event["type"])
+            sent.set_result(None)
 
 
 _outboxes: dict[int, _Outbox] = {}
@@ -262,20 +267,41 @@ def _has_listeners(event: ProgressEvent | MembershipChanged) -> bool:
     return any(groups.get(group) for group in _groups_of(event))
 
 
-def publish(event: ProgressEvent | MembershipChanged) -> None:
-    """Send the event to the run's and the workspace's groups; never fail nor hold up the caller."""
+# Held from reading a row to handing its event over, so two threads of this
+# process that publish the same run's changes cannot overtake each other.
+_in_order = threading.RLock()
+
+
+def publish(event: ProgressEvent | MembershipChanged) -> Future[None] | None:
+    """Send the event to the run's and the workspace's groups; never fail nor hold up the caller.
+
+    Returns, when the event waits in an outbox, a future done once it was
+    sent: the engine waits for it before sending the steps a finished step
+    made ready, so no page hears of step n+1 before step n ended.
+    """
+    with _in_order:
+        return _publish(event)
+
+
+def _publish(event: ProgressEvent | MembershipChanged) -> Future[None] | None:
     try:
         loop = _server_loop
         if loop is None and "Redis" in settings.CHANNEL_LAYERS["default"]["BACKEND"]:
             loop = _publisher()
         if loop is not None and loop.is_running():
-            _outbox(loop).put(event)
-            return
-        if not _has_listeners(event):
-            return
-        _thread_loop().run_until_complete(_send(event))
+            return _outbox(loop).put(event)
+        if _has_listeners(event):
+            _thread_loop().run_until_complete(_send(event))
     except Exception:  # a dropped progress event must not fail a run
         logger.exception("Could not publish %s", event["type"])
+    return None
+
+
+def wait_sent(sent: Future[None] | None, timeout: float = 5.0) -> None:
+    """Wait (a bounded time) until an event handed to an outbox was sent."""
+    if sent is not None:
+        with contextlib.suppress(Exception):
+            sent.result(timeout=timeout)
 
 
 def publish_membership_changed(user_id: int) -> None:
@@ -291,29 +317,32 @@ def membership_saved_or_deleted(sender: object, instance: WorkspaceMember, **kwa
 def publish_approval(approval_id: uuid.UUID | str) -> None:
     from safety.models import PendingApproval
 
-    approval = PendingApproval.objects.select_related("execution", "step").filter(pk=approval_id).first()
-    if approval is None:
-        return
-    publish(
-        {
-            "type": "approval.updated",
-            "approval_id": str(approval.pk),
-            "execution_id": str(approval.execution_id),
-            "workspace_id": str(approval.execution.workspace_id),
-            "step_number": approval.step.step_number if approval.step else None,
-            "action_type": approval.action_type,
-            "status": approval.status,
-        }
-    )
+    with _in_order:
+        approval = PendingApproval.objects.select_related("execution", "step").filter(pk=approval_id).first()
+        if approval is None:
+            return
+        publish(
+            {
+                "type": "approval.updated",
+                "approval_id": str(approval.pk),
+                "execution_id": str(approval.execution_id),
+                "workspace_id": str(approval.execution.workspace_id),
+                "step_number": approval.step.step_number if approval.step else None,
+                "action_type": approval.action_type,
+                "status": approval.status,
+            }
+        )
 
 
 def publish_execution(execution_id: uuid.UUID | str) -> None:
-    execution = Execution.objects.filter(pk=execution_id).defer("plan", "result", "request").first()
-    if execution is not None:
-        publish(execution_event(execution))
+    with _in_order:
+        execution = Execution.objects.filter(pk=execution_id).defer("plan", "result", "request").first()
+        if execution is not None:
+            publish(execution_event(execution))
 
 
 def publish_step(step_id: uuid.UUID | str) -> None:
-    step = ExecutionStep.objects.filter(pk=step_id).annotate(workspace_id=F("execution__workspace_id")).first()
-    if step is not None:
-        publish(step_event(step, step.workspace_id))
+    with _in_order:
+        step = ExecutionStep.objects.filter(pk=step_id).annotate(workspace_id=F("execution__workspace_id")).first()
+        if step is not None:
+            publish(step_event(step, step.workspace_id))

@@ -95,7 +95,8 @@ def plan_execution(execution_id: str) -> None:
         )
         ready = ExecutionStep.objects.filter(execution_id=execution_id, remaining_deps=0).values_list("pk", flat=True)
         enqueue_steps(list(ready))
-    checkpoint_planned(execution_id)
+        # In the planning transaction: numbered before any step's end, since no step can start before it commits.
+        checkpoint_planned(execution_id)
     publish_execution(execution_id)
 
 

@@ -48,7 +48,7 @@ from orchestration.engine.heartbeat import Held, heartbeat, lease_deadline
 from orchestration.engine.outputs import load_output, store_output
 from orchestration.engine.references import UnresolvedReference, resolve
 from orchestration.engine.runs import finish_if_done, skip_steps
-from orchestration.events import RunCounts, publish, step_event
+from orchestration.events import RunCounts, publish, step_event, wait_sent
 from orchestration.models import (
     AgentMessage,
     ExecutionStatus,
@@ -548,6 +548,7 @@ def _succeed(claimed: Claimed, outcome: Outcome, log: dict[str, Any]) -> None:
         with transaction.atomic():
             dependents = _end_and_count_down(claimed, output, tokens, outcome.cached)
             counts = _finish_records(claimed, outcome, output, dependents)
+            ready = [dependent.id for dependent in dependents if dependent.ready]
     except _Lost:
         logger.warning("Step %d was taken over before it ended; its result is discarded", step.step_number)
         return
@@ -561,7 +562,7 @@ def _succeed(claimed: Claimed, outcome: Outcome, log: dict[str, Any]) -> None:
             *([("cache.hit", 1, {"tool": step.tool})] if outcome.cached else []),
         ]
     )
-    _after_step(claimed, counts)
+    _after_step(claimed, counts, ready)
 
 
 def _finish_records(claimed: Claimed, outcome: Outcome, output: Any, dependents: list[Dependent]) -> RunCounts:
@@ -580,12 +581,15 @@ def _finish_records(claimed: Claimed, outcome: Outcome, output: Any, dependents:
         },
         context=result.shared,
     )
-    send_steps([dependent.id for dependent in dependents if dependent.ready])
     return counts
 
 
-def _after_step(claimed: Claimed, counts: RunCounts) -> None:
-    publish(step_event(claimed.step, claimed.workspace_id, counts))
+def _after_step(claimed: Claimed, counts: RunCounts, ready: list[uuid.UUID] | None = None) -> None:
+    sent = publish(step_event(claimed.step, claimed.workspace_id, counts))
+    if ready:
+        # Pages hear that this step ended before any of the steps it made ready start.
+        wait_sent(sent)
+        send_steps(ready)
     if counts.current_step >= counts.total_steps:
         finish_if_done(claimed.step.execution_id)
 
