@@ -36,9 +36,11 @@ browser:
 # Independent tests run on every core (pytest-xdist); the ones that kill and restart Celery
 # workers (`services`) and drive Chromium against a server (`browser`) run after, one at a time.
 TEST_WORKERS ?= auto
+# Both passes run even when the first fails, so one run reports every failure.
 test: setup browser
-	$(PY) -m pytest -n $(TEST_WORKERS) -m "not services and not browser"
-	$(PY) -m pytest -m "services or browser"
+	@$(PY) -m pytest -n $(TEST_WORKERS) -m "not services and not browser"; parallel=$$?; \
+	$(PY) -m pytest -m "services or browser"; serial=$$?; \
+	test $$parallel -eq 0 && test $$serial -eq 0
 
 # Refresh the screenshots the docs show (test runs write theirs to test-artifacts/screenshots/).
 screenshots: setup browser
