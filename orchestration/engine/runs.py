@@ -244,7 +244,7 @@ def _result(steps: list[ExecutionStep]) -> dict[str, Any]:
 
 
 def _summary_of(step: ExecutionStep) -> str:
-    output = load_output(step.output)
+    output = load_output(step.output, execution_id=step.execution_id, step_number=step.step_number)
     if isinstance(output, dict):
         for key in ("path", "summary", "content"):
             if isinstance(output.get(key), str):

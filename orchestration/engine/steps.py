@@ -252,7 +252,12 @@ def _prepare_call(claimed: Claimed, tool: Tool) -> ToolCall:
     def step_output(number: int) -> Any:
         if number not in step.depends_on:
             raise UnresolvedReference(f"Step {step.step_number} does not depend on step {number}")
-        return load_output(claimed.outputs.get(str(number)))
+        return load_output(
+            claimed.outputs.get(str(number)),
+            execution_id=step.execution_id,
+            step_number=number,
+            workspace_id=claimed.workspace_id,
+        )
 
     def context_value(key: str) -> Any:
         if key not in claimed.context:
