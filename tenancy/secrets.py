@@ -77,16 +77,17 @@ def _keys() -> tuple[bytes, ...]:
     )
 
 
-def _associated(purpose: str, workspace_id: object) -> bytes:
-    return f"orchestrate:{purpose}:{uuid.UUID(str(workspace_id))}".encode()
+def _associated(purpose: str, workspace_id: object | None) -> bytes:
+    scope = "installation" if workspace_id is None else str(uuid.UUID(str(workspace_id)))
+    return f"orchestrate:{purpose}:{scope}".encode()
 
 
 def is_sealed(value: object) -> bool:
     return isinstance(value, str) and value.startswith(f"{VERSION}.") and value.count(".") == 2
 
 
-def seal(value: object, *, purpose: str, workspace_id: object) -> str:
-    """The JSON value, encrypted for this workspace and purpose."""
+def seal(value: object, *, purpose: str, workspace_id: object | None) -> str:
+    """The JSON value, encrypted for this workspace (None: the installation) and purpose."""
     key = _keys()[0]
     nonce = os.urandom(_NONCE_BYTES)
     plain = json.dumps(value, ensure_ascii=False).encode("utf-8")
@@ -95,7 +96,7 @@ def seal(value: object, *, purpose: str, workspace_id: object) -> str:
     return f"{VERSION}.{_key_id(key)}.{body}"
 
 
-def open_sealed(token: str, *, purpose: str, workspace_id: object) -> object:
+def open_sealed(token: str, *, purpose: str, workspace_id: object | None) -> object:
     """The value sealed in `token`; SecretUnreadable when no key opens it for this workspace and purpose."""
     if not is_sealed(token):
         raise SecretUnreadable("Not a sealed secret.")
