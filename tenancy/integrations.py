@@ -142,5 +142,9 @@ class SealedSecretsJSONField(models.JSONField):
             setattr(model_instance, self.attname, value)
         return value
 
+    def value_to_string(self, obj: models.Model) -> Any:
+        # What serializers write (dumpdata, backups): sealed, as in the database; loaddata opens it again.
+        return seal_secrets(self.value_from_object(obj))
+
     def formfield(self, **kwargs: Any) -> Any:
         return super().formfield(**{"form_class": IntegrationsFormField, **kwargs})

@@ -13,6 +13,7 @@ import json
 import caldav
 import pytest
 from django.apps import apps
+from django.core import serializers
 from django.db import connection
 from django.forms import modelform_factory
 
@@ -55,6 +56,19 @@ def test_it_stores_the_caldav_password_sealed_and_logs_in_with_it(workspace_a, c
     assert config.password == caldav_server.password
     with caldav.DAVClient(url=config.url, username=config.username, password=config.password, timeout=10) as client:
         assert client.principal() is not None  # the real server accepts the opened password
+
+
+@pytest.mark.django_db
+def test_it_keeps_secrets_sealed_in_a_dump_and_opens_them_after_loading_it(workspace_a):
+    _with_caldav(workspace_a, "https://dav.example.com/", "team", PASSWORD)
+    dump = serializers.serialize("json", Workspace.objects.filter(pk=workspace_a.pk))
+    assert PASSWORD not in dump
+
+    Workspace.objects.filter(pk=workspace_a.pk).update(integrations={})
+    for restored in serializers.deserialize("json", dump):
+        restored.save()
+
+    assert Workspace.objects.get(pk=workspace_a.pk).integrations["caldav"]["password"] == PASSWORD
 
 
 @pytest.mark.django_db
