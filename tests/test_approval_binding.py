@@ -244,3 +244,13 @@ def test_it_shows_the_person_exactly_what_runs_with_the_frozen_files(alice, char
 
     client.force_login(charlie)
     assert client.get(file_url).status_code == 404
+
+
+def test_it_fails_without_asking_when_an_attachment_is_missing(alice, workspace_a, drive, smtp_server):
+    plan = _mail_plan({"recipients": ["boss@example.com"], "report": "reports/nope.md"})
+    execution = wait_for(submit(user=alice, workspace=workspace_a, request_text="mail the report", plan=plan))
+
+    assert execution.status == ExecutionStatus.FAILED
+    assert "File not found in the drive: reports/nope.md" in execution.steps.get(step_number=2).error
+    assert not PendingApproval.objects.filter(execution=execution).exists()
+    assert smtp_server.messages == []

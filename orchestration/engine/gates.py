@@ -33,6 +33,8 @@ from tools.frozen import freeze
 logger = logging.getLogger(__name__)
 
 LOCK_RETRY_SECONDS = 1.0
+# The files a person approves are read and frozen whole; past this they are refused before being read.
+MAX_BOUND_BYTES = 32 * 2**20
 
 
 class Refused(Exception):
@@ -96,7 +98,15 @@ def bind_action(tool: Tool, call: ToolCall) -> BoundAction:
     """The exact action the call would take now, with the drive files it reads frozen."""
     files = []
     drive = call.drive
-    for name in tool.referenced_files(call.input):
+    names = tool.referenced_files(call.input)
+    try:
+        total = sum(drive.stat(name).size for name in names)
+    except (DriveError, OSError):
+        missing = ", ".join(name for name in names if not drive.exists(name))
+        raise ToolInputError(f"File not found in the drive: {missing}. Nothing was done.") from None
+    if total > MAX_BOUND_BYTES:
+        raise ToolInputError(f"The files are larger than {MAX_BOUND_BYTES // 2**20} MB in total. Nothing was done.")
+    for name in names:
         try:
             data = drive.read_bytes(name)
         except DriveError:

@@ -136,7 +136,7 @@ def attachment_names(refs: Any) -> list[str]:
 
 
 def read_attachments(
-    drive: WorkspaceDrive, names: list[str], approved: dict[str, str] | None = None, *, workspace_id: object = None
+    drive: WorkspaceDrive, names: list[str], approved: dict[str, str] | None = None, *, workspace_id: str = ""
 ) -> list[tuple[str, bytes, str]]:
     """(file name, bytes, MIME type) for each attachment; all are read before anything is sent.
 
