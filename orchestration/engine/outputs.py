@@ -50,6 +50,8 @@ def stored_path(
         raise ForeignOutputReference("Not a stored output.")
     if workspace_id is None:
         workspace_id = _workspace_of(execution_id)
+    if workspace_id is None:
+        raise ForeignOutputReference(f"No run {execution_id} to read an output of.")
     try:
         expected = output_path(workspace_id=workspace_id, execution_id=execution_id, step_number=step_number)
     except (TypeError, ValueError):
