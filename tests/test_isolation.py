@@ -77,6 +77,7 @@ def a_objects(alice, bob, charlie, workspace_a, workspace_b):
     # A file frozen for the approval, as an e-mail's attachment is.
     frozen = freeze(workspace_a.pk, drive.read_bytes(FILE))
     PendingApproval.objects.filter(execution=waiting).update(bound_files=[{"name": FILE, "sha256": frozen, "bytes": 1}])
+    approval.refresh_from_db()
     return {
         "workspace": workspace_a,
         "report": report,
