@@ -217,7 +217,7 @@ class TestApprovedFile(ViewTests):
         return f"/approvals/{world.approval.pk}/files/{sha256}"
 
     def allowed(self, response: HttpResponse, world: World) -> bool:
-        return response.status_code == 200 and b"".join(response.streaming_content) == self.frozen
+        return response.status_code == 200 and body(response) == self.frozen.decode()
 
 
 # --- workspaces (tenancy.views) ---
