@@ -44,6 +44,14 @@ def _secret_key() -> str:
 
 
 SECRET_KEY = _secret_key()
+# The key of secrets kept in the database (workspace integration passwords, secrets typed into tool
+# inputs): `tenancy/secrets.py`. Unset, it is derived from SECRET_KEY (then rotating SECRET_KEY needs
+# the old key in SECRET_KEY_FALLBACKS); set, the two are independent. Old keys go in the fallbacks.
+ORCHESTRATE_SECRETS_KEY = env_str("ORCHESTRATE_SECRETS_KEY", "") or None
+if ORCHESTRATE_SECRETS_KEY is not None and len(ORCHESTRATE_SECRETS_KEY) < 32:
+    raise ImproperlyConfigured("ORCHESTRATE_SECRETS_KEY must be at least 32 characters long")
+ORCHESTRATE_SECRETS_KEY_FALLBACKS = env_list("ORCHESTRATE_SECRETS_KEY_FALLBACKS", [])
+SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS", [])
 DEBUG = env_bool("DEBUG", False)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])

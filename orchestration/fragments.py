@@ -19,6 +19,7 @@ from django.template.loader import render_to_string
 from monitoring.models import Log
 from orchestration.engine.outputs import is_stored
 from orchestration.models import Execution, ExecutionStatus, ExecutionStep, StepStatus
+from safety.secrets import shown
 from tenancy.access import may
 from tenancy.roles import Action
 
@@ -79,7 +80,7 @@ def step_view(step: ExecutionStep) -> StepView:
     stored = is_stored(output)
     output_text = _output_text(output, stored)
     produced = output.get("path") if isinstance(output, dict) and not stored else None
-    input_text = _json_text(step.input)
+    input_text = _json_text(shown(step.input))
     return StepView(
         step=step,
         input_text=input_text,
@@ -94,6 +95,7 @@ def step_view(step: ExecutionStep) -> StepView:
 
 def message_summary(payload: Any, limit: int = 200) -> str:
     """One line out of a message payload: its summary or status, else its scalar fields."""
+    payload = shown(payload)
     if not isinstance(payload, dict):
         return str(payload)[:limit]
     fields = [

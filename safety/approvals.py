@@ -4,11 +4,21 @@ A decision is one conditional UPDATE from pending, so of two people
 deciding at once exactly one wins and the other is told it was already
 decided. Only members whose role or grant includes `approve` (for the
 workspace or for the tool) may decide.
+
+A decision is for one exact action: the request stores the digest of the
+tool, its resolved input (secrets included, though they are shown
+redacted) and the SHA-256 of every drive file it reads. The step runs only
+when what it is about to do has that digest; anything else supersedes the
+request and asks again.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -18,45 +28,113 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from monitoring.tracing import redact
-from safety.models import ApprovalStatus, PendingApproval
+from safety.models import LIVE_STATUSES, ApprovalStatus, PendingApproval
 from safety.signals import approval_decided
 from tenancy.access import may
 from tenancy.roles import Action, ResourceType
 
+CHANGED = "The action changed since it was {status}; decide again. "
+
 
 class AlreadyDecided(Exception):
     def __init__(self, approval: PendingApproval) -> None:
-        who = f" by {approval.resolved_by}" if approval.resolved_by else ""
-        super().__init__(f"This request was already {approval.status}{who}.")
+        if approval.status == ApprovalStatus.SUPERSEDED:
+            message = "This request was replaced: the action changed, so a new request asks about what would now run."
+        else:
+            who = f" by {approval.resolved_by}" if approval.resolved_by else ""
+            message = f"This request was already {approval.status}{who}."
+        super().__init__(message)
         self.approval = approval
+
+
+@dataclass(frozen=True)
+class BoundFile:
+    """A drive file the action reads, as it was when approval was asked."""
+
+    name: str
+    sha256: str
+    bytes: int
+
+
+@dataclass(frozen=True)
+class BoundAction:
+    """Exactly what a step is about to do: what a decision is bound to."""
+
+    action_type: str
+    tool_input: Mapping[str, Any]
+    files: tuple[BoundFile, ...] = field(default=())
+
+    @property
+    def digest(self) -> str:
+        canonical = json.dumps(
+            {
+                "action": self.action_type,
+                "input": self.tool_input,
+                "files": {file.name: file.sha256 for file in self.files},
+            },
+            sort_keys=True,
+            separators=(",", ":"),
+            ensure_ascii=False,
+        )
+        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+    @property
+    def file_hashes(self) -> dict[str, str]:
+        return {file.name: file.sha256 for file in self.files}
 
 
 def request_approval(
     *,
     execution_id: uuid.UUID,
     step_id: uuid.UUID,
-    action_type: str,
-    action_data: dict[str, Any],
+    action: BoundAction,
     reason: str,
     estimated_impact: dict[str, Any],
-) -> PendingApproval:
-    """The step's approval request, created on first ask (secrets redacted) and returned as is after."""
-    existing = PendingApproval.objects.filter(step_id=step_id).first()
-    if existing is not None:
-        return existing
+) -> tuple[PendingApproval, list[PendingApproval]]:
+    """The step's request for exactly this action, and the requests it superseded.
+
+    The latest request of the step answers when it was asked for the same
+    action (pending, approved...) or was rejected or expired (a refusal
+    holds for the step whatever it would now do). A pending or approved
+    request for another action is superseded and a new request asked.
+    """
+    digest = action.digest
+    latest = PendingApproval.objects.filter(step_id=step_id).order_by("-created_at").first()
+    if latest is not None and (
+        latest.input_digest == digest or latest.status in (ApprovalStatus.REJECTED, ApprovalStatus.EXPIRED)
+    ):
+        return latest, []
+    now = timezone.now()
+    superseded: list[PendingApproval] = []
     try:
         with transaction.atomic():
-            return PendingApproval.objects.create(
+            note = ""
+            if latest is not None and latest.status in LIVE_STATUSES:
+                if not PendingApproval.objects.filter(pk=latest.pk, status=latest.status).update(
+                    status=ApprovalStatus.SUPERSEDED, resolved_at=latest.resolved_at or now
+                ):
+                    raise IntegrityError("decided meanwhile")
+                superseded.append(latest)
+                note = CHANGED.format(status="approved" if latest.status == ApprovalStatus.APPROVED else "asked")
+            created = PendingApproval.objects.create(
                 execution_id=execution_id,
                 step_id=step_id,
-                action_type=action_type,
-                action_data=redact(action_data),
-                reason=reason,
+                action_type=action.action_type,
+                action_data=redact(action.tool_input),
+                input_digest=digest,
+                bound_files=[{"name": f.name, "sha256": f.sha256, "bytes": f.bytes} for f in action.files],
+                reason=note + reason,
                 estimated_impact=redact(estimated_impact),
-                expires_at=timezone.now() + timedelta(seconds=settings.ORCHESTRATE_APPROVAL_TIMEOUT),
+                expires_at=now + timedelta(seconds=settings.ORCHESTRATE_APPROVAL_TIMEOUT),
             )
-    except IntegrityError:  # asked twice at once (a redelivered step)
-        return PendingApproval.objects.get(step_id=step_id)
+    except IntegrityError:
+        # Asked twice at once (a redelivered step), or decided while being superseded: ask afresh.
+        return request_approval(
+            execution_id=execution_id, step_id=step_id, action=action, reason=reason, estimated_impact=estimated_impact
+        )
+    for approval in superseded:
+        approval.refresh_from_db()
+    return created, superseded
 
 
 def may_decide(user: Any, approval: PendingApproval) -> bool:

@@ -14,6 +14,12 @@ class ApprovalStatus(models.TextChoices):
     APPROVED = "approved", "Approved"
     REJECTED = "rejected", "Rejected"
     EXPIRED = "expired", "Expired"
+    # The step's action changed after this request (a new input, a changed attachment): asked again.
+    SUPERSEDED = "superseded", "Superseded"
+
+
+# A step has at most one request that can still let it run: pending or approved.
+LIVE_STATUSES = (ApprovalStatus.PENDING, ApprovalStatus.APPROVED)
 
 
 class PendingApproval(models.Model):
@@ -23,11 +29,27 @@ class PendingApproval(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     execution = models.ForeignKey("orchestration.Execution", on_delete=models.CASCADE, related_name="approvals")
-    step = models.OneToOneField(
-        "orchestration.ExecutionStep", on_delete=models.CASCADE, null=True, blank=True, related_name="approval"
+    step = models.ForeignKey(
+        "orchestration.ExecutionStep",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="approval_requests",
+        help_text="The step that waits; a step whose action changed asks again, so it may have several",
     )
     action_type = models.CharField(max_length=100, help_text="The tool or action, e.g. email.send")
     action_data = models.JSONField(default=dict, blank=True, help_text="What will be done, secrets redacted")
+    input_digest = models.CharField(
+        max_length=64,
+        blank=True,
+        default="",
+        help_text="SHA-256 of the exact action (tool, resolved input, attached files' hashes) a decision is for",
+    )
+    bound_files = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Drive files the action reads, frozen when asked: [{name, sha256, bytes}]",
+    )
     reason = models.TextField(help_text="Why a person must decide")
     estimated_impact = models.JSONField(default=dict, blank=True, help_text="What happens, to whom, how many items")
     status = models.CharField(max_length=10, choices=ApprovalStatus.choices, default=ApprovalStatus.PENDING)
@@ -53,6 +75,9 @@ class PendingApproval(models.Model):
         indexes = [models.Index(fields=["status", "created_at"], name="approval_status_created_idx")]
         constraints = [
             models.CheckConstraint(condition=models.Q(status__in=ApprovalStatus.values), name="approval_status_valid"),
+            models.UniqueConstraint(
+                fields=["step"], condition=models.Q(status__in=LIVE_STATUSES), name="approval_one_live_per_step"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -9,4 +9,5 @@ app_name = "safety"
 urlpatterns = [
     path("", views.queue, name="queue"),
     path("<uuid:approval_id>/decide/", views.decide_approval, name="decide"),
+    path("<uuid:approval_id>/files/<str:sha256>", views.approved_file, name="approved_file"),
 ]

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 
+from tenancy.integrations import SealedSecretsJSONField
 from tenancy.roles import ANY_RESOURCE, Action, ResourceType, Role
 from tenancy.scoping import TenantQuerySet
 
@@ -26,7 +27,10 @@ class Workspace(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     # Per-workspace settings of integrations: {"caldav": {"url", "username", "password", "calendar"},
     # "rate_limits": {"<integration>.<operation>": {"limit": n, "window_seconds": s}}}.
-    integrations = models.JSONField(default=dict, blank=True)
+    # Passwords, tokens and keys in it are sealed in the database and masked in forms.
+    integrations = SealedSecretsJSONField(
+        default=dict, blank=True, help_text="Stored secrets show as placeholders: leave one as it is to keep it."
+    )
     # The secret in the URL of the workspace's ICS feed; rotate it to revoke old subscriptions.
     calendar_feed_token = models.CharField(max_length=64, default=new_feed_token, unique=True, editable=False)
 

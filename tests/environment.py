@@ -14,7 +14,7 @@ os.environ.setdefault(
     "ORCHESTRATE_EXTRA_TOOLS",
     "tests.support.tools.EffectTool,tests.support.tools.NoopTool,tests.support.tools.FlakyTool,"
     "tests.support.tools.SleepTool,tests.support.tools.CriticalEffectTool,tests.support.tools.LockingTool,"
-    "tests.support.tools.LimitedTool",
+    "tests.support.tools.LimitedTool,tests.support.tools.ShareTool",
 )
 # Log lines are written when a test flushes them, not by a thread that could
 # wait on a test's open transaction.

@@ -146,7 +146,10 @@ def test_it_decides_from_the_command_line(alice, bob, workspace_a, capsys):
     execution = _critical_run(alice, workspace_a)
     approval = approval_of(execution)
     call_command("approvals", "list", user="alice")
-    assert str(approval.pk) in capsys.readouterr().out
+    listed = capsys.readouterr().out
+    assert str(approval.pk) in listed
+    assert '    input: {"label": "send"}' in listed  # exactly what runs, as the page shows it
+    assert f"    digest: {approval.input_digest}" in listed
     with pytest.raises(CommandError, match="may not approve"):
         call_command("approvals", "approve", str(approval.pk), user="bob")
     with pytest.raises(CommandError, match="No approval nonsense"):

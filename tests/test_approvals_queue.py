@@ -68,7 +68,7 @@ def test_it_shows_impact_and_action_data_and_escapes_what_users_typed(client, al
     assert "<dt>recipients:</dt> <dd>3</dd>" in page
     assert "<b>x</b>" not in page
     assert "<img src=x>" not in page
-    assert "<summary>Action data</summary>" in page
+    assert "<summary>Exactly what runs</summary>" in page
 
 
 @pytest.mark.django_db

@@ -253,7 +253,7 @@ def test_it_keeps_large_outputs_in_storage_and_resolves_them(alice, workspace_a,
     assert second.output["$stored"]
     from orchestration.engine.outputs import load_output
 
-    assert load_output(second.output) == {"value": big}
+    assert load_output(second.output, execution_id=second.execution_id, step_number=2) == {"value": big}
 
 
 def test_it_runs_a_step_once_when_its_message_arrives_twice(alice, workspace_a):

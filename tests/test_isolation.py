@@ -36,6 +36,7 @@ from tests.support.engine import wait_for
 from tests.support.runs import critical_run
 from tests.support.sockets import socket_headers, socket_stack
 from tools.drive import WorkspaceDrive
+from tools.frozen import freeze
 
 pytestmark = pytest.mark.usefixtures("engine")
 
@@ -73,6 +74,10 @@ def a_objects(alice, bob, charlie, workspace_a, workspace_b):
     grant = WorkspacePermission.objects.create(
         workspace=workspace_a, user=bob, resource_type=ResourceType.TOOL, resource_id="email", permissions=["approve"]
     )
+    # A file frozen for the approval, as an e-mail's attachment is.
+    frozen = freeze(workspace_a.pk, drive.read_bytes(FILE))
+    PendingApproval.objects.filter(execution=waiting).update(bound_files=[{"name": FILE, "sha256": frozen, "bytes": 1}])
+    approval.refresh_from_db()
     return {
         "workspace": workspace_a,
         "report": report,
@@ -96,6 +101,7 @@ def fill_values(name: str, converter: str | None, route: str, a: dict[str, Any])
         "execution_id": runs,
         "step_number": ["1", "3"],
         "approval_id": [str(a["approval"].pk)],
+        "sha256": [a["approval"].bound_files[0]["sha256"]],
         "username": ["alice", "bob"],
         "member_id": [str(a["member"].pk)],
         "grant_id": [str(a["grant"].pk)],

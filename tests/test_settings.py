@@ -29,6 +29,7 @@ def _check(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
         ("DATABASE_URL", "nonsense", "DATABASE_URL"),
         ("REDIS_URL", "localhost:6379", "REDIS_URL must be a redis://"),
         ("SECRET_KEY", "short", "SECRET_KEY must be at least 32 characters"),
+        ("ORCHESTRATE_SECRETS_KEY", "short", "ORCHESTRATE_SECRETS_KEY must be at least 32 characters"),
     ],
 )
 def test_it_fails_at_start_with_the_variables_name(tmp_path, name, value, message):

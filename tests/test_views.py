@@ -32,6 +32,7 @@ from tests.support.views import (
     body,
     url_routes,
 )
+from tools.frozen import freeze
 
 pytestmark = pytest.mark.django_db
 
@@ -200,6 +201,23 @@ class TestDecide(ViewTests):
 
     def refused(self, response: HttpResponse, world: World) -> bool:
         return response.status_code == 403 and self._status(world) == ApprovalStatus.PENDING
+
+
+class TestApprovedFile(ViewTests):
+    """A file frozen for an approval request, downloaded by someone who may see the request."""
+
+    route = "approvals/<uuid:approval_id>/files/<str:sha256>"
+    action = Action.VIEW
+    frozen = b"region,revenue\nnorth,1200\n"
+
+    def url(self, world: World) -> str:
+        sha256 = freeze(world.workspace.pk, self.frozen)
+        bound = [{"name": world.file_name, "sha256": sha256, "bytes": len(self.frozen)}]
+        PendingApproval.objects.filter(pk=world.approval.pk).update(bound_files=bound)
+        return f"/approvals/{world.approval.pk}/files/{sha256}"
+
+    def allowed(self, response: HttpResponse, world: World) -> bool:
+        return response.status_code == 200 and body(response) == self.frozen.decode()
 
 
 # --- workspaces (tenancy.views) ---

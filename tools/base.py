@@ -69,6 +69,9 @@ class ToolCall:
     deadline: float | None = None  # time.monotonic() value after which the engine stops waiting
     report_progress: Callable[[dict[str, Any]], None] = _no_progress
     is_cancelled: Callable[[], bool] = _never_cancelled
+    # Set by the engine when a person approved the call: drive file name -> SHA-256 of the bytes they
+    # approved (`Tool.referenced_files`). The tool must use exactly those bytes (`tools.frozen`).
+    approved_files: dict[str, str] | None = None
 
     @property
     def drive(self) -> WorkspaceDrive:
@@ -116,6 +119,14 @@ class Tool(ABC):
     def estimate_impact(self, tool_input: dict[str, Any]) -> dict[str, Any]:
         """What the call will do, to whom, how many items: shown to the person deciding."""
         return {}
+
+    def referenced_files(self, tool_input: dict[str, Any]) -> list[str]:
+        """Drive files whose contents are part of the action a person approves (e.g. attachments).
+
+        Their contents are frozen when approval is asked; the approved call gets
+        their hashes in `call.approved_files` and must use those bytes.
+        """
+        return []
 
     def cache_fingerprint(self, call: ToolCall) -> str:
         """Extra cache-key material: what else the answer depends on (e.g. file contents)."""

@@ -1,7 +1,10 @@
 """The safety gates a step passes before its tool runs.
 
 In order: a person's approval for critical actions, the locks on the
-resources the call touches, and the rate limit of its integration. A step
+resources the call touches, and the rate limit of its integration.
+An approval binds the exact action (`safety.approvals.BoundAction`): the
+resolved input and the bytes of the drive files it reads, which are frozen
+(`tools.frozen`) so the approved call uses exactly what the person saw. A step
 that must wait is parked, not failed: it releases its claim, says what it
 waits for, and is woken by the decision, or retried when the lock or the
 next rate window may be free.
@@ -21,13 +24,17 @@ from orchestration.engine.dispatch import enqueue_steps
 from orchestration.events import publish_approval, publish_execution, publish_step
 from orchestration.models import Execution, ExecutionStatus, ExecutionStep, StepStatus
 from safety import locks, rate_limits
-from safety.approvals import outcome_message, request_approval
+from safety.approvals import BoundAction, BoundFile, outcome_message, request_approval
 from safety.models import ApprovalStatus
-from tools.base import Tool, ToolCall
+from tools.base import Tool, ToolCall, ToolInputError
+from tools.drive import DriveError
+from tools.frozen import freeze
 
 logger = logging.getLogger(__name__)
 
 LOCK_RETRY_SECONDS = 1.0
+# The files a person approves are read and frozen whole; past this they are refused before being read.
+MAX_BOUND_BYTES = 32 * 2**20
 
 
 class Refused(Exception):
@@ -42,20 +49,29 @@ def pass_gates(step: ExecutionStep, tool: Tool, call: ToolCall, worker: str) -> 
     """The resources locked for the call when the step may run now; None when it was parked."""
     reason = tool.approval_reason(call.input)
     if reason:
-        approval = request_approval(
+        action = bind_action(tool, call)
+        approval, superseded = request_approval(
             execution_id=step.execution_id,
             step_id=step.pk,
-            action_type=tool.name,
-            action_data=call.input,
+            action=action,
             reason=reason,
             estimated_impact=tool.estimate_impact(call.input),
         )
+        for old in superseded:
+            logger.warning(
+                "Step %d: the action changed since approval was %s; asking again",
+                step.step_number,
+                "given" if old.resolved_by_id else "asked",
+                extra={"execution_id": str(step.execution_id), "step_number": step.step_number},
+            )
+            publish_approval(old.pk)
         if approval.status == ApprovalStatus.PENDING:
             _park(step, worker, StepStatus.WAITING_APPROVAL, f"approval by a person: {reason}")
             publish_approval(approval.pk)
             return None
         if approval.status != ApprovalStatus.APPROVED:
             raise Refused(outcome_message(approval))
+        call.approved_files = action.file_hashes
     resources = tool.resources(call.input, call.workspace_id)
     if resources:
         refused = locks.acquire(resources, lock_holder(step), settings.ORCHESTRATE_LEASE_SECONDS)
@@ -76,6 +92,27 @@ def pass_gates(step: ExecutionStep, tool: Tool, call: ToolCall, worker: str) -> 
             _park(step, worker, StepStatus.THROTTLED, decision.describe(bucket), retry_in=decision.retry_after + 0.05)
             return None
     return resources
+
+
+def bind_action(tool: Tool, call: ToolCall) -> BoundAction:
+    """The exact action the call would take now, with the drive files it reads frozen."""
+    files = []
+    drive = call.drive
+    names = tool.referenced_files(call.input)
+    try:
+        total = sum(drive.stat(name).size for name in names)
+    except (DriveError, OSError):
+        missing = ", ".join(name for name in names if not drive.exists(name))
+        raise ToolInputError(f"File not found in the drive: {missing}. Nothing was done.") from None
+    if total > MAX_BOUND_BYTES:
+        raise ToolInputError(f"The files are larger than {MAX_BOUND_BYTES // 2**20} MB in total. Nothing was done.")
+    for name in names:
+        try:
+            data = drive.read_bytes(name)
+        except DriveError:
+            raise ToolInputError(f"File not found in the drive: {name}. Nothing was done.") from None
+        files.append(BoundFile(name=name, sha256=freeze(call.workspace_id, data), bytes=len(data)))
+    return BoundAction(action_type=tool.name, tool_input=call.input, files=tuple(files))
 
 
 def _park(step: ExecutionStep, worker: str, status: str, waiting_for: str, retry_in: float | None = None) -> None:

@@ -3,7 +3,9 @@
 A planned input may hold references:
 - {"$step": 2} is the whole output of step 2, {"$step": 2, "path": "files.0.name"}
   a part of it (dotted keys and list indices);
-- {"$context": "files.found"} is the value an agent shared under that key.
+- {"$context": "files.found"} is the value an agent shared under that key;
+- {"$secret": "v1...."} is a secret typed into the plan, kept sealed
+  (`safety.secrets`) and opened only here, for the tool call.
 A step may only refer to steps it depends on, so its input is complete when
 it becomes ready.
 """
@@ -45,8 +47,16 @@ def resolve(
     *,
     step_output: Callable[[int], Any],
     context_value: Callable[[str], Any],
+    secret_value: Callable[[str], Any] | None = None,
 ) -> Any:
     if isinstance(value, dict):
+        if "$secret" in value:
+            if secret_value is None:
+                raise UnresolvedReference("A sealed secret cannot be opened here")
+            try:
+                return secret_value(value["$secret"])
+            except ValueError as exc:
+                raise UnresolvedReference(str(exc)) from None
         if "$step" in value:
             number = value["$step"]
             if not isinstance(number, int):
@@ -55,7 +65,13 @@ def resolve(
         if "$context" in value:
             found = context_value(str(value["$context"]))
             return follow_path(found, str(value["path"])) if "path" in value else found
-        return {key: resolve(item, step_output=step_output, context_value=context_value) for key, item in value.items()}
+        return {
+            key: resolve(item, step_output=step_output, context_value=context_value, secret_value=secret_value)
+            for key, item in value.items()
+        }
     if isinstance(value, list):
-        return [resolve(item, step_output=step_output, context_value=context_value) for item in value]
+        return [
+            resolve(item, step_output=step_output, context_value=context_value, secret_value=secret_value)
+            for item in value
+        ]
     return value

@@ -26,6 +26,7 @@ from orchestration.planning import NoToolForRequest, PlanInvalid, make_plan
 from orchestration.planning.schema import validate_plan
 from orchestration.signals import FinishedRun, run_finished
 from safety.models import ApprovalStatus, PendingApproval
+from safety.secrets import seal_plan
 from tenancy.access import may
 from tenancy.models import Workspace
 from tenancy.roles import Action
@@ -53,7 +54,8 @@ def submit(*, user: Any, workspace: Workspace, request_text: str, plan: dict[str
         raise ValueError("Type a request to run.")
     if not may(user, Action.RUN, workspace):
         raise PermissionDenied(f"You may not run requests in {workspace.name}.")
-    given = validate_plan(plan, planner="given") if plan is not None else None
+    # Secrets typed into the plan are sealed before anything stores it.
+    given = seal_plan(validate_plan(plan, planner="given"), workspace_id=workspace.pk) if plan is not None else None
     with transaction.atomic():
         execution = Execution.objects.create(user=user, workspace=workspace, request=text, plan=given)
         enqueue_plan(execution.pk)
@@ -79,7 +81,10 @@ def plan_execution(execution_id: str) -> None:
         )
     try:
         with_span = start_span("plan", execution_id=execution_id, parent=span)
-        plan = execution.plan or make_plan(execution.request, execution_id=execution_id)
+        plan = seal_plan(
+            execution.plan or make_plan(execution.request, execution_id=execution_id),
+            workspace_id=execution.workspace_id,
+        )
         with_span.end(metadata={"planner": plan["planner"], "steps": len(plan["steps"])})
     except (NoToolForRequest, PlanInvalid) as exc:
         with_span.end(status="error", metadata={"error": str(exc)})
@@ -245,7 +250,7 @@ def _result(steps: list[ExecutionStep]) -> dict[str, Any]:
 
 
 def _summary_of(step: ExecutionStep) -> str:
-    output = load_output(step.output)
+    output = load_output(step.output, execution_id=step.execution_id, step_number=step.step_number)
     if isinstance(output, dict):
         for key in ("path", "summary", "content"):
             if isinstance(output.get(key), str):

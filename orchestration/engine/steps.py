@@ -28,6 +28,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 import jsonschema
@@ -59,6 +60,7 @@ from orchestration.models import (
 )
 from persistence.checkpoints import insert_checkpoint, json_param, step_progress
 from safety.locks import release
+from safety.secrets import open_secret
 from tools.base import RetryableToolError, Tool, ToolCall, ToolError, ToolResult
 from tools.registry import registry
 
@@ -252,14 +254,24 @@ def _prepare_call(claimed: Claimed, tool: Tool) -> ToolCall:
     def step_output(number: int) -> Any:
         if number not in step.depends_on:
             raise UnresolvedReference(f"Step {step.step_number} does not depend on step {number}")
-        return load_output(claimed.outputs.get(str(number)))
+        return load_output(
+            claimed.outputs.get(str(number)),
+            execution_id=step.execution_id,
+            step_number=number,
+            workspace_id=claimed.workspace_id,
+        )
 
     def context_value(key: str) -> Any:
         if key not in claimed.context:
             raise UnresolvedReference(f"No shared context under {key!r}")
         return claimed.context[key]
 
-    tool_input = resolve(step.input, step_output=step_output, context_value=context_value)
+    tool_input = resolve(
+        step.input,
+        step_output=step_output,
+        context_value=context_value,
+        secret_value=partial(open_secret, workspace_id=claimed.workspace_id),
+    )
     _validate(tool_input, tool)
     resume_state = step_progress(step.execution_id, step.step_number) if step.attempts > 1 else None
     return ToolCall(

@@ -9,6 +9,8 @@ from typing import Any
 from django import template
 from django.utils import timezone
 
+from safety.secrets import shown
+
 register = template.Library()
 
 
@@ -41,5 +43,5 @@ def run_duration(execution: Any) -> str:
 
 @register.filter
 def pretty_json(value: Any) -> str:
-    """Indented JSON as plain text; the template escapes it like any other string."""
-    return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True, default=str)
+    """Indented JSON as plain text, secrets redacted; the template escapes it like any other string."""
+    return json.dumps(shown(value), indent=2, ensure_ascii=False, sort_keys=True, default=str)

@@ -19,7 +19,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from config.http import AuthedRequest
-from orchestration.engine.outputs import STORED, is_stored
+from orchestration.engine.outputs import ForeignOutputReference, stored_path
 from orchestration.forms import UploadForm
 from orchestration.fragments import visible_execution
 from orchestration.views.executions import NOT_A_MEMBER, render_index
@@ -75,15 +75,27 @@ def drive_file(request: AuthedRequest, workspace_id: uuid.UUID, name: str) -> Fi
 @login_required
 @require_GET
 def step_output(request: AuthedRequest, execution_id: uuid.UUID, step_number: int) -> FileResponse:
-    """The full output of a step whose output was too large to keep in its row."""
+    """The full output of a step whose output was too large to keep in its row.
+
+    Only the run's own stored output is served: the row's reference must be
+    the file the engine writes for this workspace, run and step.
+    """
     execution = visible_execution(request.user, execution_id)
     if execution is None:
         raise Http404("No stored output for this step.")
     step = execution.steps.filter(step_number=step_number).first()
-    if step is None or not is_stored(step.output) or not default_storage.exists(step.output[STORED]):
+    if step is None:
+        raise Http404("No stored output for this step.")
+    try:
+        path = stored_path(
+            step.output, workspace_id=execution.workspace_id, execution_id=execution.pk, step_number=step_number
+        )
+    except ForeignOutputReference:
+        raise Http404("No stored output for this step.") from None
+    if not default_storage.exists(path):
         raise Http404("No stored output for this step.")
     return FileResponse(
-        default_storage.open(step.output[STORED], "rb"),
+        default_storage.open(path, "rb"),
         as_attachment=True,
         filename=f"execution-{execution.pk}-step-{step_number}.json",
         content_type="application/json",

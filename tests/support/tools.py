@@ -135,3 +135,22 @@ class LimitedTool(NoopTool):
     description = "A no-op counted against a rate limit."
     capabilities = ("test.limited",)
     rate_limit = ("test", "call")
+
+
+class ShareTool(Tool):
+    """Shares the given values after `seconds`: an agent that changes what later steps read."""
+
+    name = "test.share"
+    description = "Share `values` (key -> value) in the run's shared context after `seconds`."
+    capabilities = ("test.share",)
+    input_schema: ClassVar[dict[str, Any]] = {
+        "type": "object",
+        "properties": {"values": {"type": "object"}, "seconds": {"type": "number", "minimum": 0}},
+        "required": ["values"],
+    }
+
+    def run(self, call: ToolCall) -> ToolResult:
+        deadline = time.monotonic() + call.input.get("seconds", 0)
+        while time.monotonic() < deadline and not call.is_cancelled():
+            time.sleep(0.05)
+        return ToolResult(output={"shared": sorted(call.input["values"])}, shared=dict(call.input["values"]))

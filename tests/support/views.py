@@ -47,7 +47,7 @@ from django.http import HttpResponse
 from django.test import Client
 from django.urls import URLPattern, URLResolver
 
-from orchestration.engine.outputs import STORED
+from orchestration.engine.outputs import STORED, output_path
 from orchestration.models import Execution, ExecutionStatus, StepStatus
 from safety.models import PendingApproval
 from tenancy.models import Workspace, WorkspaceMember, WorkspacePermission
@@ -91,7 +91,11 @@ def world(alice: User, victor: User, workspace_a: Workspace) -> World:
     running = ExecutionFactory.create(
         workspace=workspace_a, user=alice, status=ExecutionStatus.RUNNING, total_steps=1, request="Running report"
     )
-    stored = default_storage.save(f"outputs/{running.pk}/1.json", ContentFile(b'{"rows": 3}'))
+    # Where the engine keeps a large output: the download serves nothing else.
+    path = output_path(workspace_id=workspace_a.pk, execution_id=running.pk, step_number=1)
+    if default_storage.exists(path):
+        default_storage.delete(path)
+    stored = default_storage.save(path, ContentFile(b'{"rows": 3}'))
     ExecutionStepFactory.create(
         execution=running, step_number=1, status=StepStatus.SUCCEEDED, output={STORED: stored, "preview": "{"}
     )

@@ -13,6 +13,9 @@ itself. Sending is the one side effect that cannot be undone, so:
   same Message-ID, which lets mail clients and archives collapse the two.
 - Everything that can fail before sending (addresses, missing attachments,
   size) is checked first, so a bad input sends nothing.
+- Attachments are part of what the person approves: their bytes are frozen
+  when approval is asked, and an approved call attaches exactly those bytes
+  (`call.approved_files`), never whatever the drive file holds by then.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from django.core.validators import validate_email
 from tools.base import RetryableToolError, Stage, Tool, ToolCall, ToolError, ToolInputError, ToolResult
 from tools.builtin.drive import drive_errors
 from tools.drive import DriveError, WorkspaceDrive, clean_name
+from tools.frozen import read_frozen
 
 logger = logging.getLogger(__name__)
 
@@ -131,16 +135,30 @@ def attachment_names(refs: Any) -> list[str]:
     return names
 
 
-def read_attachments(drive: WorkspaceDrive, names: list[str]) -> list[tuple[str, bytes, str]]:
-    """(file name, bytes, MIME type) for each attachment; all are read before anything is sent."""
-    missing = [name for name in names if not drive.exists(name)]
-    if missing:
-        raise ToolInputError(f"Attachment not found in the drive: {', '.join(missing)}. Nothing was sent.")
+def read_attachments(
+    drive: WorkspaceDrive, names: list[str], approved: dict[str, str] | None = None, *, workspace_id: str = ""
+) -> list[tuple[str, bytes, str]]:
+    """(file name, bytes, MIME type) for each attachment; all are read before anything is sent.
+
+    With `approved` (name -> SHA-256, from a person's approval) the bytes are
+    the frozen copies the person approved; a file they did not approve is refused.
+    """
+    if approved is not None:
+        unapproved = [name for name in names if name not in approved]
+        if unapproved:
+            raise ToolError(f"Attachment not approved: {', '.join(unapproved)}. Nothing was sent.")
+    else:
+        missing = [name for name in names if not drive.exists(name)]
+        if missing:
+            raise ToolInputError(f"Attachment not found in the drive: {', '.join(missing)}. Nothing was sent.")
     files: list[tuple[str, bytes, str]] = []
     total = 0
     for name in names:
-        with drive_errors():
-            data = drive.read_bytes(name)
+        if approved is not None:
+            data = read_frozen(workspace_id, approved[name])
+        else:
+            with drive_errors():
+                data = drive.read_bytes(name)
         total += len(data)
         if total > MAX_ATTACHMENT_BYTES:
             megabytes = MAX_ATTACHMENT_BYTES // (1024 * 1024)
@@ -267,6 +285,9 @@ class EmailSend(Tool):
         count = len(_listed(tool_input.get("to"))) + len(_listed(tool_input.get("cc")))
         return f"Sends e-mail to {count} recipient(s) outside the system"
 
+    def referenced_files(self, tool_input: dict[str, Any]) -> list[str]:
+        return attachment_names(tool_input.get("attachments"))
+
     def estimate_impact(self, tool_input: dict[str, Any]) -> dict[str, Any]:
         # Shown before validation may have run, so it describes the input as given rather than failing.
         people = [*_listed(tool_input.get("to")), *_listed(tool_input.get("cc"))]
@@ -293,7 +314,7 @@ class EmailSend(Tool):
         to, cc = recipients(call.input)
         subject = call.input["subject"]
         names = attachment_names(call.input.get("attachments"))
-        files = read_attachments(drive, names)
+        files = read_attachments(drive, names, call.approved_files, workspace_id=call.workspace_id)
         message = EmailMessage(
             subject=subject,
             body=call.input["body"],

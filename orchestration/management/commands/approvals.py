@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -37,6 +38,11 @@ class Command(BaseCommand):
                 self.stdout.write(
                     f"{approval.pk}\t{approval.execution.workspace.name}\t{approval.action_type}\t{approval.reason}"
                 )
+                # Exactly what runs if approved (secrets redacted), as the approvals page shows it.
+                self.stdout.write(f"    input: {json.dumps(approval.action_data, ensure_ascii=False, sort_keys=True)}")
+                for file in approval.bound_files:
+                    self.stdout.write(f"    file: {file['name']} ({file['bytes']} bytes, sha256 {file['sha256']})")
+                self.stdout.write(f"    digest: {approval.input_digest}")
             return
         if not approval_id:
             raise CommandError(f"Give the id of the approval to {action}.")
