@@ -9,6 +9,7 @@ import pytest
 
 from orchestration.planning import NoToolForRequest, make_plan
 from orchestration.planning.entities import extract
+from orchestration.planning.questions import NeedsAnswer
 from orchestration.planning.rules import plan_with_rules
 
 
@@ -19,7 +20,7 @@ def _tools(plan):
 def test_it_plans_the_spec_example_source_transform_sink():
     plan = plan_with_rules("summarise the sales CSV files and write a report")
     assert _tools(plan) == [("drive.search", []), ("analysis.describe", [1]), ("report.compose", [2])]
-    assert plan["steps"][0]["input"] == {"pattern": "*sales*.csv"}
+    assert plan["steps"][0]["input"] == {"pattern": "*sale*.csv"}
     assert plan["steps"][1]["input"] == {"files": {"$step": 1, "path": "files"}}
     assert plan["steps"][2]["input"]["sections"] == [{"$step": 2}]
     assert plan["steps"][2]["input"]["filename"].startswith("reports/summarise-the-sales-csv-files")
@@ -52,18 +53,20 @@ def test_it_extracts_entities():
 
 @pytest.mark.parametrize("request_text", ["make me a sandwich", "hello there"])
 def test_it_refuses_what_no_tool_serves(request_text):
-    with pytest.raises(NoToolForRequest, match="No tool can serve this request"):
+    with pytest.raises(NoToolForRequest, match=r"I could not tell what to do with this request\. Installed tools can"):
         plan_with_rules(request_text)
 
 
 def test_it_asks_which_files_when_a_request_names_none():
-    with pytest.raises(NoToolForRequest, match="Say which files"):
+    with pytest.raises(NeedsAnswer, match="Which files should I use") as asked:
         plan_with_rules("compute the totals and write a report")
+    assert asked.value.field == "files"
 
 
 def test_it_asks_what_to_report_on():
-    with pytest.raises(NoToolForRequest, match="Say what to work on"):
+    with pytest.raises(NeedsAnswer, match="Which files should I use") as asked:
         plan_with_rules("write a report")
+    assert asked.value.field == "files"
 
 
 def test_it_plans_model_work_only_when_a_model_is_configured(settings):
@@ -156,8 +159,9 @@ def test_it_plans_a_meeting():
 
 
 def test_it_asks_when_a_meeting_is():
-    with pytest.raises(NoToolForRequest, match="Say when"):
+    with pytest.raises(NeedsAnswer, match="When should it be") as asked:
         plan_with_rules("schedule a review meeting with alice@example.com")
+    assert asked.value.field == "when"
 
 
 def test_it_plans_fetching_and_summarising_a_page():

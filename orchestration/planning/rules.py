@@ -1,25 +1,37 @@
 """The built-in rule planner: no model needed.
 
-It reads what the request asks for (intents, by keyword), reads out the
-entities (files, dates, addresses, URLs), finds the registered tool whose
-capability serves each intent, and orders the steps source -> transform ->
-sink, each step taking its input from the steps it consumes.
+It asks the understanding step what the request wants (intents and
+entities), then builds the plan source -> transform -> sink: find or fetch
+what to work on, analyse it, then write a report, send mail, book an event.
+Each step is the registered tool with the capability the intent needs, and
+takes its input from the steps it consumes.
+
+When the request misses a detail (which files, when, to whom) the planner
+asks (`NeedsAnswer`); when nothing installed can serve it, it says what the
+tools can do (`NoToolForRequest`).
 """
 
 from __future__ import annotations
 
+import fnmatch
+import posixpath
 import re
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, time
 from typing import Any
 
 from django.utils.text import slugify
 
-from orchestration.planning.entities import Entities, extract
-from tools.base import Stage
+from orchestration.planning.questions import NeedsAnswer
+from orchestration.planning.understanding import Understanding, understand
 from tools.llm_client import llm_configured
 from tools.registry import registry
+
+__all__ = ["NeedsAnswer", "NoToolForRequest", "plan_with_rules"]
+
+DEFAULT_EVENT_MINUTES = 60
+TEXT_EXTENSIONS = (".txt", ".md", ".markdown", ".log")
 
 
 class NoToolForRequest(ValueError):
@@ -28,186 +40,26 @@ class NoToolForRequest(ValueError):
 
 @dataclass
 class Draft:
-    """The plan being built: what each intent became, by intent name."""
+    """The plan being built."""
 
-    text: str
-    entities: Entities
+    request: Understanding
     steps: list[dict[str, Any]] = field(default_factory=list)
-    numbers: dict[str, int] = field(default_factory=dict)
 
-    def of(self, *names: str) -> list[int]:
-        return [self.numbers[name] for name in names if name in self.numbers]
-
-
-SUMMARISE = r"\b(summari[sz]e|summary|analy[sz]e|analysis|statistics|stats|describe|averages?|totals?|figures)\b"
-WRITE_REPORT = (
-    r"\b(write|make|create|produce|compose|draft|prepare)\b[^.]{0,40}\breport\b|\breport on\b|\bwrite[- ]?up\b"
-)
-SEND_MAIL = r"\b(e-?mail|mail|send)\b"
-SCHEDULE = r"\b(schedule|book|arrange|set up|plan)\b[^.]*\b(meeting|call|review|event|appointment|session|sync)\b"
-EVENT_NAME = (
-    r"\b(?:schedule|book|arrange|set up|plan)\s+(?:a|an|the)?\s*(.+?)\s+(?:for|on|at|with|tomorrow|today|next|this)\b"
-)
-FETCH = r"\b(fetch|get|download|read|open|check|look at|summari[sz]e|analy[sz]e)\b"
-
-
-def _said(pattern: str) -> Callable[[Draft], bool]:
-    compiled = re.compile(pattern, re.IGNORECASE)
-    return lambda draft: bool(compiled.search(draft.text))
-
-
-@dataclass(frozen=True)
-class Intent:
-    name: str
-    capability: str
-    stage: Stage
-    applies: Callable[[Draft], bool]
-    # The tool input, given the plan so far (earlier intents are already numbered).
-    build: Callable[[Draft], dict[str, Any]]
-    # The steps this one consumes, by intent name, in order of preference.
-    consumes: tuple[str, ...] = ()
-    # Why the intent cannot be served right now (e.g. no model configured), or None.
-    unavailable: Callable[[], str | None] = lambda: None
-
-
-def _files_input(draft: Draft) -> Any:
-    """The files a transform reads: what a search found, or the names the request gave."""
-    found = draft.of("find files")
-    return {"$step": found[0], "path": "files"} if found else draft.entities.file_names
-
-
-def _text_source(draft: Draft) -> dict[str, Any]:
-    fetched = draft.of("fetch a web page")
-    if fetched:
-        return {"text": {"$step": fetched[0], "path": "text"}}
-    return {"files": _files_input(draft)}
-
-
-def _title(text: str) -> str:
-    subject = re.split(
-        r",|\s+and\s+(?:then\s+)?(?:write|make|create|produce|e-?mail|send)\b", text.strip(), flags=re.I
-    )[0]
-    subject = subject.rstrip(".!? ")
-    return (subject[:1].upper() + subject[1:])[:80] or "Report"
-
-
-def _report(draft: Draft) -> dict[str, Any]:
-    title = _title(draft.text)
-    consumed = draft.of("describe data", "summarise text", "ask the language model") or draft.of(
-        "find files", "fetch a web page"
-    )
-    return {
-        "title": title,
-        "sections": [{"$step": number} for number in consumed],
-        "filename": f"reports/{slugify(title)[:60] or 'report'}.md",
-    }
-
-
-def _email(draft: Draft) -> dict[str, Any]:
-    attachments: Any = []
-    report = draft.of("write a report") or draft.of("find the latest report")
-    if draft.of("write a report"):
-        attachments = [{"$step": report[0]}]
-    elif report:
-        attachments = {"$step": report[0], "path": "files"}
-    subject = _title(draft.text) if draft.of("write a report") else "From Orchestrate: " + draft.text[:80]
-    body = f"Hello,\n\nThis was sent by Orchestrate for the request:\n\n    {draft.text}\n"
-    return {"to": draft.entities.emails, "subject": subject, "body": body, "attachments": attachments}
-
-
-def _event(draft: Draft) -> dict[str, Any]:
-    start = draft.entities.first_datetime()
-    if start is None:
-        raise NoToolForRequest("Say when, e.g. 'tomorrow at 10' or 'on 2026-12-01 at 14:30'.")
-    match = re.search(EVENT_NAME, draft.text, re.I)
-    summary = (match.group(1) if match else "Meeting").strip()
-    minutes = re.search(r"\bfor\s+(\d{1,3})\s*(?:min|minutes)\b", draft.text, re.I)
-    hours = re.search(r"\bfor\s+(\d{1,2})\s*(?:h|hours?)\b", draft.text, re.I)
-    duration = int(minutes.group(1)) if minutes else int(hours.group(1)) * 60 if hours else 60
-    return {
-        "summary": summary[:1].upper() + summary[1:],
-        "start": datetime.isoformat(start),
-        "duration_minutes": duration,
-        "attendees": draft.entities.emails,
-        "description": f"Scheduled by Orchestrate for the request: {draft.text}",
-    }
-
-
-INTENTS: list[Intent] = [
-    Intent(
-        "find files",
-        "files.search",
-        Stage.SOURCE,
-        lambda draft: bool(draft.entities.file_patterns),
-        lambda draft: {"pattern": draft.entities.file_patterns[0]},
-    ),
-    Intent(
-        "find the latest report",
-        "files.search",
-        Stage.SOURCE,
-        lambda draft: (
-            bool(re.search(r"\bthe (latest |last |new )?report\b", draft.text, re.I))
-            and not re.search(WRITE_REPORT, draft.text, re.I)
-        ),
-        lambda draft: {"pattern": "reports/*", "newest": 1},
-    ),
-    Intent(
-        "fetch a web page",
-        "web.get",
-        Stage.SOURCE,
-        lambda draft: bool(draft.entities.urls) and bool(re.search(FETCH, draft.text, re.I)),
-        lambda draft: {"url": draft.entities.urls[0]},
-    ),
-    Intent(
-        "describe data",
-        "data.describe",
-        Stage.TRANSFORM,
-        lambda draft: (
-            bool(re.search(SUMMARISE, draft.text, re.I)) and draft.entities.file_format in {"csv", "tsv", "json"}
-        ),
-        lambda draft: {"files": _files_input(draft)},
-    ),
-    Intent(
-        "summarise text",
-        "text.summarise",
-        Stage.TRANSFORM,
-        lambda draft: (
-            bool(re.search(SUMMARISE, draft.text, re.I))
-            and (
-                (draft.entities.mentions_files and draft.entities.file_format not in {"csv", "tsv", "json"})
-                or "fetch a web page" in draft.numbers
-            )
-        ),
-        _text_source,
-    ),
-    Intent(
-        "ask the language model",
-        "llm.chat",
-        Stage.TRANSFORM,
-        lambda draft: (
-            not draft.entities.mentions_files
-            and bool(re.search(r"\b(draft|compose|translate|explain|brainstorm|answer|ask)\b", draft.text, re.I))
-        ),
-        lambda draft: {"prompt": draft.text},
-        unavailable=lambda: None if llm_configured() else "This request needs a language model: set LLM_BASE_URL.",
-    ),
-    Intent("write a report", "report.write", Stage.SINK, _said(WRITE_REPORT), _report),
-    Intent(
-        "send e-mail",
-        "email.send",
-        Stage.SINK,
-        lambda draft: bool(draft.entities.emails) and bool(re.search(SEND_MAIL, draft.text, re.I)),
-        _email,
-        consumes=("write a report", "find the latest report"),
-    ),
-    Intent(
-        "schedule an event",
-        "calendar.create_event",
-        Stage.SINK,
-        lambda draft: bool(re.search(SCHEDULE, draft.text, re.I)),
-        _event,
-    ),
-]
+    def add(self, capability: str, step_input: dict[str, Any], description: str) -> int:
+        tool = _tool_for(capability)
+        if tool is None:
+            raise NoToolForRequest(f"No installed tool can {description[:1].lower() + description[1:]}.")
+        number = len(self.steps) + 1
+        self.steps.append(
+            {
+                "number": number,
+                "tool": tool,
+                "input": step_input,
+                "depends_on": _depends_on(step_input),
+                "description": description,
+            }
+        )
+        return number
 
 
 def _tool_for(capability: str) -> str | None:
@@ -221,38 +73,266 @@ def _depends_on(step_input: Any) -> list[int]:
     return sorted(references_of(step_input))
 
 
-def plan_with_rules(request_text: str, today: date | None = None) -> dict[str, Any]:
-    """A plan for the request, or NoToolForRequest saying what could not be served."""
-    draft = Draft(text=" ".join(request_text.split()), entities=extract(request_text, today))
-    for stage in (Stage.SOURCE, Stage.TRANSFORM, Stage.SINK):
-        for intent in (intent for intent in INTENTS if intent.stage == stage and intent.applies(draft)):
-            reason = intent.unavailable()
-            tool = _tool_for(intent.capability)
-            if reason:
-                raise NoToolForRequest(reason)
-            if tool is None:
-                raise NoToolForRequest(f"No installed tool can {intent.name}.")
-            step_input = intent.build(draft)
-            draft.steps.append(
-                {
-                    "number": len(draft.steps) + 1,
-                    "tool": tool,
-                    "input": step_input,
-                    "depends_on": _depends_on(step_input),
-                    "description": intent.name[:1].upper() + intent.name[1:],
-                }
-            )
-            draft.numbers[intent.name] = len(draft.steps)
-    _check_complete(draft)
-    return {"steps": draft.steps, "entities": draft.entities.as_dict()}
+def capabilities_message() -> str:
+    capabilities = sorted({cap for tool in registry.all() for cap in tool.capabilities})
+    return (
+        "I could not tell what to do with this request. Installed tools can: "
+        + ", ".join(capabilities)
+        + ". For example: 'summarise the sales CSV files and e-mail the results to team@example.com', "
+        "'book a review meeting tomorrow at 10'."
+    )
 
 
-def _check_complete(draft: Draft) -> None:
-    asks_for_analysis = re.search(SUMMARISE, draft.text, re.I)
-    if asks_for_analysis and not (draft.entities.mentions_files or "fetch a web page" in draft.numbers):
-        raise NoToolForRequest("Say which files to use, e.g. 'the sales CSV files' or 'q1.csv'.")
+def plan_with_rules(
+    request_text: str,
+    today: date | None = None,
+    *,
+    now: datetime | None = None,
+    answers: dict[str, str] | None = None,
+    me: str | None = None,
+    drive_names: Sequence[str] | None = None,
+) -> dict[str, Any]:
+    """A plan for the request; NeedsAnswer for a missing detail, NoToolForRequest for what no tool serves.
+
+    `me` is the address of the person asking ("e-mail me ..."); `drive_names`
+    are the workspace's files, when known, so a search that would find
+    nothing is a question now rather than a failure later.
+    """
+    if now is None:
+        now = datetime.combine(today, time(0, 0)) if today else datetime.now().replace(microsecond=0)
+    request = understand(request_text, now=now, answers=answers)
+    if not request.intents:
+        raise NoToolForRequest(capabilities_message())
+    if request.wants("model") and not llm_configured():
+        raise NoToolForRequest(
+            "This request needs a language model: set LLM_BASE_URL. Without one I can work on drive files, "
+            "web pages, e-mail and the calendar."
+        )
+    draft = Draft(request)
+    sources = _sources(draft, drive_names)
+    products = _transforms(draft, sources, drive_names)
+    _sinks(draft, sources, products, me)
     if not draft.steps:
-        capabilities = sorted({cap for tool in registry.all() for cap in tool.capabilities})
-        raise NoToolForRequest("No tool can serve this request. Installed tools can: " + ", ".join(capabilities) + ".")
-    if "write a report" in draft.numbers and not draft.steps[draft.numbers["write a report"] - 1]["input"]["sections"]:
-        raise NoToolForRequest("Say what to work on, e.g. 'write a report on the sales CSV files'.")
+        raise NoToolForRequest(capabilities_message())
+    return {"steps": draft.steps, "entities": request.entities.as_dict(), "intents": sorted(request.intents)}
+
+
+@dataclass
+class Sources:
+    files: Any = None  # names, or a reference to a search's files
+    search: int | None = None
+    page: int | None = None
+    listing: int | None = None  # drive.list or calendar.list_events
+    existing_report: int | None = None
+
+
+def _sources(draft: Draft, drive_names: Sequence[str] | None) -> Sources:
+    request, entities = draft.request, draft.request.entities
+    found = Sources()
+    if request.wants("fetch"):
+        found.page = draft.add("web.get", {"url": entities.urls[0]}, "Fetch the web page")
+    if request.wants("calendar_list"):
+        listing: dict[str, Any] = {}
+        start = entities.first_datetime()
+        if start is not None and entities.dates:
+            day = datetime.combine(start.date(), time(0, 0))
+            listing = {"start": day.isoformat(), "end": day.replace(hour=23, minute=59).isoformat()}
+        found.listing = draft.add("calendar.list_events", listing, "List the calendar's events")
+    wants_files = (
+        request.wants("analyse")
+        or request.wants("report")
+        or request.wants("list")
+        or (request.wants("mail") and entities.mentions_files)
+    )
+    other_material = found.page is not None or found.listing is not None
+    if request.wants("report_existing") and not request.wants("report"):
+        qualifier = request.report_qualifier
+        pattern = "reports/*" + ("*".join(qualifier) + "*" if qualifier else "")
+        every = request.language.phrases(request.language.all_words).search(request.text)
+        found.existing_report = draft.add(
+            "files.search", {"pattern": pattern} if every else {"pattern": pattern, "newest": 1}, "Find the report"
+        )
+        return found
+    if not wants_files or (other_material and not entities.mentions_files):
+        return found
+    if entities.file_names and not entities.file_patterns:
+        found.files = entities.file_names
+        return found
+    if entities.file_patterns:
+        pattern = entities.file_patterns[0]
+        if drive_names is not None and not _matches(pattern, drive_names):
+            raise NeedsAnswer(
+                "files",
+                f"No file in the drive matches “{pattern}”. Which files should I use?",
+                hint="file names, e.g. 'sales_q1.csv, sales_q2.csv', or 'all CSV files'",
+            )
+        search: dict[str, Any] = {"pattern": pattern}
+        if entities.contains and request.wants("list"):
+            search["contains"] = entities.contains
+        found.search = draft.add("files.search", search, "Find the files")
+        found.files = {"$step": found.search, "path": "files"}
+        return found
+    if request.wants("list") and not (request.wants("analyse") or request.wants("report")):
+        if entities.contains:
+            found.search = draft.add("files.search", {"pattern": "*", "contains": entities.contains}, "Find the files")
+        else:
+            found.listing = draft.add("files.list", {}, "List the drive's files")
+        return found
+    if request.wants("analyse") or request.wants("report"):
+        raise NeedsAnswer(
+            "files",
+            "Which files should I use?",
+            hint="file names, e.g. 'sales_q1.csv, sales_q2.csv', or 'all CSV files'",
+        )
+    return found
+
+
+def _matches(pattern: str, names: Sequence[str]) -> list[str]:
+    pattern = pattern.lower()
+    return [
+        name
+        for name in names
+        if fnmatch.fnmatch(name.lower(), pattern) or fnmatch.fnmatch(posixpath.basename(name).lower(), pattern)
+    ]
+
+
+def _kind(draft: Draft, drive_names: Sequence[str] | None) -> str:
+    """Data (CSV/JSON, described) or text (summarised): as named, else as the drive's files are, else data."""
+    entities = draft.request.entities
+    if entities.file_format:
+        return "text" if entities.file_format == "text" else "data"
+    names = list(entities.file_names)
+    if not names and drive_names is not None and entities.file_patterns:
+        names = _matches(entities.file_patterns[0], drive_names)
+    if names and all(name.lower().endswith(TEXT_EXTENSIONS) for name in names):
+        return "text"
+    return "data"
+
+
+def _transforms(draft: Draft, sources: Sources, drive_names: Sequence[str] | None) -> list[int]:
+    request = draft.request
+    products: list[int] = []
+    # A report on files needs something said about them: the analysis is implied.
+    if request.wants("analyse") or (request.wants("report") and sources.page is None and sources.listing is None):
+        if sources.files is not None:
+            if _kind(draft, drive_names) == "text":
+                products.append(draft.add("text.summarise", {"files": sources.files}, "Summarise the text"))
+            else:
+                products.append(draft.add("data.describe", {"files": sources.files}, "Describe the data"))
+        elif sources.page is not None:
+            text = {"$step": sources.page, "path": "text"}
+            products.append(draft.add("text.summarise", {"text": text}, "Summarise the page"))
+    if request.wants("model"):
+        products.append(draft.add("llm.chat", {"prompt": request.original}, "Ask the language model"))
+    return products
+
+
+def _sinks(draft: Draft, sources: Sources, products: list[int], me: str | None) -> None:
+    request = draft.request
+    model = next((n for n in products if draft.steps[n - 1]["tool"] == _tool_for("llm.chat")), None)
+    material = [n for n in products if n != model] or [
+        n for n in (sources.page, sources.listing, sources.search) if n is not None
+    ]
+    report: int | None = None
+    # Mail that sends "the results" of an analysis sends them as a report, attached.
+    implicit_report = request.wants("mail") and bool([n for n in products if n != model] or sources.page)
+    if request.wants("report") or implicit_report:
+        if not material and sources.files is not None and not isinstance(sources.files, dict):
+            material = [draft.add("data.describe", {"files": sources.files}, "Describe the data")]
+        if not material:
+            raise NeedsAnswer(
+                "files",
+                "What should the report be about? Which files should I use?",
+                hint="file names, e.g. 'sales_q1.csv', or 'the sales CSV files'",
+            )
+        title = _title(request.original)
+        report = draft.add(
+            "report.write",
+            {
+                "title": title,
+                "sections": [{"$step": number} for number in material],
+                "filename": f"reports/{slugify(title)[:60] or 'report'}.md",
+            },
+            "Write the report",
+        )
+    # Mail and events in the order the request says them.
+    sinks = [name for name in ("schedule", "mail") if request.wants(name)]
+    for name in sorted(sinks, key=lambda name: _position(request, name)):
+        if name == "schedule":
+            _event(draft)
+        else:
+            _mail(draft, sources, report, model, me)
+
+
+def _position(request: Understanding, intent: str) -> int:
+    language = request.language
+    found = language.intent(intent).search(request.text)
+    if found is None and intent == "schedule":
+        found = language.phrases(language.event_nouns).search(request.text)
+    return found.start() if found else len(request.text)
+
+
+def _event(draft: Draft) -> None:
+    request = draft.request
+    start = request.entities.first_datetime()
+    if start is None:
+        raise NeedsAnswer("when", "When should it be?", hint="a date and time, e.g. 'tomorrow at 10' or '15 Dec 14:00'")
+    duration = request.entities.duration_minutes or (
+        request.language.reminder_minutes if request.reminder else DEFAULT_EVENT_MINUTES
+    )
+    draft.add(
+        "calendar.create_event",
+        {
+            "summary": (request.event_name or request.language.default_event_name)[:255],
+            "start": start.isoformat(),
+            "duration_minutes": min(duration, 7 * 24 * 60),
+            "attendees": [] if request.wants("mail") else request.entities.emails,
+            "description": f"Scheduled by Orchestrate for the request: {request.original}"[:10000],
+        },
+        "Book the event",
+    )
+
+
+def _mail(draft: Draft, sources: Sources, report: int | None, model: int | None, me: str | None) -> None:
+    request = draft.request
+    to = list(request.recipients)
+    if request.to_self and me and me not in to:
+        to.append(me)
+    if not to:
+        raise NeedsAnswer("to", "Who should get the e-mail?", hint="one or more e-mail addresses")
+    attachments: Any = []
+    if report is not None:
+        attachments = [{"$step": report}]
+    elif sources.existing_report is not None:
+        attachments = {"$step": sources.existing_report, "path": "files"}
+    elif sources.search is not None:
+        attachments = {"$step": sources.search, "path": "files"}
+    elif isinstance(sources.files, list):
+        attachments = sources.files
+    subject = _title(request.original) if report is not None else _subject(request)
+    body: Any = (
+        {"$step": model, "path": "content"}
+        if model is not None
+        else request.message or f"Hello,\n\nThis was sent by Orchestrate for the request:\n\n    {request.original}\n"
+    )
+    draft.add(
+        "email.send",
+        {"to": to, "subject": subject, "body": body, "attachments": attachments},
+        "Send the e-mail",
+    )
+
+
+def _subject(request: Understanding) -> str:
+    if request.message:
+        return request.message.rstrip(".")[:80]
+    return "From Orchestrate: " + request.original[:80]
+
+
+def _title(text: str) -> str:
+    subject = re.split(
+        r",|\s+and\s+(?:then\s+)?(?:write|make|create|produce|e-?mail|mail|send|book|schedule|forward)\b",
+        text.strip(),
+        flags=re.I,
+    )[0]
+    subject = re.sub(r"^(?:please|pls|could you|can you|would you)\s+", "", subject.rstrip(".!? "), flags=re.I)
+    return (subject[:1].upper() + subject[1:])[:80] or "Report"
