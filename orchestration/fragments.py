@@ -41,7 +41,10 @@ LARGE_JSON_CHARS = 600
 TIMELINE_LIMIT = 200
 LOG_LIMIT = 200
 ACTIVE = frozenset(
-    {ExecutionStatus.PENDING, ExecutionStatus.PLANNING, ExecutionStatus.RUNNING, ExecutionStatus.WAITING_APPROVAL}
+    {
+        *(ExecutionStatus.PENDING, ExecutionStatus.PLANNING, ExecutionStatus.RUNNING),
+        *(ExecutionStatus.WAITING_APPROVAL, ExecutionStatus.WAITING_INPUT, ExecutionStatus.PLANNED),
+    }
 )
 RESUMABLE = frozenset({ExecutionStatus.FAILED, ExecutionStatus.CANCELLED})
 
@@ -126,6 +129,9 @@ def execution_context(
         allowed = may(user, Action.CANCEL, execution.workspace_id)
         context["can_cancel"] = allowed and execution.status in ACTIVE
         context["can_resume"] = allowed and execution.status in RESUMABLE and execution.total_steps > 0
+        may_run = may(user, Action.RUN, execution.workspace_id)
+        context["can_start"] = may_run and execution.status == ExecutionStatus.PLANNED
+        context["can_answer"] = may_run and execution.status == ExecutionStatus.WAITING_INPUT
     if PLAN in parts:
         context["plan_steps"] = (execution.plan or {}).get("steps", [])
         context["plan_versions"] = list(execution.plan_versions.order_by("version"))
@@ -145,6 +151,8 @@ def execution_context(
         logs = Log.objects.filter(execution=execution).order_by("-timestamp", "-id")[:LOG_LIMIT]
         context["logs"] = list(reversed(logs))
     if OUTCOME in parts:
+        context["question"] = execution.question if execution.status == ExecutionStatus.WAITING_INPUT else None
+        context["can_answer"] = may(user, Action.RUN, execution.workspace_id)
         context["result_text"] = "" if execution.result is None else _json_text(execution.result)
         context["result_summary"] = (execution.result or {}).get("summary", "") if execution.result else ""
     return context

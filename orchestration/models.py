@@ -12,6 +12,10 @@ from tenancy.scoping import TenantQuerySet
 class ExecutionStatus(models.TextChoices):
     PENDING = "pending", "Pending"
     PLANNING = "planning", "Planning"
+    # The planner needs a detail from the person (which files, when, to whom): see orchestration.questions.
+    WAITING_INPUT = "waiting_input", "Waiting for your answer"
+    # Planned with "Plan only": the steps exist and wait for "Run this plan".
+    PLANNED = "planned", "Planned"
     RUNNING = "running", "Running"
     WAITING_APPROVAL = "waiting_approval", "Waiting for approval"
     SUCCEEDED = "succeeded", "Succeeded"
@@ -50,6 +54,11 @@ class Execution(models.Model):
     workspace = models.ForeignKey("tenancy.Workspace", on_delete=models.CASCADE, related_name="executions")
     request = models.TextField()
     plan = models.JSONField(null=True, blank=True)
+    plan_only = models.BooleanField(default=False, help_text="Plan, then wait for a person to start the run")
+    question = models.JSONField(
+        null=True, blank=True, help_text="The open question to the person while the run waits for an answer"
+    )
+    answers = models.JSONField(default=dict, blank=True, help_text="The person's answers, by what they answer")
     status = models.CharField(max_length=20, choices=ExecutionStatus.choices, default=ExecutionStatus.PENDING)
     current_step = models.PositiveIntegerField(default=0)
     total_steps = models.PositiveIntegerField(default=0)

@@ -14,6 +14,8 @@ urlpatterns = [
     path("orchestrate/executions/<uuid:execution_id>/", views.execution_detail, name="execution"),
     path("orchestrate/executions/<uuid:execution_id>/cancel", views.cancel_execution, name="cancel"),
     path("orchestrate/executions/<uuid:execution_id>/resume", views.resume_execution, name="resume"),
+    path("orchestrate/executions/<uuid:execution_id>/answer", views.answer_execution, name="answer"),
+    path("orchestrate/executions/<uuid:execution_id>/run", views.run_execution, name="run"),
     path(
         "orchestrate/executions/<uuid:execution_id>/steps/<int:step_number>/output",
         views.step_output,

@@ -21,6 +21,8 @@ S, L, D, SU, R, E, C, CL, W = (
 
 # The drive the corpus is planned against.
 DRIVE = [
+    "q1.csv",
+    "q2.csv",
     "sales_q1.csv",
     "sales_q2.csv",
     "customers.csv",

@@ -22,8 +22,9 @@ from orchestration.engine.dispatch import enqueue_plan, enqueue_steps
 from orchestration.engine.outputs import load_output
 from orchestration.events import publish_execution
 from orchestration.models import Execution, ExecutionStatus, ExecutionStep, StepStatus
-from orchestration.planning import NoToolForRequest, PlanInvalid, make_plan
+from orchestration.planning import NeedsAnswer, NoToolForRequest, PlanInvalid, make_plan
 from orchestration.planning.schema import validate_plan
+from orchestration.questions import ask, planning_inputs
 from orchestration.signals import FinishedRun, run_finished
 from safety.models import ApprovalStatus, PendingApproval
 from safety.secrets import seal_plan
@@ -40,14 +41,25 @@ ACTIVE_RUNS = (
     ExecutionStatus.PLANNING,
     ExecutionStatus.RUNNING,
     ExecutionStatus.WAITING_APPROVAL,
+    ExecutionStatus.WAITING_INPUT,
+    ExecutionStatus.PLANNED,
 )
 
 
-def submit(*, user: Any, workspace: Workspace, request_text: str, plan: dict[str, Any] | None = None) -> Execution:
+def submit(
+    *,
+    user: Any,
+    workspace: Workspace,
+    request_text: str,
+    plan: dict[str, Any] | None = None,
+    plan_only: bool = False,
+) -> Execution:
     """Create a pending run of the request and hand it to the planner.
 
     A caller that already has a plan (a webhook, a saved template, a test)
     passes it; it is validated here, so a bad plan is refused before a run exists.
+    With `plan_only` the run stops once planned (status `planned`) until
+    `run_planned()` starts it: the person sees the plan first.
     """
     text = request_text.strip()
     if not text:
@@ -57,7 +69,9 @@ def submit(*, user: Any, workspace: Workspace, request_text: str, plan: dict[str
     # Secrets typed into the plan are sealed before anything stores it.
     given = seal_plan(validate_plan(plan, planner="given"), workspace_id=workspace.pk) if plan is not None else None
     with transaction.atomic():
-        execution = Execution.objects.create(user=user, workspace=workspace, request=text, plan=given)
+        execution = Execution.objects.create(
+            user=user, workspace=workspace, request=text, plan=given, plan_only=plan_only
+        )
         enqueue_plan(execution.pk)
     logger.info("Submitted by %s", user, extra={"execution_id": str(execution.pk)})
     publish_execution(execution.pk)
@@ -82,10 +96,15 @@ def plan_execution(execution_id: str) -> None:
     try:
         with_span = start_span("plan", execution_id=execution_id, parent=span)
         plan = seal_plan(
-            execution.plan or make_plan(execution.request, execution_id=execution_id),
+            execution.plan or make_plan(execution.request, execution_id=execution_id, **planning_inputs(execution)),
             workspace_id=execution.workspace_id,
         )
         with_span.end(metadata={"planner": plan["planner"], "steps": len(plan["steps"])})
+    except NeedsAnswer as needs:
+        # The run's root span stays open: planning starts again under it once the person answers.
+        with_span.end(metadata={"question": needs.field})
+        ask(execution_id, needs)
+        return
     except (NoToolForRequest, PlanInvalid) as exc:
         with_span.end(status="error", metadata={"error": str(exc)})
         _fail_unplanned(execution_id, str(exc))
@@ -95,14 +114,39 @@ def plan_execution(execution_id: str) -> None:
         PlanVersion.objects.get_or_create(
             plan=execution, version=1, defaults={"plan_data": plan, "metadata": {"source": plan["planner"]}}
         )
+        planned_only = execution.plan_only
         Execution.objects.filter(pk=execution_id, status=ExecutionStatus.PLANNING).update(
-            plan=plan, total_steps=len(plan["steps"]), status=ExecutionStatus.RUNNING, updated_at=timezone.now()
+            plan=plan,
+            total_steps=len(plan["steps"]),
+            status=ExecutionStatus.PLANNED if planned_only else ExecutionStatus.RUNNING,
+            updated_at=timezone.now(),
         )
-        ready = ExecutionStep.objects.filter(execution_id=execution_id, remaining_deps=0).values_list("pk", flat=True)
-        enqueue_steps(list(ready))
+        if not planned_only:
+            ready = ExecutionStep.objects.filter(execution_id=execution_id, remaining_deps=0).values_list(
+                "pk", flat=True
+            )
+            enqueue_steps(list(ready))
         # In the planning transaction: numbered before any step's end, since no step can start before it commits.
         checkpoint_planned(execution_id)
     publish_execution(execution_id)
+
+
+def run_planned(execution: Execution, user: Any) -> bool:
+    """Start a run planned with "Plan only", exactly as planned; False if it was not waiting to start."""
+    if not may(user, Action.RUN, execution.workspace_id):
+        raise PermissionDenied(f"You may not run requests in {execution.workspace.name}.")
+    with transaction.atomic():
+        if not Execution.objects.filter(pk=execution.pk, status=ExecutionStatus.PLANNED).update(
+            status=ExecutionStatus.RUNNING, updated_at=timezone.now()
+        ):
+            return False
+        ready = ExecutionStep.objects.filter(
+            execution_id=execution.pk, remaining_deps=0, status=StepStatus.PENDING
+        ).values_list("pk", flat=True)
+        enqueue_steps(list(ready))
+    logger.info("Started by %s after the plan preview", user, extra={"execution_id": str(execution.pk)})
+    publish_execution(execution.pk)
+    return True
 
 
 def _create_steps(execution: Execution, planned: list[dict[str, Any]]) -> None:

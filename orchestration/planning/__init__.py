@@ -2,8 +2,10 @@
 
 The LLM planner is asked first when a model endpoint is configured; an
 answer that is not valid JSON or not a valid plan falls back to the rule
-planner, and the reason is logged and kept in the plan. A request no tool
-can serve raises NoToolForRequest with a message for the person.
+planner, and the reason is logged and kept in the plan. A request that
+misses a detail raises NeedsAnswer (the run asks the person, see
+`orchestration.questions`); a request no tool can serve raises
+NoToolForRequest with a message for the person.
 """
 
 from __future__ import annotations
@@ -11,9 +13,13 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
+from django.utils import timezone
+
 from orchestration.agents import current_prompt
+from orchestration.planning.questions import NeedsAnswer
 from orchestration.planning.rules import NoToolForRequest, plan_with_rules
 from orchestration.planning.schema import PlanInvalid, validate_plan
 from tools.base import ToolError
@@ -22,7 +28,7 @@ from tools.registry import registry
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["NoToolForRequest", "PlanInvalid", "make_plan"]
+__all__ = ["NeedsAnswer", "NoToolForRequest", "PlanInvalid", "make_plan"]
 
 
 def _catalogue() -> list[dict[str, Any]]:
@@ -56,20 +62,36 @@ def plan_with_llm(request_text: str) -> tuple[dict[str, Any], int]:
     return plan, reply.total_tokens
 
 
-def make_plan(request_text: str, *, execution_id: uuid.UUID | str) -> dict[str, Any]:
-    """A validated plan for the request (with `planner` saying who made it)."""
+def make_plan(
+    request_text: str,
+    *,
+    execution_id: uuid.UUID | str,
+    answers: dict[str, str] | None = None,
+    me: str | None = None,
+    drive_names: Sequence[str] | None = None,
+) -> dict[str, Any]:
+    """A validated plan for the request (with `planner` saying who made it).
+
+    `answers` are the person's answers to earlier questions, by field;
+    `me` is the asker's e-mail address; `drive_names` the workspace's files.
+    """
     log_extra = {"execution_id": str(execution_id)}
     fallback_reason = None
     if llm_configured():
+        said = "".join(
+            f"\n(Asked for {field}, the person answered: {answer})" for field, answer in (answers or {}).items()
+        )
         try:
-            plan, tokens = plan_with_llm(request_text)
+            plan, tokens = plan_with_llm(request_text + said)
             plan["tokens_used"] = tokens
             logger.info("Planned with the language model: %d steps", len(plan["steps"]), extra=log_extra)
             return plan
         except (PlanInvalid, ToolError) as exc:
             fallback_reason = f"The model's plan was not usable: {exc}"
             logger.warning("%s; using the rule planner", fallback_reason, extra=log_extra)
-    plan = validate_plan(plan_with_rules(request_text), planner="rules")
+    now = timezone.localtime().replace(tzinfo=None, microsecond=0)
+    planned = plan_with_rules(request_text, now=now, answers=answers, me=me, drive_names=drive_names)
+    plan = validate_plan(planned, planner="rules")
     if fallback_reason:
         plan["fallback_reason"] = fallback_reason
     logger.info("Planned with rules: %d steps", len(plan["steps"]), extra=log_extra)

@@ -156,6 +156,14 @@ def _sources(draft: Draft, drive_names: Sequence[str] | None) -> Sources:
     if not wants_files or (other_material and not entities.mentions_files):
         return found
     if entities.file_names and not entities.file_patterns:
+        known = {name.lower() for name in drive_names or ()}
+        missing = [name for name in entities.file_names if drive_names is not None and name.lower() not in known]
+        if missing:
+            raise NeedsAnswer(
+                "files",
+                f"There is no {', '.join(missing)} in the drive. Which files should I use?",
+                hint="file names, e.g. 'sales_q1.csv, sales_q2.csv', or 'all CSV files'",
+            )
         found.files = entities.file_names
         return found
     if entities.file_patterns:

@@ -1,4 +1,5 @@
-"""Cancel, retry and resume: POST only, answered with fragments for htmx and a redirect otherwise."""
+"""Cancel, retry, resume, answer a question, start a previewed plan: POST only,
+answered with fragments for htmx and a redirect otherwise."""
 
 from __future__ import annotations
 
@@ -15,9 +16,10 @@ from django.template.loader import render_to_string
 from django.views.decorators.http import require_POST
 
 from config.http import AuthedRequest, htmx_partial
-from orchestration.engine.runs import cancel, resume_run
+from orchestration.engine.runs import cancel, resume_run, run_planned
 from orchestration.fragments import ALL_PARTS, render_execution_parts, visible_execution
 from orchestration.models import Execution
+from orchestration.questions import InvalidAnswer, QuestionClosed, answer_question
 
 
 def _cancel(request: AuthedRequest, execution: Execution) -> None:
@@ -33,6 +35,24 @@ def _resume(request: AuthedRequest, execution: Execution) -> None:
         messages.success(request, f"Resumed: {again} step{'s' if again != 1 else ''} will run again.")
     else:
         messages.info(request, "Only a failed or cancelled run that has steps can be retried or resumed.")
+
+
+def _answer(request: AuthedRequest, execution: Execution) -> None:
+    try:
+        answer_question(execution, request.user, request.POST.get("answer", ""))
+    except InvalidAnswer as exc:
+        messages.error(request, str(exc))
+    except QuestionClosed as exc:
+        messages.info(request, str(exc))
+    else:
+        messages.success(request, "Thanks: the run goes on with your answer.")
+
+
+def _start(request: AuthedRequest, execution: Execution) -> None:
+    if run_planned(execution, request.user):
+        messages.success(request, "The plan is running.")
+    else:
+        messages.info(request, "This run was not waiting to start.")
 
 
 def _act(
@@ -63,3 +83,15 @@ def cancel_execution(request: AuthedRequest, execution_id: uuid.UUID) -> HttpRes
 @require_POST
 def resume_execution(request: AuthedRequest, execution_id: uuid.UUID) -> HttpResponse:
     return _act(request, execution_id, _resume)
+
+
+@login_required
+@require_POST
+def answer_execution(request: AuthedRequest, execution_id: uuid.UUID) -> HttpResponse:
+    return _act(request, execution_id, _answer)
+
+
+@login_required
+@require_POST
+def run_execution(request: AuthedRequest, execution_id: uuid.UUID) -> HttpResponse:
+    return _act(request, execution_id, _start)

@@ -39,7 +39,12 @@ def index(request: AuthedRequest) -> HttpResponse:
         form.add_error(None, NOT_A_MEMBER)
         return render_index(request, submit_form=form, status=403)
     try:
-        execution = submit(user=request.user, workspace=workspace, request_text=form.cleaned_data["request"])
+        execution = submit(
+            user=request.user,
+            workspace=workspace,
+            request_text=form.cleaned_data["request"],
+            plan_only=request.POST.get("action") == "plan",
+        )
     except PermissionDenied as exc:
         form.add_error(None, str(exc) or "You may not run requests in this workspace.")
         return render_index(request, submit_form=form, status=403)

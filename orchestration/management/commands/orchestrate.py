@@ -88,7 +88,9 @@ class Command(BaseCommand):
                         ("\r" if self.stderr.isatty() else "") + line, ending="" if self.stderr.isatty() else "\n"
                     )
                     last_line = line
-            if execution.is_finished or time.monotonic() > deadline:
+            # A run that asks a question waits for a person: say so rather than wait for the timeout.
+            waiting_for_answer = execution.status == ExecutionStatus.WAITING_INPUT
+            if execution.is_finished or waiting_for_answer or time.monotonic() > deadline:
                 if show_progress and self.stderr.isatty():
                     self.stderr.write("")
                 return execution
@@ -108,6 +110,11 @@ class Command(BaseCommand):
 
     def _print_outcome(self, execution: Execution) -> None:
         self.stdout.write(f"{execution.pk} {execution.status}")
+        if execution.status == ExecutionStatus.WAITING_INPUT and isinstance(execution.question, dict):
+            self.stdout.write(f"Question: {execution.question.get('text', '')}")
+            for candidate in execution.question.get("candidates", []):
+                self.stdout.write(f"  - {candidate}")
+            self.stdout.write(f"Answer it in the console: /orchestrate/executions/{execution.pk}/")
         for step in execution.steps.order_by("step_number"):
             cached = " cached" if step.cached else ""
             self.stdout.write(
