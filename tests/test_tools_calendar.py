@@ -15,6 +15,7 @@ import pytest
 from tests.support import tool_call
 from tools.base import RetryableToolError, Tool, ToolError, ToolInputError, ToolResult
 from tools.builtin.calendar import CalendarCreateEvent, CalendarDeleteEvent, CalendarListEvents
+from tools.models import CalendarEvent
 
 TOMORROW_10 = datetime.combine(datetime.now(UTC).date() + timedelta(days=1), time(10, 0), tzinfo=UTC)
 
@@ -31,19 +32,22 @@ def create(workspace: Any, *, step: int = 1, **fields: Any) -> ToolResult:
     return run(CalendarCreateEvent, tool_input, workspace, step=step)
 
 
-def server_events(server: Any, calendar_name: str = "Orchestrate") -> list[icalendar.Event]:
-    """Every event in the named calendar, read straight from the server."""
+def server_events(server: Any, calendar_name: str | None = None) -> list[icalendar.Event]:
+    """Every event in the named calendar (default: in every calendar), read straight from the server."""
+    found: list[icalendar.Event] = []
     with server.client() as client:
         for calendar in client.principal().calendars():
-            if calendar.get_display_name() == calendar_name:
-                return [item.icalendar_component for item in calendar.events()]
-    return []
+            if calendar_name is None or calendar.get_display_name() == calendar_name:
+                found.extend(item.icalendar_component for item in calendar.events())
+    return found
 
 
 def events_between(server: Any, start: datetime, end: datetime) -> list[icalendar.Event]:
+    found: list[icalendar.Event] = []
     with server.client() as client:
-        (calendar,) = client.principal().calendars()
-        return [item.icalendar_component for item in calendar.search(event=True, start=start, end=end)]
+        for calendar in client.principal().calendars():
+            found.extend(item.icalendar_component for item in calendar.search(event=True, start=start, end=end))
+    return found
 
 
 def test_it_creates_one_event_at_the_start_time_with_the_attendee(caldav_server, settings, workspace_a):
@@ -160,11 +164,23 @@ def test_it_uses_the_workspace_caldav_settings_over_the_project_ones(caldav_serv
     }
     workspace_a.save()
     settings.CALDAV_URL = None
+    settings.WEB_ALLOWED_HOSTS = ["127.0.0.1"]  # a server a workspace names is held to the SSRF guard
 
     result = create(workspace_a)
 
     assert [str(event["uid"]) for event in server_events(caldav_server, "Team meetings")] == [result.output["uid"]]
-    assert server_events(caldav_server, "Orchestrate") == []
+    assert len(server_events(caldav_server)) == 1
+
+
+def test_it_refuses_a_workspace_calendar_server_on_an_internal_address(caldav_server, settings, workspace_a):
+    workspace_a.integrations = {
+        "caldav": {"url": caldav_server.url, "username": caldav_server.username, "password": caldav_server.password}
+    }
+    workspace_a.save()
+
+    with pytest.raises(ToolError, match=r"may not be reached: Refused to connect to '127\.0\.0\.1': a loopback"):
+        create(workspace_a)
+    assert server_events(caldav_server) == []
 
 
 def test_it_refuses_a_calendar_url_on_another_host_than_the_server(caldav_server, workspace_a):
@@ -175,14 +191,22 @@ def test_it_refuses_a_calendar_url_on_another_host_than_the_server(caldav_server
         create(workspace_a)
 
 
-def test_it_fails_clearly_when_no_calendar_is_configured(settings, workspace_a):
+def test_it_uses_the_workspace_s_built_in_calendar_when_no_server_is_configured(settings, workspace_a):
     settings.CALDAV_URL = None
 
-    with pytest.raises(ToolError) as failure:
-        create(workspace_a)
+    first = create(workspace_a, attendees=["bob@example.com"])
+    again = create(workspace_a, attendees=["bob@example.com"])  # the step resumed: still one event
+    listed = run(CalendarListEvents, {"start": (TOMORROW_10 - timedelta(hours=1)).isoformat()}, workspace_a)
 
-    assert not isinstance(failure.value, RetryableToolError)
-    assert str(failure.value) == "No calendar is configured: set CALDAV_URL or the workspace's CalDAV settings"
+    assert again.output == first.output
+    assert [event["uid"] for event in listed.output["events"]] == [first.output["uid"]]
+    [event] = listed.output["events"]
+    assert event["start"] == TOMORROW_10.isoformat()
+    assert event["attendees"] == ["bob@example.com"]
+    assert CalendarEvent.objects.filter(workspace=workspace_a).count() == 1
+    deleted = run(CalendarDeleteEvent, {"uid": first.output["uid"]}, workspace_a)
+    assert deleted.output == {"uid": first.output["uid"], "deleted": True}
+    assert CalendarEvent.objects.count() == 0
 
 
 def test_it_asks_for_a_retry_when_the_server_is_unreachable(caldav_server, workspace_a):

@@ -1,9 +1,27 @@
-"""The one way Orchestrate talks to a CalDAV server.
+"""The one way Orchestrate reaches a workspace's calendar: CalDAV, or the built-in calendar.
 
-The calendar tools open a `CalendarConnection` with `open_calendar()`,
-which reads the connection settings (the workspace's own, else the
-project's), finds the calendar or creates it, and translates failures into
-the tool contract's errors, once, here:
+The calendar tools open a connection with `open_calendar()`. With no CalDAV
+server configured (no CALDAV_URL and no workspace settings) that is the
+workspace's built-in calendar (`BuiltinCalendar`, events in the database).
+Otherwise it reads the connection settings (the workspace's own, else the
+project's), finds the workspace's calendar collection or creates it, and
+translates failures into the tool contract's errors, once, here.
+
+Every workspace has its own calendar, never shared: on a server configured
+for the whole installation each workspace gets its own collection
+(`orchestrate-<workspace id>`, created on first use), and every event
+carries the workspace it was made for (X-ORCHESTRATE-WORKSPACE), so listing
+and deleting only ever touch events that workspace created, even on a
+calendar a workspace points at itself.
+
+Connections go through the SSRF guard (`tools.ssrf`) like the web tools:
+the server's name is resolved and checked first, and the HTTP session then
+connects to exactly the checked addresses and follows no redirects. The
+server configured in CALDAV_URL by the administrator is allowed explicitly
+(it is often on the local network); a URL a workspace sets must be public
+unless it is listed in WEB_ALLOWED_HOSTS.
+
+Errors:
 
 - connection errors, timeouts, 429 and 5xx are `RetryableToolError` (the
   engine retries with backoff);
@@ -35,13 +53,24 @@ from django.conf import settings
 
 from tenancy.models import Workspace
 from tools.base import RetryableToolError, ToolError
+from tools.models import CalendarEvent
+from tools.ssrf import BlockedAddress, IPAddress, resolve, resolve_public
 
 T = TypeVar("T")
 
-__all__ = ["CalDAVConfig", "CalendarConnection", "caldav_config", "open_calendar"]
+__all__ = [
+    "WORKSPACE_PROPERTY",
+    "BuiltinCalendar",
+    "CalDAVConfig",
+    "CalendarConnection",
+    "caldav_config",
+    "calendar_backend",
+    "open_calendar",
+]
 
 DEFAULT_CALENDAR = "Orchestrate"
-NOT_CONFIGURED = "No calendar is configured: set CALDAV_URL or the workspace's CalDAV settings"
+# The property that says which workspace an event was made for.
+WORKSPACE_PROPERTY = "X-ORCHESTRATE-WORKSPACE"
 MAX_TIMEOUT = 30.0  # seconds per request; a step's deadline may shorten it
 ICS_HEADERS = {"Content-Type": "text/calendar; charset=utf-8"}
 
@@ -52,6 +81,8 @@ class CalDAVConfig:
     username: str | None
     password: str | None = field(repr=False)
     calendar: str  # a display name, or the calendar collection's URL (absolute, or a path on the server)
+    collection: str = ""  # the collection's name on the server when the calendar is found or made by name
+    trusted: bool = False  # the administrator's server (CALDAV_URL): allowed although it may be internal
 
     @property
     def host(self) -> str:
@@ -60,9 +91,10 @@ class CalDAVConfig:
         return parts.hostname + (f":{parts.port}" if parts.port else "") if parts.hostname else "(no host)"
 
 
-def caldav_config(workspace_id: str) -> CalDAVConfig:
+def caldav_config(workspace_id: str) -> CalDAVConfig | None:
     """The connection settings for a workspace: its integrations["caldav"] over the CALDAV_* settings.
 
+    None when no server is configured: the workspace uses its built-in calendar.
     A workspace that names its own server brings its own credentials: the
     project's password is never sent to a URL a workspace chose.
     """
@@ -76,10 +108,12 @@ def caldav_config(workspace_id: str) -> CalDAVConfig:
     else:
         url, username, password = settings.CALDAV_URL, settings.CALDAV_USERNAME, settings.CALDAV_PASSWORD
     if not url:
-        raise ToolError(NOT_CONFIGURED)
+        return None
     if urlsplit(str(url)).scheme not in {"http", "https"}:
         raise ToolError("The CalDAV URL must start with http:// or https://")
-    calendar = str(own.get("calendar") or DEFAULT_CALENDAR)
+    # The installation's server is shared by every workspace: each gets its own collection on it.
+    calendar = str(own.get("calendar") or f"{DEFAULT_CALENDAR} ({workspace_id})")
+    collection = "" if own.get("calendar") else f"orchestrate-{str(workspace_id).replace('-', '')}"
     if calendar.startswith(("http://", "https://")) and _origin(calendar) != _origin(str(url)):
         # The login goes wherever the calendar is: a calendar elsewhere would hand the credentials to that host.
         raise ToolError("The workspace's calendar URL must be on the configured CalDAV server")
@@ -88,6 +122,8 @@ def caldav_config(workspace_id: str) -> CalDAVConfig:
         username=str(username) if username else None,
         password=str(password) if password else None,
         calendar=calendar,
+        collection=collection,
+        trusted=not own.get("url") and _origin(str(url)) == _origin(str(settings.CALDAV_URL or "")),
     )
 
 
@@ -112,6 +148,10 @@ def caldav_errors(config: CalDAVConfig, timeout: float) -> Iterator[None]:
             f"{where} rejected the credentials{user}: check CALDAV_USERNAME/CALDAV_PASSWORD "
             "or the workspace's CalDAV settings"
         ) from None
+    except BlockedAddress as exc:
+        raise ToolError(f"{where} may not be reached: {exc}") from None
+    except http.exceptions.TooManyRedirects:
+        raise ToolError(f"{where} answered with a redirect: set the CalDAV URL to where it points") from None
     except dav_error.RateLimitError:
         raise RetryableToolError(f"{where} is rate limiting requests") from None
     except dav_error.DAVError as exc:
@@ -152,16 +192,22 @@ def _sync(value: T | Coroutine[Any, Any, T]) -> T:
     return value
 
 
+def made_for(event: icalendar.Event, workspace_id: str) -> bool:
+    """Whether the event was created for this workspace (by its X-ORCHESTRATE-WORKSPACE property)."""
+    return str(event.get(WORKSPACE_PROPERTY, "")) == str(workspace_id)
+
+
 class CalendarConnection:
     """One calendar on the server, with the few operations the tools need."""
 
-    def __init__(self, client: DAVClient, calendar: Calendar, where: str) -> None:
+    def __init__(self, client: DAVClient, calendar: Calendar, where: str, workspace_id: str) -> None:
         if calendar.url is None:
             raise ToolError(f"{where} gave a calendar without a URL")
         self.client = client
         self.calendar = calendar
         self.url = calendar.url
         self.where = where
+        self.workspace_id = str(workspace_id)
 
     def event_url(self, name: str) -> str:
         return str(self.url.join(f"{name}.ics"))
@@ -186,53 +232,136 @@ class CalendarConnection:
         return self.public_url(url)
 
     def delete_event(self, uid: str) -> bool:
-        """Delete the event with this UID wherever it is stored; False if there was none."""
+        """Delete this workspace's event with this UID; False if there was none.
+
+        An event another workspace (or a person) made is refused, never deleted.
+        """
         try:
             event = _sync(self.calendar.get_event_by_uid(uid))
         except dav_error.NotFoundError:
             return False
+        if not made_for(event.icalendar_component, self.workspace_id):
+            raise ToolError(f"The event {uid} was not created by this workspace; it was left alone")
         return _check(self.client.delete(str(event.url)), self.where, "DELETE") != 404
 
     def events(self, start: datetime, end: datetime) -> list[icalendar.Event]:
-        """The events overlapping [start, end), recurrences expanded into one VEVENT per occurrence."""
+        """This workspace's events overlapping [start, end), recurrences expanded into one VEVENT each."""
         found: list[CalendarObjectResource] = _sync(self.calendar.search(event=True, start=start, end=end, expand=True))
-        return [item.icalendar_component for item in found]
+        events = [item.icalendar_component for item in found]
+        return [event for event in events if made_for(event, self.workspace_id)]
 
 
-def _find_calendar(principal: Any, name: str) -> Calendar | None:
-    slug = _slug(name)
+class BuiltinCalendar:
+    """A workspace's own calendar in the database, when no CalDAV server is configured.
+
+    The same operations as `CalendarConnection`, with the same idempotency
+    (an event is stored under its name, so storing it again replaces it).
+    """
+
+    where = "The built-in calendar"
+
+    def __init__(self, workspace_id: str) -> None:
+        self.workspace_id = str(workspace_id)
+
+    def put_event(self, name: str, ical: bytes) -> str:
+        event = _single_event(ical)
+        start, end = event.decoded("dtstart"), event.decoded("dtend")
+        CalendarEvent.objects.update_or_create(
+            workspace_id=self.workspace_id,
+            name=name,
+            defaults={
+                "uid": str(event.get("uid")),
+                "summary": str(event.get("summary", ""))[:255],
+                "starts_at": start,
+                "ends_at": end,
+                "ical": ical.decode("utf-8"),
+            },
+        )
+        return f"/orchestrate/calendar/#{name}"
+
+    def delete_event(self, uid: str) -> bool:
+        deleted, _ = CalendarEvent.objects.filter(workspace_id=self.workspace_id, uid=uid).delete()
+        return deleted > 0
+
+    def events(self, start: datetime, end: datetime) -> list[icalendar.Event]:
+        rows = CalendarEvent.objects.filter(workspace_id=self.workspace_id, starts_at__lt=end, ends_at__gt=start)
+        return [_single_event(row.ical.encode("utf-8")) for row in rows.order_by("starts_at", "uid")]
+
+
+def _single_event(ical: bytes) -> icalendar.Event:
+    events = icalendar.Calendar.from_ical(ical).walk("VEVENT")
+    if len(events) != 1:
+        raise ToolError("A calendar object must hold exactly one event")
+    return events[0]
+
+
+def calendar_backend(workspace_id: str) -> str:
+    """ "caldav" or "builtin": where this workspace's events go."""
+    return "caldav" if caldav_config(workspace_id) is not None else "builtin"
+
+
+def _find_calendar(principal: Any, name: str, collection: str) -> Calendar | None:
+    slug = collection or _slug(name)
     for calendar in principal.calendars():
-        if calendar.get_display_name() == name or calendar.url.path.rstrip("/").rsplit("/", 1)[-1] == slug:
+        if calendar.url.path.rstrip("/").rsplit("/", 1)[-1] == slug:
+            return calendar
+        # A calendar named by its display name (a workspace's own setting); never for the per-workspace default.
+        if not collection and calendar.get_display_name() == name:
             return calendar
     return None
 
 
-def _open(client: DAVClient, name_or_url: str) -> Calendar:
-    """The configured calendar: by URL as given, else by display name, created if missing."""
+def _open(client: DAVClient, config: CalDAVConfig) -> Calendar:
+    """The configured calendar: by URL as given, else found by name, created if missing."""
+    name_or_url = config.calendar
     if name_or_url.startswith(("http://", "https://", "/")):
         if client.url is None:
             raise ToolError(f"No calendar server URL to open {name_or_url!r} on")
         return Calendar(client=client, url=client.url.join(name_or_url))
     principal = client.principal()
-    calendar = _find_calendar(principal, name_or_url)
+    calendar = _find_calendar(principal, name_or_url, config.collection)
     if calendar is not None:
         return calendar
     try:
-        return principal.make_calendar(name=name_or_url, cal_id=_slug(name_or_url))
+        return principal.make_calendar(name=name_or_url, cal_id=config.collection or _slug(name_or_url))
     except dav_error.DAVError:
         # Another worker may have created it a moment ago (same collection name): look again.
-        calendar = _find_calendar(principal, name_or_url)
+        calendar = _find_calendar(principal, name_or_url, config.collection)
         if calendar is None:
             raise
         return calendar
 
 
+def _checked_addresses(config: CalDAVConfig) -> tuple[str, list[IPAddress]]:
+    """The server's host and the addresses it may be reached at, checked by the SSRF guard."""
+    parts = urlsplit(config.url)
+    host = parts.hostname or ""
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    # The administrator's own server may be internal; anything a workspace chose must be public.
+    return host, resolve(host, port) if config.trusted else resolve_public(host, port)
+
+
+def _pinned_session(host: str, addresses: list[IPAddress]) -> Any:
+    """An HTTP session that connects to exactly these addresses for `host` and follows no redirect."""
+    if any(host == str(address) for address in addresses):
+        session = http.Session()
+    else:
+        records = ",".join(f"{host}:{address}" for address in addresses)
+        session = http.Session(resolver=f"in-memory://default/?hosts={records}")
+    session.max_redirects = 0
+    return session
+
+
 @contextmanager
-def open_calendar(workspace_id: str, *, timeout: float = MAX_TIMEOUT) -> Iterator[CalendarConnection]:
+def open_calendar(workspace_id: str, *, timeout: float = MAX_TIMEOUT) -> Iterator[CalendarConnection | BuiltinCalendar]:
     """A connection to the workspace's calendar; errors inside the block are translated too."""
     config = caldav_config(workspace_id)
+    if config is None:
+        yield BuiltinCalendar(workspace_id)
+        return
     seconds = min(MAX_TIMEOUT, timeout)
     with caldav_errors(config, seconds):
+        host, addresses = _checked_addresses(config)
         client = DAVClient(
             url=config.url,
             username=config.username,
@@ -240,8 +369,10 @@ def open_calendar(workspace_id: str, *, timeout: float = MAX_TIMEOUT) -> Iterato
             timeout=math.ceil(seconds),
             enable_rfc6764=False,  # a configured URL is used as given: no DNS discovery
         )
+        client.session.close()
+        client.session = _pinned_session(host, addresses)
         try:
-            calendar = _open(client, config.calendar)
-            yield CalendarConnection(client, calendar, f"The calendar server at {config.host}")
+            calendar = _open(client, config)
+            yield CalendarConnection(client, calendar, f"The calendar server at {config.host}", workspace_id)
         finally:
             client.close()

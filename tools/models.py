@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import ClassVar
 
 from django.db import models
 
@@ -28,3 +29,37 @@ class ToolCatalog(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class CalendarEvent(models.Model):
+    """An event on a workspace's built-in calendar (used when no CalDAV server is configured).
+
+    One calendar per workspace, never shared: every query goes through the
+    workspace. `name` is the event's name derived from the creating step's
+    idempotency key, so a step that runs again replaces its event.
+    """
+
+    workspace_path: ClassVar[str] = "workspace"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    workspace = models.ForeignKey("tenancy.Workspace", on_delete=models.CASCADE, related_name="calendar_events")
+    name = models.CharField(max_length=100, help_text="Stable per creating step, e.g. orchestrate-<digest>")
+    uid = models.CharField(max_length=500)
+    summary = models.CharField(max_length=255)
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    ical = models.TextField(help_text="The iCalendar object, as a CalDAV server would store it")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "calendar_events"
+        ordering = ["starts_at", "uid"]
+        constraints = [models.UniqueConstraint(fields=["workspace", "name"], name="calendar_event_name_per_workspace")]
+        indexes = [
+            models.Index(fields=["workspace", "starts_at"], name="calendar_event_ws_start_idx"),
+            models.Index(fields=["workspace", "uid"], name="calendar_event_ws_uid_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.summary} ({self.starts_at:%Y-%m-%d %H:%M})"

@@ -1,7 +1,10 @@
-"""Calendar tools: schedule, list and delete events on a CalDAV calendar.
+"""Calendar tools: schedule, list and delete events on the workspace's calendar.
 
-The server, credentials and calendar come from the workspace's CalDAV
-settings or the CALDAV_* settings (see `tools.caldav_client`).
+With CalDAV settings (the workspace's own or the CALDAV_* settings) the
+calendar is a collection on that server, one per workspace; without, it is
+the workspace's built-in calendar in the database (see `tools.caldav_client`).
+Both behave the same: create, list and delete, with the same idempotency,
+and only ever on events the workspace created.
 
 Creating an event is idempotent per step: its UID and its URL on the
 server are derived from the workspace and `call.idempotency_key`, and it is
@@ -26,7 +29,7 @@ from django.utils import timezone
 from icalendar import Calendar, Event, vCalAddress
 
 from tools.base import Stage, Tool, ToolCall, ToolInputError, ToolResult
-from tools.caldav_client import open_calendar
+from tools.caldav_client import WORKSPACE_PROPERTY, open_calendar
 
 UID_DOMAIN = "orchestrate"
 PRODID = "-//Orchestrate//Calendar tools//EN"
@@ -118,11 +121,18 @@ def event_window(tool_input: dict[str, Any]) -> tuple[datetime, datetime]:
 
 
 def build_event(
-    uid: str, tool_input: dict[str, Any], start: datetime, end: datetime, attendees: list[tuple[str, str]]
+    uid: str,
+    tool_input: dict[str, Any],
+    start: datetime,
+    end: datetime,
+    attendees: list[tuple[str, str]],
+    workspace_id: str = "",
 ) -> bytes:
-    """The iCalendar object stored on the server."""
+    """The iCalendar object stored on the server, marked with the workspace it was made for."""
     event = Event()
     event.add("uid", uid)
+    if workspace_id:
+        event.add(WORKSPACE_PROPERTY, str(workspace_id))
     event.add("dtstamp", timezone.now().astimezone(UTC))
     event.add("dtstart", start)
     event.add("dtend", end)
@@ -172,7 +182,7 @@ def describe_event(event: Event) -> dict[str, Any]:
 class CalendarCreateEvent(Tool):
     name = "calendar.create_event"
     description = (
-        "Schedule an event on the workspace's calendar (CalDAV), inviting attendees by e-mail; "
+        "Schedule an event on the workspace's calendar (CalDAV, or the built-in one), inviting attendees by e-mail; "
         "the start is ISO 8601 (UTC unless it has an offset), with an end or a duration (default 60 minutes)."
     )
     stage = Stage.SINK
@@ -230,7 +240,7 @@ class CalendarCreateEvent(Tool):
         start, end = event_window(tool_input)
         attendees = clean_attendees(tool_input.get("attendees"))
         uid = event_uid(call.workspace_id, call.idempotency_key)
-        ical = build_event(uid, tool_input, start, end, attendees)
+        ical = build_event(uid, tool_input, start, end, attendees, call.workspace_id)
         with open_calendar(call.workspace_id, timeout=call.seconds_left()) as connection:
             url = connection.put_event(event_name(call.workspace_id, call.idempotency_key), ical)
         output = {
