@@ -174,7 +174,12 @@ ORCHESTRATE_RATE_LIMITS = env_rate_limits(
 )
 
 # E-mail goes out through Django's SMTP backend; EMAIL_URL sets host, port, login and TLS.
+# Without EMAIL_URL nothing is delivered: messages are kept as .eml files in the built-in outbox.
 vars().update(env_email("EMAIL_URL"))
+EMAIL_BACKEND = (
+    "django.core.mail.backends.smtp.EmailBackend" if env_str("EMAIL_URL", "") else "tools.outbox.OutboxBackend"
+)
+OUTBOX_DIR = VAR_DIR / "outbox"
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "orchestrate@localhost")
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30, minimum=1)
 

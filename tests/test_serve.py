@@ -67,6 +67,10 @@ def test_it_answers_orchestrate_with_a_login_redirect_and_the_printed_login_work
     assert redirect.value.headers["Location"] == "/accounts/login/?next=/orchestrate"
 
     username, password = re.search(r"Log in as '(\w+)' with password '([^']+)'", output).groups()
+    after_login = output[output.index("Log in as") :]
+    assert "E-mail:         built-in outbox (EMAIL_URL is unset)" in after_login
+    assert "Calendar:       built-in, one per workspace (CALDAV_URL is unset)" in after_login
+    assert "Language model: none (LLM_BASE_URL is unset)" in after_login
     jar = http.cookiejar.CookieJar()
     browser = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
     login_page = browser.open(f"{base}/accounts/login/?next=/orchestrate").read().decode()
@@ -82,3 +86,19 @@ def test_it_answers_orchestrate_with_a_login_redirect_and_the_printed_login_work
     assert "Demo" in page
     assert browser.open(f"{base}/static/css/orchestrate.css").status == 200
     assert browser.open(f"{base}/static/django_htmx/htmx-2.min.js").status == 200
+
+
+def test_it_names_the_real_services_when_they_are_configured(settings):
+    from orchestration.management.commands.serve import integrations_summary
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "mail.example.com", 587
+    settings.CALDAV_URL = "https://user:secret@dav.example.com/dav/"
+    settings.LLM_BASE_URL, settings.LLM_MODEL = "http://127.0.0.1:11434/v1", "llama3"
+
+    mail, calendar, model = integrations_summary()
+
+    assert mail == "E-mail:         real, SMTP at mail.example.com:587"
+    assert calendar == "Calendar:       real, CalDAV at dav.example.com (one calendar per workspace)"
+    assert model == "Language model: real, llama3 at 127.0.0.1:11434"
+    assert "secret" not in calendar

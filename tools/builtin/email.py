@@ -42,6 +42,7 @@ from tools.base import RetryableToolError, Stage, Tool, ToolCall, ToolError, Too
 from tools.builtin.drive import drive_errors
 from tools.drive import DriveError, WorkspaceDrive, clean_name
 from tools.frozen import read_frozen
+from tools.outbox import NOT_DELIVERED, outbox_in_use
 
 logger = logging.getLogger(__name__)
 
@@ -341,8 +342,12 @@ class EmailSend(Tool):
         }
         if refused:
             output["refused"] = refused
+        if outbox_in_use():  # the built-in outbox: say plainly that nobody got it
+            output.update(delivered=False, note=NOT_DELIVERED)
         self._mark_sent(drive, marker, output)
         summary = f"E-mailed {_summary(output)}"
+        if outbox_in_use():
+            summary = f"Kept in the outbox, NOT delivered (no mail server is configured): {_summary(output)}"
         if refused:
             summary += f" ({len(refused)} refused by the mail server: {', '.join(refused)})"
         return ToolResult(output=output, summary=summary)
