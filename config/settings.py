@@ -179,7 +179,7 @@ vars().update(env_email("EMAIL_URL"))
 EMAIL_BACKEND = (
     "django.core.mail.backends.smtp.EmailBackend" if env_str("EMAIL_URL", "") else "tools.outbox.OutboxBackend"
 )
-OUTBOX_DIR = VAR_DIR / "outbox"
+OUTBOX_DIR = Path(env_str("ORCHESTRATE_OUTBOX_DIR", str(VAR_DIR / "outbox")) or VAR_DIR / "outbox")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "orchestrate@localhost")
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30, minimum=1)
 

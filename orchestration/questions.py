@@ -25,6 +25,7 @@ the console, the REST API and the command line alike:
 from __future__ import annotations
 
 import logging
+import uuid
 from datetime import date, datetime, timedelta
 from typing import Any, TypedDict
 
@@ -79,7 +80,7 @@ def planning_inputs(execution: Execution) -> dict[str, Any]:
     }
 
 
-def ask(execution_id: object, needs: NeedsAnswer) -> bool:
+def ask(execution_id: uuid.UUID | str, needs: NeedsAnswer) -> bool:
     """Stop a planning run to ask the person; False if the run had moved on (cancelled meanwhile)."""
     execution = Execution.objects.select_related("user").get(pk=execution_id)
     question: Question = {
@@ -131,7 +132,7 @@ def _day(day: date) -> str:
 
 def answer_question(execution: Execution, user: AbstractBaseUser | AnonymousUser, answer: str) -> Execution:
     """Answer the run's open question and continue the run; see the module docstring for the contract."""
-    if not may(user, Action.RUN, execution.workspace_id):
+    if not may(user, Action.RUN, str(execution.workspace_id)):
         raise PermissionDenied("You may not answer for runs in this workspace.")
     current = Execution.objects.select_related("user").get(pk=execution.pk)
     question = current.question

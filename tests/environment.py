@@ -25,6 +25,8 @@ os.environ.setdefault("ORCHESTRATE_TELEMETRY_FLUSHER", "0")
 os.environ.setdefault("ORCHESTRATE_EMBEDDED_SWEEPER", "false")
 os.environ.setdefault("ORCHESTRATE_RATE_LIMITS", "test.call=2/2")
 os.environ.setdefault("MEDIA_ROOT", tempfile.mkdtemp(prefix="orchestrate-test-media-"))
+# The built-in outbox of the servers and workers the tests start: never the developer's var/outbox.
+os.environ.setdefault("ORCHESTRATE_OUTBOX_DIR", tempfile.mkdtemp(prefix="orchestrate-test-outbox-"))
 # Celery workers started by tests listen on a queue of their own: one per test process, so the
 # xdist workers of a parallel run (which inherit the controller's environment) never share one.
 _xdist_worker = os.environ.get("PYTEST_XDIST_WORKER")

@@ -34,7 +34,8 @@ def _our_models():
 
 def test_it_registers_all_25_models():
     models = _our_models()
-    assert len(models) == 25
+    # The specification's 25 tables, plus calendar_events: the built-in calendar of the planner issue.
+    assert len(models) == 26
     assert all(admin.site.is_registered(model) for model in models)
 
 
@@ -52,7 +53,7 @@ def test_it_loads_every_changelist_and_add_page(client, superuser, model):
     changelist = client.get(reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist"))
     assert changelist.status_code == 200
     add = client.get(reverse(f"admin:{opts.app_label}_{opts.model_name}_add"))
-    read_only = {"execution_checkpoints", "traces", "metrics", "logs"}
+    read_only = {"execution_checkpoints", "traces", "metrics", "logs", "calendar_events"}
     assert add.status_code == (403 if opts.db_table in read_only else 200)
 
 

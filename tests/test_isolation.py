@@ -100,6 +100,7 @@ def fill_values(name: str, converter: str | None, route: str, a: dict[str, Any])
     by_name: dict[str, list[str]] = {
         "execution_id": runs,
         "step_number": ["1", "3"],
+        "index": ["1"],
         "approval_id": [str(a["approval"].pk)],
         "sha256": [a["approval"].bound_files[0]["sha256"]],
         "username": ["alice", "bob"],

@@ -65,7 +65,8 @@ def test_it_shows_progress_and_exits_non_zero_when_the_run_fails(alice, workspac
     result = _orchestrate("make me a sandwich", "--workspace", "A", "--user", "alice", "--wait")
     assert result.returncode == 1
     assert "failed" in result.stdout
-    assert "I could not tell what to do with this request. Installed tools can" in result.stdout
+    assert "No tool can serve this request" in result.stdout
+    assert "Installed tools can" in result.stdout
     assert "] 0/? " in result.stderr
 
 

@@ -53,7 +53,10 @@ def test_it_extracts_entities():
 
 @pytest.mark.parametrize("request_text", ["make me a sandwich", "hello there"])
 def test_it_refuses_what_no_tool_serves(request_text):
-    with pytest.raises(NoToolForRequest, match=r"I could not tell what to do with this request\. Installed tools can"):
+    with pytest.raises(
+        NoToolForRequest,
+        match=r"No tool can serve this request: I could not tell what to do with it\. Installed tools can",
+    ):
         plan_with_rules(request_text)
 
 

@@ -132,3 +132,23 @@ def test_it_shows_the_plan_first_and_runs_exactly_it_on_request(alice, bob, char
     done = wait_for(execution)
     assert done.status == ExecutionStatus.SUCCEEDED, done.error
     assert [step.tool for step in done.steps.order_by("step_number")] == ["drive.search", "analysis.describe"]
+
+
+def test_it_answers_from_the_execution_page_and_refuses_outsiders(alice, charlie, workspace_a, sales_files, client):
+    execution = _asked(submit(user=alice, workspace=workspace_a, request_text="summarise the data"))
+    client.force_login(alice)
+    page = client.get(f"/orchestrate/executions/{execution.pk}/").content.decode()
+    assert "Which files should I use?" in page
+    assert 'value="sales_q1.csv"' in page
+
+    wrong = client.post(f"/orchestrate/executions/{execution.pk}/answer", {"answer": "marketing"}, follow=True)
+    assert "No file in the drive matches" in wrong.content.decode()
+    client.force_login(charlie)
+    assert client.post(f"/orchestrate/executions/{execution.pk}/answer", {"answer": "sales_q1.csv"}).status_code == 404
+    execution.refresh_from_db()
+    assert execution.status == ExecutionStatus.WAITING_INPUT
+
+    client.force_login(alice)
+    answered = client.post(f"/orchestrate/executions/{execution.pk}/answer", {"answer": "sales_q1.csv"})
+    assert answered.status_code == 302
+    assert wait_for(execution).status == ExecutionStatus.SUCCEEDED

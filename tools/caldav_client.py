@@ -290,7 +290,7 @@ class BuiltinCalendar:
 
 def _single_event(ical: bytes) -> icalendar.Event:
     events = icalendar.Calendar.from_ical(ical).walk("VEVENT")
-    if len(events) != 1:
+    if len(events) != 1 or not isinstance(events[0], icalendar.Event):
         raise ToolError("A calendar object must hold exactly one event")
     return events[0]
 

@@ -76,7 +76,7 @@ class OutboxBackend(BaseEmailBackend):
             handle, temporary = tempfile.mkstemp(dir=folder, prefix=".writing-", suffix=".eml")
             try:
                 with os.fdopen(handle, "wb") as out:
-                    out.write(mime.as_bytes(linesep="\n"))
+                    out.write(mime.as_bytes())  # Django's messages use \n line ends
                 os.replace(temporary, path)
             except BaseException:
                 Path(temporary).unlink(missing_ok=True)

@@ -133,7 +133,7 @@ def plan_execution(execution_id: str) -> None:
 
 def run_planned(execution: Execution, user: Any) -> bool:
     """Start a run planned with "Plan only", exactly as planned; False if it was not waiting to start."""
-    if not may(user, Action.RUN, execution.workspace_id):
+    if not may(user, Action.RUN, str(execution.workspace_id)):
         raise PermissionDenied(f"You may not run requests in {execution.workspace.name}.")
     with transaction.atomic():
         if not Execution.objects.filter(pk=execution.pk, status=ExecutionStatus.PLANNED).update(

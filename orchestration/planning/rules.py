@@ -76,7 +76,7 @@ def _depends_on(step_input: Any) -> list[int]:
 def capabilities_message() -> str:
     capabilities = sorted({cap for tool in registry.all() for cap in tool.capabilities})
     return (
-        "I could not tell what to do with this request. Installed tools can: "
+        "No tool can serve this request: I could not tell what to do with it. Installed tools can: "
         + ", ".join(capabilities)
         + ". For example: 'summarise the sales CSV files and e-mail the results to team@example.com', "
         "'book a review meeting tomorrow at 10'."

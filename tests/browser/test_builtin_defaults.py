@@ -109,7 +109,7 @@ def test_it_asks_for_a_missing_detail_and_the_answer_finishes_the_run(pages, ali
     _submit(page, "crunch the numbers")
     run = wait_for(_latest(alice), statuses={ExecutionStatus.WAITING_INPUT, ExecutionStatus.FAILED}, timeout=60)
     assert run.status == ExecutionStatus.WAITING_INPUT, run.error
-    page.reload()
+    # The question arrives live over the page's websocket: no reload.
     question = page.locator("#question")
     expect(question).to_contain_text("Which files should I use?")
     screenshot_for_docs(page, "question")
