@@ -32,7 +32,7 @@ def nothing_configured(settings):
 
 
 def _latest(alice) -> Execution:
-    return Execution.objects.filter(user=alice).order_by("-created_at").first()
+    return Execution.objects.filter(user=alice).latest("created_at")
 
 
 def _submit(page, text: str, *, plan_only: bool = False) -> None:

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('orchestration', '0003_step_execution_status_index'),
+        ('orchestration', '0004_spec_column_names'),
         ('tenancy', '0002_workspace_integrations_feed_token'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
