@@ -166,6 +166,137 @@ class TestStepOutput(ViewTests):
         return response.status_code == 200 and '"rows": 3' in body(response)
 
 
+def _waiting_for_answer(world: World) -> Execution:
+    found = Execution.objects.filter(workspace=world.workspace, request="summarise the data").first()
+    if found is None:
+        question = {"field": "files", "text": "Which files should I use?", "hint": "", "candidates": [], "asked_at": ""}
+        found = Execution.objects.create(
+            workspace=world.workspace,
+            user=world.alice,
+            request="summarise the data",
+            status=ExecutionStatus.WAITING_INPUT,
+            question=question,
+        )
+    return found
+
+
+class TestAnswer(ViewTests):
+    route = "orchestrate/executions/<uuid:execution_id>/answer"
+    method = "POST"
+    action = Action.RUN
+
+    def url(self, world: World) -> str:
+        return f"/orchestrate/executions/{_waiting_for_answer(world).pk}/answer"
+
+    def data(self, world: World) -> dict[str, Any]:
+        return {"answer": world.file_name}
+
+    def _status(self, world: World) -> str:
+        return Execution.objects.get(pk=_waiting_for_answer(world).pk).status
+
+    def allowed(self, response: HttpResponse, world: World) -> bool:
+        return response.status_code == 302 and self._status(world) == ExecutionStatus.PENDING
+
+    def refused(self, response: HttpResponse, world: World) -> bool:
+        return self._status(world) == ExecutionStatus.WAITING_INPUT
+
+
+def _planned(world: World) -> Execution:
+    found = Execution.objects.filter(workspace=world.workspace, request="planned report").first()
+    if found is None:
+        found = Execution.objects.create(
+            workspace=world.workspace, user=world.alice, request="planned report", status=ExecutionStatus.PLANNED
+        )
+    return found
+
+
+class TestRunPlanned(ViewTests):
+    route = "orchestrate/executions/<uuid:execution_id>/run"
+    method = "POST"
+    action = Action.RUN
+
+    def url(self, world: World) -> str:
+        return f"/orchestrate/executions/{_planned(world).pk}/run"
+
+    def _status(self, world: World) -> str:
+        return Execution.objects.get(pk=_planned(world).pk).status
+
+    def allowed(self, response: HttpResponse, world: World) -> bool:
+        return response.status_code == 302 and self._status(world) == ExecutionStatus.RUNNING
+
+    def refused(self, response: HttpResponse, world: World) -> bool:
+        return self._status(world) == ExecutionStatus.PLANNED
+
+
+def _kept_message(world: World) -> str:
+    """A's one e-mail in the built-in outbox (with an attachment), by its file name."""
+    from django.core.mail import EmailMessage
+
+    from orchestration.models import ExecutionStep, StepStatus
+    from tools.outbox import OutboxBackend, outbox_file
+
+    message_id = f"<{world.workspace.pk.hex}@orchestrate>"
+    if not ExecutionStep.objects.filter(execution=world.running, tool="email.send").exists():
+        ExecutionStep.objects.create(
+            execution=world.running,
+            step_number=2,
+            agent_id="email",
+            tool="email.send",
+            status=StepStatus.SUCCEEDED,
+            output={"message_id": message_id},
+        )
+        message = EmailMessage(
+            "Kept", "Hello", "o@example.com", ["bob@example.com"], headers={"Message-ID": message_id}
+        )
+        message.attach("report.md", "north 1200", "text/markdown")
+        OutboxBackend().send_messages([message])
+    return outbox_file(message_id).name
+
+
+class TestOutboxPage(ViewTests):
+    route = "orchestrate/outbox/"
+    action = Action.VIEW
+    scoped = False
+
+    def url(self, world: World) -> str:
+        _kept_message(world)
+        return "/orchestrate/outbox/"
+
+    def allowed(self, response: HttpResponse, world: World) -> bool:
+        return response.status_code == 200 and "bob@example.com" in body(response)
+
+
+class TestOutboxMessage(ViewTests):
+    route = "orchestrate/outbox/<str:name>"
+    action = Action.VIEW
+
+    def url(self, world: World) -> str:
+        return f"/orchestrate/outbox/{_kept_message(world)}"
+
+    def allowed(self, response: HttpResponse, world: World) -> bool:
+        return response.status_code == 200 and "bob@example.com" in body(response)
+
+
+class TestOutboxAttachment(ViewTests):
+    route = "orchestrate/outbox/<str:name>/<int:index>"
+    action = Action.VIEW
+
+    def url(self, world: World) -> str:
+        return f"/orchestrate/outbox/{_kept_message(world)}/1"
+
+    def allowed(self, response: HttpResponse, world: World) -> bool:
+        return response.status_code == 200 and body(response) == "north 1200"
+
+
+class TestCalendarPage(ViewTests):
+    route = "orchestrate/calendar/"
+    action = Action.VIEW
+    scoped = False
+
+    def url(self, world: World) -> str:
+        return "/orchestrate/calendar/"
+
+
 # --- the approvals queue (safety.views) ---
 
 
