@@ -77,7 +77,7 @@ def _sent_messages(workspace: Workspace) -> list[tuple[str, str, int]]:
     )
     found: list[tuple[str, str, int]] = []
     for output, execution_id, step_number in steps:
-        loaded: Any = load_output(output)
+        loaded: Any = load_output(output, execution_id=execution_id, step_number=step_number, workspace_id=workspace.pk)
         if isinstance(loaded, dict) and isinstance(loaded.get("message_id"), str):
             found.append((loaded["message_id"], str(execution_id), step_number))
     return found
