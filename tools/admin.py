@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from tenancy.admin_scoping import SuperuserOnlyAdmin
-from tools.models import ToolCatalog
+from tenancy.admin_scoping import ScopedSystemWrittenAdmin, SuperuserOnlyAdmin
+from tools.models import EmailDelivery, ToolCatalog
 
 
 @admin.register(ToolCatalog)
@@ -11,3 +11,13 @@ class ToolCatalogAdmin(SuperuserOnlyAdmin):
     list_display = ["name", "tool_type", "capabilities", "last_discovered_at"]
     list_filter = ["tool_type"]
     search_fields = ["name"]
+
+
+@admin.register(EmailDelivery)
+class EmailDeliveryAdmin(ScopedSystemWrittenAdmin):
+    """Read-only: the record is what keeps a resumed step from sending twice."""
+
+    list_display = ["message_id", "workspace", "execution", "step_number", "status", "attempts", "sent_at"]
+    list_filter = ["status"]
+    search_fields = ["message_id", "execution__id"]
+    raw_id_fields = ["execution"]
