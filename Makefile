@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: setup browser run test typecheck lint format screenshots clean
+.PHONY: setup browser services run test typecheck lint format screenshots clean
 
 setup: $(STAMP)
 
@@ -33,11 +33,24 @@ browser:
 	  echo "note: $(CHROMIUM) is missing; install it (sudo apt-get install chromium) or the browser tests skip"; \
 	fi
 
+# The fault tests start private Redis and PostgreSQL servers on spare ports (never
+# the machine's own), so they need the server binaries. Installed here when
+# missing and we are root; otherwise a note, and those tests skip (fail in CI).
+services:
+	@if command -v redis-server >/dev/null && ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "Installing redis-server and postgresql for the fault tests (apt-get)..."; \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server postgresql >/dev/null; } \
+	    || echo "note: could not install redis-server and postgresql; the fault tests will skip (and fail in CI)"; \
+	else \
+	  echo "note: redis-server or PostgreSQL's server binaries are missing; the fault tests skip"; \
+	fi
+
 # Independent tests run on every core (pytest-xdist); the ones that kill and restart Celery
 # workers (`services`) and drive Chromium against a server (`browser`) run after, one at a time.
 TEST_WORKERS ?= auto
 # Both passes run even when the first fails, so one run reports every failure.
-test: setup browser
+test: setup browser services
 	@$(PY) -m pytest -n $(TEST_WORKERS) -m "not services and not browser"; parallel=$$?; \
 	$(PY) -m pytest -m "services or browser"; serial=$$?; \
 	test $$parallel -eq 0 && test $$serial -eq 0

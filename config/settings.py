@@ -155,6 +155,8 @@ ORCHESTRATE_SWEEP_SECONDS = env_float("ORCHESTRATE_SWEEP_SECONDS", 5.0, minimum=
 ORCHESTRATE_REQUEUE_SECONDS = env_float("ORCHESTRATE_REQUEUE_SECONDS", 300.0, minimum=1)
 # The embedded server runs the sweeper on a thread; off where something else sweeps (tests call it).
 ORCHESTRATE_EMBEDDED_SWEEPER = env_bool("ORCHESTRATE_EMBEDDED_SWEEPER", True)
+# Each Celery worker's main process runs the sweeper too (one at a time, leader-elected), so beat is optional.
+ORCHESTRATE_WORKER_SWEEPER = env_bool("ORCHESTRATE_WORKER_SWEEPER", True)
 ORCHESTRATE_OUTPUT_INLINE_BYTES = env_int("ORCHESTRATE_OUTPUT_INLINE_BYTES", 64 * 1024, minimum=256)
 ORCHESTRATE_EXTRA_TOOLS = env_list("ORCHESTRATE_EXTRA_TOOLS", [])
 
@@ -206,12 +208,27 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_IGNORE_RESULT = True
-CELERY_TASK_DEFAULT_QUEUE = env_str("ORCHESTRATE_QUEUE", "orchestrate")
-# Beat runs the sweeper: leases, not the broker's visibility timeout, decide
-# when a dead worker's step is resumed.
+CELERY_TASK_DEFAULT_QUEUE = env_str("ORCHESTRATE_QUEUE", "orchestrate") or "orchestrate"
+# Sweeps travel on a queue of their own, so a long step queue never delays recovery.
+# A worker consumes both queues unless told otherwise (-Q).
+ORCHESTRATE_SWEEP_QUEUE = f"{CELERY_TASK_DEFAULT_QUEUE}.sweep"
+CELERY_TASK_QUEUES: dict[str, dict[str, str]] = {CELERY_TASK_DEFAULT_QUEUE: {}, ORCHESTRATE_SWEEP_QUEUE: {}}
+CELERY_TASK_ROUTES = {"orchestration.sweep": {"queue": ORCHESTRATE_SWEEP_QUEUE}}
+# Leases, not the broker's visibility timeout, decide when a dead worker's step is resumed.
+# Workers sweep on their own; beat, where it runs, adds sweeps (the same leader-elected pass).
 CELERY_BEAT_SCHEDULE = {
-    "sweep": {"task": "orchestration.sweep", "schedule": ORCHESTRATE_SWEEP_SECONDS},
+    "sweep": {
+        "task": "orchestration.sweep",
+        "schedule": ORCHESTRATE_SWEEP_SECONDS,
+        "options": {"queue": ORCHESTRATE_SWEEP_QUEUE, "expires": max(ORCHESTRATE_SWEEP_SECONDS * 2, 2.0)},
+    },
 }
+# A send to a Redis that is down fails in about a second (the sweeper sends it again
+# once Redis is back) instead of holding a request or a step for long.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0.1, "interval_step": 0.2, "interval_max": 0.3}
+CELERY_BROKER_CONNECTION_TIMEOUT = 2.0
+CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2}
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -46,6 +46,9 @@ class Execution(models.Model):
     """One run of a person's request: its plan, where it is, and how it ended."""
 
     workspace_path: ClassVar[str] = "workspace"
+    # Not stored: set by runs.submit() to False when the workers' broker could not take the run
+    # (it is saved and queued; the sweeper sends it when the broker is back).
+    dispatched: bool = True
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(

@@ -9,7 +9,8 @@ the function itself.
 
 Late acknowledgement and reject-on-worker-lost (settings) mean a message is
 only gone once its task returned; the step's own claim makes a repeated
-message harmless.
+message harmless. A task that loses the database or Redis is sent again
+within seconds (`infrastructure.retried_when_services_fail`).
 """
 
 from __future__ import annotations
@@ -22,10 +23,12 @@ from celery.signals import worker_process_shutdown
 
 from monitoring.batching import flush_telemetry
 from orchestration.engine import recovery, runs, steps
+from orchestration.engine.infrastructure import TASK_MAX_RETRIES, release_interrupted, retried_when_services_fail
 
 
 def _sweep(sent_before: str = "") -> None:
-    recovery.sweep(sent_before=datetime.fromisoformat(sent_before) if sent_before else None)
+    # Leader-elected: workers, beat and an embedded server may all ask; one sweeps at a time.
+    recovery.sweep_as_leader(sent_before=datetime.fromisoformat(sent_before) if sent_before else None)
 
 
 TASKS: dict[str, Callable[[str], None]] = {
@@ -35,14 +38,17 @@ TASKS: dict[str, Callable[[str], None]] = {
 }
 
 
-@shared_task(name="orchestration.plan_execution")
-def plan_execution(execution_id: str) -> None:
-    TASKS["plan"](execution_id)
+@shared_task(name="orchestration.plan_execution", bind=True, max_retries=TASK_MAX_RETRIES)
+def plan_execution(self: Task, execution_id: str) -> None:
+    with retried_when_services_fail(self, execution_id=execution_id):
+        TASKS["plan"](execution_id)
 
 
-@shared_task(name="orchestration.run_step")
-def run_step(step_id: str) -> None:
-    TASKS["step"](step_id)
+@shared_task(name="orchestration.run_step", bind=True, max_retries=TASK_MAX_RETRIES)
+def run_step(self: Task, step_id: str, interrupted: list[str | int] | None = None) -> None:
+    with retried_when_services_fail(self, step_id=step_id, interrupted=interrupted):
+        release_interrupted(step_id, interrupted)
+        TASKS["step"](step_id)
 
 
 @shared_task(name="orchestration.sweep", ignore_result=True)

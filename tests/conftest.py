@@ -21,6 +21,7 @@ pytest_plugins = [
     "tests.support.smtp_server",
     "tests.support.caldav_server",
     "tests.support.views",
+    "tests.support.private_services",
 ]
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
@@ -31,6 +32,17 @@ def pytest_configure(config):
 
     # Hashing with PBKDF2 would be most of the suite's time; tests need logins, not strength.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def pytest_collection_modifyitems(config, items):
+    """The crash suite runs in the PostgreSQL pass (DATABASE_URL postgres://...), or when asked for by name."""
+    wanted = os.environ.get("DATABASE_URL", "").startswith("postgres") or os.environ.get("ORCHESTRATE_CRASH_SUITE")
+    if wanted:
+        return
+    kept = [item for item in items if item.get_closest_marker("crash") is None]
+    if len(kept) != len(items):
+        config.hook.pytest_deselected(items=[item for item in items if item.get_closest_marker("crash")])
+        items[:] = kept
 
 
 @pytest.hookimpl(wrapper=True)

@@ -172,7 +172,7 @@ def test_it_stops_sending_to_a_member_removed_from_the_workspace(bob, workspace_
 
 @pytest.fixture
 def no_planning(monkeypatch):
-    monkeypatch.setattr("orchestration.engine.runs.enqueue_plan", lambda execution_id: None)
+    monkeypatch.setattr("orchestration.engine.runs.enqueue_plan", lambda execution_id, then=None: None)
     yield
     flush_database_logs()
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import socket
 
 import jsonschema
@@ -8,8 +9,10 @@ from django.core import mail
 
 from tests.support import tool_call
 from tools.base import RetryableToolError, ToolError, ToolInputError
-from tools.builtin.email import EmailSend, message_id, sent_marker_name
+from tools.builtin.email import EmailSend, message_hash, message_id
+from tools.deliveries import DeliveryRecord
 from tools.drive import WorkspaceDrive
+from tools.models import DeliveryStatus
 
 HOST = "127.0.0.1"
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x01\x02\x03binary\x00\xff"
@@ -38,6 +41,12 @@ def send(tool_input, workspace, *, step_number=1):
     tool = EmailSend()
     jsonschema.validate(tool_input, tool.input_schema, cls=jsonschema.Draft202012Validator)
     return tool.run(tool_call(tool_input, workspace.pk, step_number=step_number))
+
+
+def delivery_status(workspace, key="e:1"):
+    """The recorded phase of the step's e-mail, or None when nothing was prepared."""
+    record = DeliveryRecord.find(str(workspace.pk), key)
+    return record.status if record else None
 
 
 def message_input(**changes):
@@ -89,8 +98,7 @@ def test_it_sends_a_message_with_drive_attachments(smtp_server, drive, workspace
         "already_sent": False,
     }
     assert result.summary == "E-mailed 'Q1 review' to 3 recipients"
-    assert drive.exists(sent_marker_name("e:1"))
-    assert sent_marker_name("e:1").startswith(".orchestrate/sent/")
+    assert delivery_status(workspace_a) == DeliveryStatus.SENT
 
 
 def test_it_sends_once_for_the_same_idempotency_key(smtp_server, drive, workspace_a):
@@ -103,6 +111,66 @@ def test_it_sends_once_for_the_same_idempotency_key(smtp_server, drive, workspac
     assert first.output["already_sent"] is False
     assert second.output == {**first.output, "already_sent": True}
     assert "not sent again" in second.summary
+
+
+def test_it_ignores_a_sent_marker_forged_in_the_drive(smtp_server, drive, workspace_a):
+    """Members write drive files: a file named like the old sent-marker must not suppress a mail."""
+    forged = {"message_id": message_id("e:1"), "to": ["alice@example.com"], "subject": "Q1 review"}
+    drive.write_text(f".orchestrate/sent/{message_hash('e:1')}.json", json.dumps(forged))
+
+    result = send(message_input(), workspace_a)
+
+    assert len(smtp_server.wait_for_messages(1)) == 1
+    assert result.output["already_sent"] is False
+
+
+def test_it_keeps_each_workspaces_record_apart(smtp_server, drive, workspace_a, workspace_b):
+    send(message_input(), workspace_a)
+    send(message_input(), workspace_b)  # the same step key in another tenant is another message
+
+    assert len(smtp_server.wait_for_messages(2)) == 2
+
+
+def test_it_sends_again_after_the_server_refused_the_message(smtp_server, drive, workspace_a):
+    smtp_server.reject_data(451, "Try again later")
+    with pytest.raises(RetryableToolError):
+        send(message_input(), workspace_a)
+    assert delivery_status(workspace_a) == DeliveryStatus.PREPARED  # definitely not taken: the retry sends
+
+    smtp_server.accept_data()
+    result = send(message_input(), workspace_a)
+
+    assert len(smtp_server.wait_for_messages(1)) == 1
+    assert result.output["already_sent"] is False
+    assert delivery_status(workspace_a) == DeliveryStatus.SENT
+
+
+def test_it_does_not_send_again_when_the_hand_over_was_cut_off(smtp_server, drive, workspace_a):
+    """A worker that died between handing the message over and hearing back: the server may have it."""
+    record = DeliveryRecord.prepare(
+        workspace_id=str(workspace_a.pk),
+        execution_id="e",
+        step_number=1,
+        idempotency_key="e:1",
+        message_id=message_id("e:1"),
+        intended={"message_id": message_id("e:1"), "to": ["alice@example.com"], "subject": "Q1 review"},
+    )
+    record.handing_over()
+
+    result = send(message_input(), workspace_a)
+
+    assert smtp_server.messages == []
+    assert result.output["already_sent"] is True
+    assert result.output["delivery"] == "unconfirmed"
+
+
+def test_it_records_the_hand_over_with_any_backend(drive, workspace_a):
+    first = send(message_input(), workspace_a)  # pytest-django's locmem backend
+    second = send(message_input(), workspace_a)
+
+    assert len(mail.outbox) == 1
+    assert delivery_status(workspace_a) == DeliveryStatus.SENT
+    assert second.output == {**first.output, "already_sent": True}
 
 
 def test_it_sends_again_for_another_step(smtp_server, drive, workspace_a):
@@ -118,7 +186,7 @@ def test_it_sends_nothing_when_an_attachment_is_missing(smtp_server, drive, work
         send(message_input(attachments=["chart.png", "reports/missing.pdf"]), workspace_a)
 
     assert smtp_server.messages == []
-    assert not drive.exists(sent_marker_name("e:1"))
+    assert delivery_status(workspace_a) != DeliveryStatus.SENT
 
 
 @pytest.mark.parametrize(
@@ -143,7 +211,7 @@ def test_it_retries_when_the_server_is_down(smtp_server, drive, workspace_a):
     with pytest.raises(RetryableToolError, match="Could not reach the mail server"):
         send(message_input(), workspace_a)
 
-    assert not drive.exists(sent_marker_name("e:1"))
+    assert delivery_status(workspace_a) != DeliveryStatus.SENT
 
 
 def test_it_retries_when_nothing_listens_on_the_port(settings, drive, workspace_a):
@@ -175,7 +243,7 @@ def test_it_fails_with_the_servers_message_when_recipients_are_refused(smtp_serv
     assert not isinstance(caught.value, RetryableToolError)
     assert "alice@example.com: 550 5.1.1 No such user here" in str(caught.value)
     assert smtp_server.messages == []
-    assert not drive.exists(sent_marker_name("e:1"))
+    assert delivery_status(workspace_a) != DeliveryStatus.SENT
 
 
 def test_it_retries_when_recipients_are_deferred(smtp_server, drive, workspace_a):
@@ -194,7 +262,7 @@ def test_it_reports_recipients_refused_while_others_got_it(smtp_server, drive, w
     assert received.rcpt_tos == ["alice@example.com"]
     assert result.output["refused"] == {"ghost@example.com": "550 No such user here"}
     assert "1 refused by the mail server: ghost@example.com" in result.summary
-    assert drive.exists(sent_marker_name("e:1"))  # it went out: a retry must not send it again
+    assert delivery_status(workspace_a) == DeliveryStatus.SENT  # it went out: a retry must not send it again
 
 
 @pytest.mark.parametrize(("code", "error"), [(451, RetryableToolError), (554, ToolError)])

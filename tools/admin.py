@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.contrib import admin
 
 from tenancy.admin_scoping import ScopedSystemWrittenAdmin, SuperuserOnlyAdmin
-from tools.models import CalendarEvent, ToolCatalog
+from tools.models import CalendarEvent, EmailDelivery, ToolCatalog
 
 
 @admin.register(ToolCatalog)
@@ -20,3 +20,13 @@ class CalendarEventAdmin(ScopedSystemWrittenAdmin):
     list_display = ["summary", "workspace", "starts_at", "ends_at", "uid"]
     list_filter = ["workspace"]
     search_fields = ["summary", "uid"]
+
+
+@admin.register(EmailDelivery)
+class EmailDeliveryAdmin(ScopedSystemWrittenAdmin):
+    """Read-only: the record is what keeps a resumed step from sending twice."""
+
+    list_display = ["message_id", "workspace", "execution", "step_number", "status", "attempts", "sent_at"]
+    list_filter = ["status"]
+    search_fields = ["message_id", "execution__id"]
+    raw_id_fields = ["execution"]

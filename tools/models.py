@@ -5,6 +5,8 @@ from typing import ClassVar
 
 from django.db import models
 
+from tenancy.scoping import TenantQuerySet
+
 
 class ToolType(models.TextChoices):
     BUILTIN = "builtin", "Built-in"
@@ -52,6 +54,8 @@ class CalendarEvent(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    objects = TenantQuerySet.as_manager()
+
     class Meta:
         db_table = "calendar_events"
         ordering = ["starts_at", "uid"]
@@ -63,3 +67,50 @@ class CalendarEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.summary} ({self.starts_at:%Y-%m-%d %H:%M})"
+
+
+class DeliveryStatus(models.TextChoices):
+    PREPARED = "prepared", "Prepared (nothing handed over yet)"
+    SENDING = "sending", "Handing over (outcome unknown if the worker died here)"
+    SENT = "sent", "Sent"
+
+
+class EmailDelivery(models.Model):
+    """One e-mail a step sends, recorded before and after it is handed to the mail server.
+
+    The row is keyed by the step's idempotency key, so every attempt of a step
+    finds the same row: a resumed step reads here whether its message already
+    went instead of sending it again. It lives in the database, where members
+    cannot write, rather than in the workspace drive, where they can.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    key = models.CharField(max_length=64, help_text="Hash of the step's idempotency key")
+    message_id = models.CharField(max_length=255)
+    workspace = models.ForeignKey("tenancy.Workspace", on_delete=models.CASCADE, related_name="email_deliveries")
+    execution = models.ForeignKey(
+        "orchestration.Execution", on_delete=models.SET_NULL, null=True, blank=True, related_name="email_deliveries"
+    )
+    step_number = models.PositiveIntegerField(null=True, blank=True)
+    status = models.CharField(max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.PREPARED)
+    output = models.JSONField(default=dict, blank=True, help_text="What the step reported when the message went")
+    attempts = models.PositiveIntegerField(default=0, help_text="Hand-overs started")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    workspace_path: ClassVar[str] = "workspace"
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        db_table = "email_deliveries"
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "key"], name="email_delivery_one_per_step"),
+            models.CheckConstraint(
+                condition=models.Q(status__in=DeliveryStatus.values), name="email_delivery_status_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.message_id} ({self.status})"

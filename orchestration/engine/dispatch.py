@@ -7,21 +7,32 @@ transaction that made it runnable commits, so the worker sees its rows.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import logging
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Protocol
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 
-from orchestration.models import ExecutionStep
+from orchestration.engine.infrastructure import BROKER_ERRORS
+from orchestration.models import Execution, ExecutionStatus, ExecutionStep
+
+logger = logging.getLogger(__name__)
 
 
-def enqueue_plan(execution_id: object) -> None:
-    transaction.on_commit(lambda: _send("plan", str(execution_id)))
+def enqueue_plan(execution_id: object, then: Callable[[bool], None] | None = None) -> None:
+    """Send the run to the planner once the transaction commits; `then` hears whether the broker took it."""
+
+    def send() -> None:
+        sent = _send("plan", str(execution_id))
+        if then is not None:
+            then(sent)
+
+    transaction.on_commit(send)
 
 
 _runs_steps_here = True
@@ -81,5 +92,25 @@ def use_transport(mode: str, transport: Transport) -> None:
     _transports[mode] = transport
 
 
-def _send(kind: str, argument: str, delay: float = 0.0) -> None:
-    _transports[str(settings.ORCHESTRATE_RUN_MODE)].send(kind, argument, delay)
+def _send(kind: str, argument: str, delay: float = 0.0) -> bool:
+    """Hand the work to a worker; False when the broker could not take it (the sweeper sends it later)."""
+    try:
+        _transports[str(settings.ORCHESTRATE_RUN_MODE)].send(kind, argument, delay)
+    except BROKER_ERRORS as exc:
+        logger.warning("Could not send %s %s to the workers (%s); the sweeper sends it again", kind, argument, exc)
+        _mark_unsent(kind, argument)
+        return False
+    return True
+
+
+def _mark_unsent(kind: str, object_id: str) -> None:
+    """Undo the "sent" stamp of work the broker refused, so the next sweep sends it, not one in minutes."""
+    try:
+        if kind == "step":
+            ExecutionStep.objects.filter(pk=object_id).update(queued_at=None)
+        elif kind == "plan":
+            # A pending run older than the lease is one the sweeper plans again: make it one now.
+            due = timezone.now() - timedelta(seconds=settings.ORCHESTRATE_LEASE_SECONDS + 1)
+            Execution.objects.filter(pk=object_id, status=ExecutionStatus.PENDING).update(updated_at=due)
+    except DatabaseError:
+        logger.warning("Could not mark %s %s unsent either; the sweeper finds it later", kind, object_id)

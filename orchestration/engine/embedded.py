@@ -14,10 +14,16 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 
 from django.conf import settings
-from django.db import close_old_connections, connection
+from django.db import DatabaseError, close_old_connections, connection
 from django.utils import timezone
 
 from monitoring.batching import flush_telemetry
+from orchestration.engine.infrastructure import (
+    RETRY_FIRST_SECONDS,
+    StepInterrupted,
+    forget_broken_connection,
+    release_interrupted,
+)
 
 logger = logging.getLogger(__name__)
 _started_at = timezone.now()
@@ -38,10 +44,28 @@ class EmbeddedTransport:
 def _run(kind: str, object_id: str) -> None:
     try:
         _tasks[kind](object_id)
+    except StepInterrupted as exc:
+        # SQLite busy past its timeout, or a lost PostgreSQL: give the step back and run it again shortly.
+        logger.warning("%s; running it again in %gs", exc, RETRY_FIRST_SECONDS)
+        forget_broken_connection()
+        timer = threading.Timer(RETRY_FIRST_SECONDS, _run_again, args=(exc,))
+        timer.daemon = True
+        timer.start()
     except Exception:
         logger.exception("Embedded %s task for %s failed", kind, object_id)
         close_old_connections()
         connection.close_if_unusable_or_obsolete()
+
+
+def _run_again(interrupted: StepInterrupted) -> None:
+    try:
+        release_interrupted(interrupted.step_id, interrupted.as_retry())
+    except DatabaseError:
+        logger.warning("Could not give back step %s yet; the sweeper will", interrupted.step_id)
+        return
+    finally:
+        connection.close()
+    runtime().submit("step", interrupted.step_id)
 
 
 class EmbeddedRuntime:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import uuid
 from collections.abc import Iterable
@@ -9,7 +10,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -68,13 +69,18 @@ def submit(
         raise PermissionDenied(f"You may not run requests in {workspace.name}.")
     # Secrets typed into the plan are sealed before anything stores it.
     given = seal_plan(validate_plan(plan, planner="given"), workspace_id=workspace.pk) if plan is not None else None
+    sent: list[bool] = []
     with transaction.atomic():
         execution = Execution.objects.create(
             user=user, workspace=workspace, request=text, plan=given, plan_only=plan_only
         )
-        enqueue_plan(execution.pk)
+        enqueue_plan(execution.pk, then=sent.append)
+    # The run is saved either way; when the workers' broker is down, the sweeper sends it once it is back.
+    execution.dispatched = all(sent)
     logger.info("Submitted by %s", user, extra={"execution_id": str(execution.pk)})
-    publish_execution(execution.pk)
+    # The run is committed: an error now would only invite the person to submit it twice.
+    with contextlib.suppress(DatabaseError):
+        publish_execution(execution.pk)
     return execution
 
 

@@ -46,6 +46,7 @@ from orchestration.engine.checkpointing import step_entry
 from orchestration.engine.dispatch import enqueue_steps, queued_stamp, send_steps
 from orchestration.engine.gates import Refused, lock_holder, pass_gates
 from orchestration.engine.heartbeat import Held, heartbeat, lease_deadline
+from orchestration.engine.infrastructure import DATABASE_ERRORS, StepInterrupted
 from orchestration.engine.outputs import load_output, store_output
 from orchestration.engine.references import UnresolvedReference, resolve
 from orchestration.engine.runs import finish_if_done, skip_steps
@@ -222,6 +223,14 @@ def run_step(step_id: str) -> None:
     claimed = claim(step_id, worker_name())
     if claimed is None:
         return
+    try:
+        _run_claimed(claimed)
+    except DATABASE_ERRORS as exc:
+        # The database went away mid-step: not the step's failure. Its task runs it again.
+        raise StepInterrupted(claimed.step.pk, claimed.worker, claimed.step.attempts) from exc
+
+
+def _run_claimed(claimed: Claimed) -> None:
     step = claimed.step
     log = {"execution_id": str(step.execution_id), "step_number": step.step_number, "tool": step.tool}
     logger.info("Step %d (%s) started, attempt %d", step.step_number, step.tool, step.attempts, extra=log)
@@ -240,6 +249,8 @@ def run_step(step_id: str) -> None:
         message = exc.message if isinstance(exc, jsonschema.ValidationError) else str(exc)
         _fail(claimed, message, log)
         return
+    except DATABASE_ERRORS:
+        raise
     except Exception as exc:
         logger.exception("Step %d crashed", step.step_number, extra=log)
         _fail(claimed, f"Unexpected error: {type(exc).__name__}: {exc}", log)

@@ -7,6 +7,7 @@ import uuid
 from typing import Any
 from urllib.parse import urlencode
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
@@ -22,6 +23,10 @@ from tenancy.access import may
 from tenancy.roles import Action
 from tools.drive import WorkspaceDrive
 
+QUEUED_WHILE_WORKERS_UNREACHABLE = (
+    "Your run is saved and queued: the workers cannot be reached right now, so it starts as soon as they are "
+    "back. There is no need to submit it again."
+)
 NOT_A_MEMBER = "You are not a member of any workspace yet, so there is nowhere to run a request."
 # The drive listing walks storage; past this many files the page shows a note instead.
 DRIVE_LIST_LIMIT = 200
@@ -51,6 +56,8 @@ def index(request: AuthedRequest) -> HttpResponse:
     except ValueError as exc:  # an empty request, or a plan the validator refused
         form.add_error("request", str(exc))
         return render_index(request, submit_form=form, status=200)
+    if not execution.dispatched:
+        messages.warning(request, QUEUED_WHILE_WORKERS_UNREACHABLE)
     return redirect("orchestration:execution", execution_id=execution.pk)
 
 

@@ -18,7 +18,13 @@ API (the `smtp_server` fixture yields an `SMTPTestServer`):
 - `server.refuse(address, code=550, text="No such user here")` makes the
   server answer RCPT TO for that address with the given reply (a 4xx code
   for a transient refusal); `server.reject_data(code, text)` makes it
-  answer DATA with that reply, for every following message.
+  answer DATA with that reply, for every following message;
+  `server.accept_data()` takes that back.
+- `server.before_reply = callable(received)` runs after a message is
+  recorded and before the server answers 250 (a crash test kills the
+  sending worker there: the server has the message, the sender never
+  heard so); `server.at_rcpt = callable(address)` runs when RCPT TO
+  arrives, before any message was handed over.
 - `server.stop()` shuts it down early (to test an unreachable server).
 
 The fixture points Django at the server through pytest-django's `settings`
@@ -38,7 +44,7 @@ import email.policy
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Any
@@ -70,6 +76,8 @@ class _Handler:
         self.server = server
 
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]) -> str:
+        if self.server.at_rcpt is not None:
+            self.server.at_rcpt(address)
         refusal = self.server._refusals.get(address.lower())
         if refusal:
             return refusal
@@ -80,7 +88,10 @@ class _Handler:
         if self.server._data_reply:
             return self.server._data_reply
         parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        self.server._record(ReceivedMessage(envelope.mail_from, list(envelope.rcpt_tos), parsed))
+        received = ReceivedMessage(envelope.mail_from, list(envelope.rcpt_tos), parsed)
+        self.server._record(received)
+        if self.server.before_reply is not None:
+            self.server.before_reply(received)
         return "250 Message accepted for delivery"
 
 
@@ -90,6 +101,8 @@ class SMTPTestServer:
         self.messages: list[ReceivedMessage] = []
         self._refusals: dict[str, str] = {}
         self._data_reply: str | None = None
+        self.before_reply: Callable[[ReceivedMessage], None] | None = None
+        self.at_rcpt: Callable[[str], None] | None = None
         self._arrived = threading.Condition()
         self.port = free_port()
         self._controller: Controller | None = Controller(_Handler(self), hostname=self.host, port=self.port)
@@ -112,6 +125,9 @@ class SMTPTestServer:
 
     def reject_data(self, code: int, text: str) -> None:
         self._data_reply = f"{code} {text}"
+
+    def accept_data(self) -> None:
+        self._data_reply = None
 
     def _record(self, message: ReceivedMessage) -> None:
         with self._arrived:

@@ -154,3 +154,26 @@ class ShareTool(Tool):
         while time.monotonic() < deadline and not call.is_cancelled():
             time.sleep(0.05)
         return ToolResult(output={"shared": sorted(call.input["values"])}, shared=dict(call.input["values"]))
+
+
+class DatabaseBlipTool(Tool):
+    """Loses the database connection on its first `blips` calls, as during a PostgreSQL restart."""
+
+    name = "test.db_blip"
+    description = "Raise the database driver's connection error a given number of times, then succeed."
+    capabilities = ("test.db_blip",)
+    input_schema: ClassVar[dict[str, Any]] = {
+        "type": "object",
+        "properties": {"blips": {"type": "integer", "minimum": 0}},
+        "required": ["blips"],
+    }
+
+    def run(self, call: ToolCall) -> ToolResult:
+        from django.db import OperationalError
+
+        counter = f"blips/{call.idempotency_key.replace(':', '_')}"
+        calls = int(call.drive.read_text(counter)) + 1 if call.drive.exists(counter) else 1
+        call.drive.write_text(counter, str(calls))
+        if calls <= call.input["blips"]:
+            raise OperationalError("server closed the connection unexpectedly")
+        return ToolResult(output={"calls": calls})

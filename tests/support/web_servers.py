@@ -13,7 +13,7 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -36,10 +36,13 @@ class LocalServer:
     Paths: /text, /json, /status/<code>, /redirect?to=<url>&code=<3xx>, /loop,
     /big?n=<bytes>[&stream=1] (stream: no Content-Length), /slow?s=<seconds>,
     /echo (the request as JSON). TLS when given a server-side SSL context.
+    `before_answer(recorded)`, when set, runs after a request is recorded and
+    before it is answered (a crash test kills the client there).
     """
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, tls: ssl.SSLContext | None = None) -> None:
         self.requests: list[Recorded] = []
+        self.before_answer: Callable[[Recorded], None] | None = None
 
         class Server(ThreadingHTTPServer):
             address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -79,7 +82,10 @@ def _handler_for(server: LocalServer) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
             headers = {name.lower(): value for name, value in self.headers.items()}
-            server.requests.append(Recorded(self.command, self.path, headers, body))
+            recorded = Recorded(self.command, self.path, headers, body)
+            server.requests.append(recorded)
+            if server.before_answer is not None:
+                server.before_answer(recorded)
             parts = urlsplit(self.path)
             query = {key: values[0] for key, values in parse_qs(parts.query).items()}
             path = parts.path

@@ -5,12 +5,11 @@ and TLS are whatever settings say (EMAIL_URL); nothing here talks SMTP
 itself. Sending is the one side effect that cannot be undone, so:
 
 - It is critical: a person approves every call, shown who gets what.
-- It is idempotent per step: the Message-ID comes from the call's
-  idempotency key, and a marker is written to the drive right after the
-  server accepts the message. A resumed step finds the marker and returns
-  the first result with "already_sent": true instead of sending again. If
-  the worker dies between the send and the marker, the resend carries the
-  same Message-ID, which lets mail clients and archives collapse the two.
+- It is exactly-once per step: the Message-ID comes from the call's
+  idempotency key, and the hand-over is recorded in the database before,
+  during and after it (`tools/deliveries.py`). A resumed step finds the
+  record and returns the first result with "already_sent": true instead of
+  sending again, whichever Django e-mail backend is configured.
 - Everything that can fail before sending (addresses, missing attachments,
   size) is checked first, so a bad input sends nothing.
 - Attachments are part of what the person approves: their bytes are frozen
@@ -22,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import logging
 import mimetypes
 import posixpath
@@ -40,8 +38,10 @@ from django.core.validators import validate_email
 
 from tools.base import RetryableToolError, Stage, Tool, ToolCall, ToolError, ToolInputError, ToolResult
 from tools.builtin.drive import drive_errors
-from tools.drive import DriveError, WorkspaceDrive, clean_name
+from tools.deliveries import DeliveryRecord
+from tools.drive import WorkspaceDrive, clean_name
 from tools.frozen import read_frozen
+from tools.models import DeliveryStatus
 from tools.outbox import NOT_DELIVERED, outbox_in_use
 
 logger = logging.getLogger(__name__)
@@ -49,7 +49,6 @@ logger = logging.getLogger(__name__)
 MAX_RECIPIENTS = 50  # to and cc together: beyond this it is a mailing, not a message
 MAX_ATTACHMENTS = 20
 MAX_ATTACHMENT_BYTES = 20 * 1024 * 1024  # in total; most mail servers refuse messages over ~25 MB
-SENT_MARKER_PREFIX = ".orchestrate/sent"
 MESSAGE_ID_DOMAIN = "orchestrate"
 
 ADDRESS_LIST_SCHEMA: dict[str, Any] = {
@@ -75,10 +74,6 @@ def message_hash(idempotency_key: str) -> str:
 
 def message_id(idempotency_key: str) -> str:
     return f"<{message_hash(idempotency_key)}@{MESSAGE_ID_DOMAIN}>"
-
-
-def sent_marker_name(idempotency_key: str) -> str:
-    return f"{SENT_MARKER_PREFIX}/{message_hash(idempotency_key)}.json"
 
 
 def clean_addresses(addresses: Any, field: str) -> list[str]:
@@ -194,23 +189,38 @@ def _is_utf8(data: bytes) -> bool:
     return True
 
 
-def _watch_refusals(connection: BaseEmailBackend, refused: dict[str, str]) -> None:
-    """Record recipients the SMTP server refused while still accepting the message for others.
+def _watch_hand_over(connection: BaseEmailBackend, refused: dict[str, str], record: DeliveryRecord) -> bool:
+    """Record the SMTP hand-over at the wire: `sending` just before DATA, `sent` on its 250 reply.
 
-    smtplib reports them in sendmail()'s return value, which Django's backend
-    drops; without this a partly delivered message would look fully sent.
+    Also keeps the recipients the server refused while accepting the message
+    for others: smtplib reports them in sendmail()'s return value, which
+    Django's backend drops; without this a partly delivered message would
+    look fully sent. False for a backend that is not SMTP (the caller then
+    records around the whole send).
     """
     smtp = getattr(connection, "connection", None)
     if not isinstance(smtp, smtplib.SMTP):
-        return  # another backend (locmem in tests, console): nothing is refused
+        return False
     sendmail: Callable[..., dict[str, tuple[int, bytes]]] = smtp.sendmail
+    data: Callable[[Any], tuple[int, bytes]] = smtp.data
+
+    def recording_data(msg: Any) -> tuple[int, bytes]:
+        record.handing_over()
+        code, reply = data(msg)
+        if code == 250:
+            record.accepted()
+        else:
+            record.refused()
+        return code, reply
 
     def recording_sendmail(*args: Any, **kwargs: Any) -> dict[str, tuple[int, bytes]]:
         result = sendmail(*args, **kwargs)
         refused.update({address: _reply(code, text) for address, (code, text) in result.items()})
         return result
 
+    smtp.data = recording_data  # type: ignore[method-assign]
     smtp.sendmail = recording_sendmail  # type: ignore[method-assign]
+    return True
 
 
 def _reply(code: int, text: bytes | str) -> str:
@@ -218,14 +228,23 @@ def _reply(code: int, text: bytes | str) -> str:
     return f"{code} {message}".strip()
 
 
-def deliver(message: EmailMessage, timeout: float) -> dict[str, str]:
-    """Send one message; return the recipients refused while others got it. Errors per the tool contract."""
+def deliver(message: EmailMessage, timeout: float, record: DeliveryRecord) -> dict[str, str]:
+    """Send one message, recording the hand-over; the recipients refused while others got it.
+
+    Errors per the tool contract. An error raised before the hand-over began
+    leaves the record `prepared`, so the retry sends; one raised during it
+    leaves it `sending`, so the retry does not.
+    """
     connection = get_connection(timeout=timeout)
     refused: dict[str, str] = {}
     try:
         connection.open()
-        _watch_refusals(connection, refused)
+        recorded_at_the_wire = _watch_hand_over(connection, refused, record)
+        if not recorded_at_the_wire:
+            record.handing_over()
         sent = connection.send_messages([message])
+        if not recorded_at_the_wire and sent:
+            record.accepted()
     except smtplib.SMTPRecipientsRefused as exc:  # every recipient refused: nothing was delivered
         replies = {address: _reply(code, text) for address, (code, text) in exc.recipients.items()}
         detail = "; ".join(f"{address}: {reply}" for address, reply in replies.items())
@@ -248,6 +267,7 @@ def deliver(message: EmailMessage, timeout: float) -> dict[str, str]:
         with contextlib.suppress(smtplib.SMTPException, OSError):
             connection.close()
     if not sent:
+        record.refused()
         raise ToolError("The e-mail backend did not send the message.")
     return refused
 
@@ -306,16 +326,19 @@ class EmailSend(Tool):
         }
 
     def run(self, call: ToolCall) -> ToolResult:
-        drive = call.drive
-        marker = sent_marker_name(call.idempotency_key)
-        if drive.exists(marker):
-            output = self._already_sent(drive, marker, call.input)
-            return ToolResult(output=output, summary=f"Already e-mailed {_summary(output)}; not sent again")
+        previous = DeliveryRecord.find(call.workspace_id, call.idempotency_key)
+        if previous is not None and previous.status != DeliveryStatus.PREPARED:
+            earlier = previous.previous_output()
+            if earlier.get("delivery") == "unconfirmed":
+                logger.warning(
+                    "E-mail %s: the worker died while handing it over; not sent again", previous.row.message_id
+                )
+            return ToolResult(output=earlier, summary=f"Already e-mailed {_summary(earlier)}; not sent again")
 
         to, cc = recipients(call.input)
         subject = call.input["subject"]
         names = attachment_names(call.input.get("attachments"))
-        files = read_attachments(drive, names, call.approved_files, workspace_id=call.workspace_id)
+        files = read_attachments(call.drive, names, call.approved_files, workspace_id=call.workspace_id)
         message = EmailMessage(
             subject=subject,
             body=call.input["body"],
@@ -331,8 +354,7 @@ class EmailSend(Tool):
         except BadHeaderError as exc:
             raise ToolInputError(str(exc)) from None
 
-        refused = deliver(message, timeout=min(settings.EMAIL_TIMEOUT, call.seconds_left(settings.EMAIL_TIMEOUT)))
-        output = {
+        output: dict[str, Any] = {
             "message_id": message_id(call.idempotency_key),
             "to": to,
             "cc": cc,
@@ -340,43 +362,27 @@ class EmailSend(Tool):
             "attachments": names,
             "already_sent": False,
         }
+        record = DeliveryRecord.prepare(
+            workspace_id=call.workspace_id,
+            execution_id=call.execution_id,
+            step_number=call.step_number,
+            idempotency_key=call.idempotency_key,
+            message_id=output["message_id"],
+            intended=output,
+        )
+        timeout = min(settings.EMAIL_TIMEOUT, call.seconds_left(settings.EMAIL_TIMEOUT))
+        refused = deliver(message, timeout=timeout, record=record)
         if refused:
             output["refused"] = refused
         if outbox_in_use():  # the built-in outbox: say plainly that nobody got it
             output.update(delivered=False, note=NOT_DELIVERED)
-        self._mark_sent(drive, marker, output)
+        record.accepted(output)
         summary = f"E-mailed {_summary(output)}"
         if outbox_in_use():
             summary = f"Kept in the outbox, NOT delivered (no mail server is configured): {_summary(output)}"
         if refused:
             summary += f" ({len(refused)} refused by the mail server: {', '.join(refused)})"
         return ToolResult(output=output, summary=summary)
-
-    @staticmethod
-    def _mark_sent(drive: WorkspaceDrive, marker: str, output: dict[str, Any]) -> None:
-        try:
-            drive.write_text(marker, json.dumps(output, ensure_ascii=False))
-        except (DriveError, OSError):
-            # The mail is out: failing the step now would invite a retry, and a retry a second e-mail.
-            logger.exception("Sent %s but could not write the sent marker %s", output["message_id"], marker)
-
-    @staticmethod
-    def _already_sent(drive: WorkspaceDrive, marker: str, tool_input: dict[str, Any]) -> dict[str, Any]:
-        """The first attempt's output; if the marker is unreadable, one rebuilt from the input."""
-        try:
-            output = json.loads(drive.read_text(marker))
-            if not isinstance(output, dict):
-                raise ValueError("not an object")
-        except (DriveError, OSError, ValueError):
-            logger.warning("Unreadable sent marker %s; the e-mail is not sent again", marker)
-            output = {
-                "message_id": f"<{posixpath.basename(marker).removesuffix('.json')}@{MESSAGE_ID_DOMAIN}>",
-                "to": _listed(tool_input.get("to")),
-                "cc": _listed(tool_input.get("cc")),
-                "subject": tool_input.get("subject", ""),
-                "attachments": [],
-            }
-        return {**output, "already_sent": True}
 
 
 def _listed(value: Any) -> list[Any]:

@@ -10,6 +10,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from orchestration.engine.recovery import sweep
 from orchestration.engine.runs import submit
 from orchestration.models import Execution, ExecutionStatus
 from orchestration.planning import PlanInvalid
@@ -63,7 +64,8 @@ class Command(BaseCommand):
         except (PermissionDenied, PlanInvalid, ValueError) as exc:
             raise CommandError(str(exc)) from None
         if not options["json"]:
-            self.stderr.write(f"Submitted {execution.pk}")
+            queued = "" if execution.dispatched else " (queued: the workers cannot be reached yet)"
+            self.stderr.write(f"Submitted {execution.pk}{queued}")
         # In the embedded mode this process is the worker: leaving early would leave the run behind.
         if options["wait"] or settings.ORCHESTRATE_RUN_MODE == "embedded":
             execution = self._wait(execution, options["timeout"], show_progress=options["wait"])
@@ -79,7 +81,13 @@ class Command(BaseCommand):
     def _wait(self, execution: Execution, timeout: float, *, show_progress: bool) -> Execution:
         deadline = time.monotonic() + timeout
         last_line = ""
+        next_sweep = time.monotonic() + settings.ORCHESTRATE_SWEEP_SECONDS
         while True:
+            if settings.ORCHESTRATE_RUN_MODE == "embedded" and time.monotonic() >= next_sweep:
+                # This process is the run's worker: pick up what an approval decided from another
+                # terminal left ready, and what a dead worker left behind, as the server would.
+                sweep(execution_id=execution.pk)
+                next_sweep = time.monotonic() + settings.ORCHESTRATE_SWEEP_SECONDS
             execution.refresh_from_db()
             if show_progress:
                 line = self._progress_line(execution)
