@@ -1,9 +1,10 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.http import HttpRequest
 
-from tenancy.admin_scoping import WorkspaceScopedAdmin
-from tenancy.models import Workspace, WorkspaceMember, WorkspacePermission
+from tenancy.admin_scoping import SuperuserOnlyAdmin, WorkspaceScopedAdmin
+from tenancy.models import LoginThrottle, Workspace, WorkspaceMember, WorkspacePermission
 
 
 class WorkspaceMemberInline(admin.TabularInline):
@@ -32,3 +33,15 @@ class WorkspacePermissionAdmin(WorkspaceScopedAdmin):
     list_display = ["workspace", "user", "resource_type", "resource_id", "permissions"]
     list_filter = ["resource_type", "workspace"]
     search_fields = ["user__username", "resource_id"]
+
+
+@admin.register(LoginThrottle)
+class LoginThrottleAdmin(SuperuserOnlyAdmin):
+    """Failed-login counts and locks; delete a row to unlock that username or address at once."""
+
+    list_display = ["key", "failures", "first_failure_at", "last_failure_at", "locked_until"]
+    search_fields = ["key"]
+    readonly_fields = ["key", "failures", "first_failure_at", "last_failure_at", "locked_until"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False

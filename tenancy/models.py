@@ -119,3 +119,22 @@ class WorkspacePermission(models.Model):
         unknown = sorted(set(map(str, self.permissions)) - set(Action.values))
         if unknown:
             raise ValidationError({"permissions": f"Unknown actions: {', '.join(unknown)}"})
+
+
+class LoginThrottle(models.Model):
+    """Recent failed logins for one username or one client address (`key`: "user:<name>" or "addr:<ip>").
+
+    Kept in the database so a restart does not forget a lock; see tenancy/login_throttle.py.
+    """
+
+    key = models.CharField(max_length=200, unique=True)
+    failures = models.PositiveIntegerField(default=0)
+    first_failure_at = models.DateTimeField()
+    last_failure_at = models.DateTimeField()
+    locked_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "login_throttles"
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.failures} failures"
