@@ -3,11 +3,12 @@ from __future__ import annotations
 from django.contrib import admin
 from django.http import HttpRequest
 
-from tenancy.admin_scoping import SuperuserOnlyAdmin, WorkspaceScopedAdmin
+from tenancy.admin_scoping import StaffReadOnlyInline, SuperuserOnlyAdmin, WorkspaceScopedAdmin
 from tenancy.models import LoginThrottle, Workspace, WorkspaceMember, WorkspacePermission
+from tenancy.roles import Action
 
 
-class WorkspaceMemberInline(admin.TabularInline):
+class WorkspaceMemberInline(StaffReadOnlyInline):
     model = WorkspaceMember
     extra = 0
     autocomplete_fields = ["user"]
@@ -18,6 +19,12 @@ class WorkspaceAdmin(WorkspaceScopedAdmin):
     list_display = ["name", "created_at"]
     search_fields = ["name"]
     inlines = [WorkspaceMemberInline]
+    delete_action = Action.DELETE_WORKSPACE
+    secret_fields = ["integrations"]  # CalDAV passwords
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        # Staff create workspaces in the console, where they become the owner.
+        return request.user.is_superuser
 
 
 @admin.register(WorkspaceMember)
@@ -26,6 +33,7 @@ class WorkspaceMemberAdmin(WorkspaceScopedAdmin):
     list_filter = ["role", "workspace"]
     search_fields = ["user__username", "user__email", "workspace__name"]
     autocomplete_fields = ["user"]
+    read_only_for_staff = True  # the console keeps the owner rules and invites people
 
 
 @admin.register(WorkspacePermission)
@@ -33,6 +41,7 @@ class WorkspacePermissionAdmin(WorkspaceScopedAdmin):
     list_display = ["workspace", "user", "resource_type", "resource_id", "permissions"]
     list_filter = ["resource_type", "workspace"]
     search_fields = ["user__username", "resource_id"]
+    read_only_for_staff = True  # the console checks that a grant gives only what the granter has
 
 
 @admin.register(LoginThrottle)
