@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin
+from django.db.models import Model
 from django.http import HttpRequest
 
 from tenancy.admin_scoping import StaffReadOnlyInline, SuperuserOnlyAdmin, WorkspaceScopedAdmin
-from tenancy.models import LoginThrottle, Workspace, WorkspaceMember, WorkspacePermission
+from tenancy.models import LoginThrottle, Workspace, WorkspaceInvitation, WorkspaceMember, WorkspacePermission
 from tenancy.roles import Action
 
 
@@ -42,6 +45,19 @@ class WorkspacePermissionAdmin(WorkspaceScopedAdmin):
     list_filter = ["resource_type", "workspace"]
     search_fields = ["user__username", "resource_id"]
     read_only_for_staff = True  # the console checks that a grant gives only what the granter has
+
+
+@admin.register(WorkspaceInvitation)
+class WorkspaceInvitationAdmin(WorkspaceScopedAdmin):
+    list_display = ["identifier", "workspace", "role", "invited_by", "created_at"]
+    list_filter = ["role", "workspace"]
+    search_fields = ["identifier"]
+    read_only_for_staff = True  # invitations are made and answered in the console
+
+    def get_fields(self, request: HttpRequest, obj: Model | None = None) -> Any:
+        # Staff see what the inviter typed, never which account (if any) it matched.
+        fields = super().get_fields(request, obj)
+        return fields if request.user.is_superuser else [name for name in fields if name != "user"]
 
 
 @admin.register(LoginThrottle)

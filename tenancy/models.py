@@ -138,3 +138,43 @@ class LoginThrottle(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key}: {self.failures} failures"
+
+
+class WorkspaceInvitation(models.Model):
+    """An invitation to join a workspace in a role, pending until the invitee accepts or declines it.
+
+    A table of its own rather than a status on `workspace_members`: every access
+    check reads that table, and a pending row there would have to be filtered
+    out by each of them; one forgotten filter would let an invitee in before
+    they said yes. Here a `workspace_members` row still simply means access.
+
+    `identifier` is what the inviter typed. When it matches no account, the
+    invitation is kept all the same (with no user) and looks exactly like any
+    other to the inviter, so the form never tells whether a username or an
+    e-mail address exists on the server; nobody can accept it.
+    """
+
+    workspace_path: ClassVar[str] = "workspace"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="invitations")
+    identifier = models.CharField(max_length=254, help_text="The username or e-mail address the inviter typed")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True, blank=True, related_name="invitations"
+    )
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.VIEWER)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "workspace_invitations"
+        ordering = ["created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "identifier"], name="workspace_invitation_unique"),
+            models.CheckConstraint(condition=models.Q(role__in=Role.values), name="workspace_invitation_role_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.identifier} to {self.workspace} ({self.role})"
