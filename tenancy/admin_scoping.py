@@ -19,7 +19,7 @@ that allows it:
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.contrib import admin
 from django.contrib.auth import get_user_model
@@ -30,10 +30,13 @@ from tenancy.access import may, scope, workspace_ids
 from tenancy.models import WorkspaceMember
 from tenancy.roles import Action
 
+if TYPE_CHECKING:
+    from django_stubs_ext import StrPromise
+
 
 def workspace_id_of(obj: Model) -> object:
     """The workspace id a tenant-owned row belongs to, by following its `workspace_path`."""
-    path: str = type(obj).workspace_path  # type: ignore[attr-defined]
+    path: str = obj.workspace_path  # type: ignore[attr-defined]  # every tenant-owned model declares it
     if path == "id":
         return obj.pk
     *hops, last = path.split("__")
@@ -48,7 +51,9 @@ def workspace_id_of(obj: Model) -> object:
 class ScopedRelatedFieldListFilter(admin.RelatedFieldListFilter):
     """A related-field filter that offers only rows the user may see (no other tenant's names or ids)."""
 
-    def field_choices(self, field: Any, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[Any, str]]:
+    def field_choices(
+        self, field: Any, request: HttpRequest, model_admin: admin.ModelAdmin
+    ) -> list[tuple[str, str | StrPromise]]:
         related: type[Model] = field.related_model
         if request.user.is_superuser:
             return super().field_choices(field, request, model_admin)
@@ -58,7 +63,7 @@ class ScopedRelatedFieldListFilter(admin.RelatedFieldListFilter):
             rows = related._default_manager.filter(pk__in=_co_member_ids(request.user))
         else:
             return super().field_choices(field, request, model_admin)
-        return [(row.pk, str(row)) for row in rows]
+        return [(str(row.pk), str(row)) for row in rows]
 
 
 def _co_member_ids(user: Any, action: str = Action.VIEW) -> QuerySet[Any]:
