@@ -28,7 +28,7 @@ from orchestration.engine.runtime_hooks import server_loaded, server_started  # 
 
 router = ProtocolTypeRouter(
     {
-        "http": BodyLimitMiddleware(django_asgi_app),
+        "http": BodyLimitMiddleware(django_asgi_app),  # type: ignore[arg-type]  # Django's handler takes dict scopes
         "websocket": websocket_application(),
     }
 )

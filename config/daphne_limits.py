@@ -82,4 +82,4 @@ class BoundedWebRequest(http_protocol.WebRequest):
 
 
 def install() -> None:
-    http_protocol.WebRequest = BoundedWebRequest  # type: ignore[misc]
+    http_protocol.WebRequest = BoundedWebRequest

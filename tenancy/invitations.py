@@ -29,9 +29,7 @@ from tenancy.roles import Role
 from tenancy.services import LAST_OWNER, MembershipError, check_owner_rule, lock_workspace, manager_role, owner_count
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import AbstractBaseUser
-
-    User = AbstractBaseUser
+    from django.contrib.auth.models import User
 
 
 def normalise_identifier(identifier: str) -> str:

@@ -30,7 +30,7 @@ def current_workspace(request: HttpRequest) -> Workspace | None:
     if chosen == GONE:
         return None
     first = (
-        WorkspaceMember.objects.filter(user_id=request.user.pk)
+        WorkspaceMember.objects.filter(user_id=request.user.pk or 0)
         .select_related("workspace")
         .order_by("created_at", "pk")
         .first()

@@ -21,8 +21,8 @@ EVERY_PERMISSION = ["tenancy", "orchestration", "safety", "webhooks"]
 
 
 def staff(username: str, workspace, role: str):
-    user = UserFactory(username=username, is_staff=True)
-    MemberFactory(workspace=workspace, user=user, role=role)
+    user = UserFactory.create(username=username, is_staff=True)
+    MemberFactory.create(workspace=workspace, user=user, role=role)
     # Django's model permissions allow everything: only the workspace role may hold them back.
     user.user_permissions.add(*Permission.objects.filter(content_type__app_label__in=EVERY_PERMISSION))
     return user
@@ -32,13 +32,13 @@ def staff(username: str, workspace, role: str):
 def rows(alice, charlie, workspace_a, workspace_b):
     workspace_a.integrations = {"caldav": {"url": "https://cal.example", "password": "caldav-s3cret-pass"}}
     workspace_a.save()
-    execution = ExecutionFactory(workspace=workspace_a, user=alice)
-    step = ExecutionStepFactory(execution=execution, step_number=1, status="succeeded")
+    execution = ExecutionFactory.create(workspace=workspace_a, user=alice)
+    step = ExecutionStepFactory.create(execution=execution, step_number=1, status="succeeded")
     approval = PendingApproval.objects.create(execution=execution, action_type="email.send", reason="mail out")
     webhook = Webhook.objects.create(
         workspace=workspace_a, user=alice, name="nightly", trigger_type="http", trigger_config={"secret": "hmac-s3cret"}
     )
-    ExecutionFactory(workspace=workspace_b, user=charlie, request="Bravo plans")
+    ExecutionFactory.create(workspace=workspace_b, user=charlie, request="Bravo plans")
     return {"execution": execution, "step": step, "approval": approval, "webhook": webhook}
 
 

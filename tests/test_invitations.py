@@ -23,7 +23,9 @@ def invite(client, workspace, identifier: str, role: str = Role.VIEWER):
 
 def _message(page: str, typed: str) -> str:
     """The page's flash message, with what the inviter typed blanked out."""
-    return re.search(r'<ul class="messages".*?</ul>', page, re.S).group(0).replace(typed, "…")
+    found = re.search(r'<ul class="messages".*?</ul>', page, re.S)
+    assert found is not None, "no message on the page"
+    return found.group(0).replace(typed, "…")
 
 
 def test_it_answers_the_same_whether_or_not_an_account_exists(client, alice, charlie, workspace_a):
@@ -118,11 +120,11 @@ def test_it_keeps_the_last_owner_from_leaving(client, alice, workspace_a):
 
 def test_it_never_switches_the_current_workspace_to_one_the_user_did_not_choose(client, workspace_b):
     # "Aardvark" sorts before B: the old fallback (first workspace by name) would have moved her there.
-    zoe = UserFactory(username="zoe")
-    MemberFactory(workspace=workspace_b, user=zoe, role=Role.OPERATOR)
-    aardvark = WorkspaceFactory(name="Aardvark")
-    owner = UserFactory(username="otto")
-    MemberFactory(workspace=aardvark, user=owner, role=Role.OWNER)
+    zoe = UserFactory.create(username="zoe")
+    MemberFactory.create(workspace=workspace_b, user=zoe, role=Role.OPERATOR)
+    aardvark = WorkspaceFactory.create(name="Aardvark")
+    owner = UserFactory.create(username="otto")
+    MemberFactory.create(workspace=aardvark, user=owner, role=Role.OWNER)
     client.force_login(zoe)
     assert client.get("/orchestrate").context["current_workspace"] == workspace_b
 

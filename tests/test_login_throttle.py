@@ -80,7 +80,7 @@ def test_it_locks_an_address_that_guesses_many_usernames(client, alice, settings
 
 @pytest.mark.django_db
 def test_it_throttles_the_admin_login_too(client, settings):
-    UserFactory(username="root", is_staff=True, is_superuser=True)
+    UserFactory.create(username="root", is_staff=True, is_superuser=True)
     for _ in range(settings.LOGIN_FAILURES_BEFORE_DELAY):
         client.post("/admin/login/", {"username": "root", "password": "wrong"}, REMOTE_ADDR="203.0.113.9")
     response = client.post("/admin/login/", {"username": "root", "password": "password"}, REMOTE_ADDR="203.0.113.9")

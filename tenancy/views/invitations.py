@@ -7,10 +7,11 @@ import uuid
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
+from config.http import AuthedRequest
 from tenancy import invitations
 from tenancy.models import WorkspaceMember
 from tenancy.roles import Role
@@ -20,7 +21,7 @@ from tenancy.views.pages import member_workspace, render_detail
 
 @require_POST
 @login_required
-def accept_invitation(request: HttpRequest, invitation_id: uuid.UUID) -> HttpResponse:
+def accept_invitation(request: AuthedRequest, invitation_id: uuid.UUID) -> HttpResponse:
     try:
         member = invitations.accept(request.user, invitation_id)
     except MembershipError as exc:
@@ -35,7 +36,7 @@ def accept_invitation(request: HttpRequest, invitation_id: uuid.UUID) -> HttpRes
 
 @require_POST
 @login_required
-def decline_invitation(request: HttpRequest, invitation_id: uuid.UUID) -> HttpResponse:
+def decline_invitation(request: AuthedRequest, invitation_id: uuid.UUID) -> HttpResponse:
     try:
         invitation = invitations.decline(request.user, invitation_id)
     except MembershipError as exc:
@@ -47,7 +48,7 @@ def decline_invitation(request: HttpRequest, invitation_id: uuid.UUID) -> HttpRe
 
 @require_POST
 @login_required
-def cancel_invitation(request: HttpRequest, workspace_id: uuid.UUID, invitation_id: uuid.UUID) -> HttpResponse:
+def cancel_invitation(request: AuthedRequest, workspace_id: uuid.UUID, invitation_id: uuid.UUID) -> HttpResponse:
     workspace = member_workspace(request, workspace_id)
     try:
         invitation = invitations.cancel(request.user, workspace, invitation_id)
@@ -63,7 +64,7 @@ def cancel_invitation(request: HttpRequest, workspace_id: uuid.UUID, invitation_
 
 @require_http_methods(["GET", "POST"])
 @login_required
-def leave_workspace(request: HttpRequest, workspace_id: uuid.UUID) -> HttpResponse:
+def leave_workspace(request: AuthedRequest, workspace_id: uuid.UUID) -> HttpResponse:
     """GET asks for confirmation (works without JavaScript), POST leaves."""
     workspace = member_workspace(request, workspace_id)
     if request.method == "GET":
