@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('tenancy', '0003_login_throttles'),
+        ('tenancy', '0004_login_throttles'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
