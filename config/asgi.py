@@ -1,6 +1,7 @@
 """ASGI entry point: HTTP through Django, websockets through Channels.
 
-Websocket connections pass the same-origin check (scheme, host and port;
+HTTP request bodies are bounded (config/body_limits.py, and inside daphne
+config/daphne_limits.py). Websocket connections pass the same-origin check (scheme, host and port;
 config/routing.py) and session authentication before they reach a consumer;
 consumers still check workspace membership themselves (config/consumers.py).
 """
@@ -20,17 +21,20 @@ if TYPE_CHECKING:
 
 from channels.routing import ProtocolTypeRouter  # noqa: E402
 
+from config.body_limits import BodyLimitMiddleware  # noqa: E402
+from config.daphne_limits import install as install_daphne_limits  # noqa: E402
 from config.routing import websocket_application  # noqa: E402
 from orchestration.engine.runtime_hooks import server_loaded, server_started  # noqa: E402
 
 router = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        "http": BodyLimitMiddleware(django_asgi_app),  # type: ignore[arg-type]  # Django's handler takes dict scopes
         "websocket": websocket_application(),
     }
 )
 
 
+install_daphne_limits()
 server_loaded()
 
 

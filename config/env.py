@@ -141,3 +141,15 @@ def env_rate_limits(name: str, default: dict[str, tuple[int, int]]) -> dict[str,
             raise ImproperlyConfigured(f"{name}: {item.strip()!r} is not integration.operation=LIMIT/SECONDS")
         limits[bucket] = (int(count), int(window))
     return limits
+
+
+def env_proxy_ssl_header(name: str) -> tuple[str, str] | None:
+    """The header a TLS-ending proxy sets, as "X-Forwarded-Proto: https", in Django's form."""
+    raw = os.environ.get(name)
+    if not raw:
+        return None
+    header, sep, value = raw.partition(":")
+    header, value = header.strip(), value.strip()
+    if not sep or not header or not value or not all(c.isalnum() or c == "-" for c in header):
+        raise ImproperlyConfigured(f"{name} must look like 'X-Forwarded-Proto: https', got {raw!r}")
+    return "HTTP_" + header.upper().replace("-", "_"), value

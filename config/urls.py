@@ -6,10 +6,11 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 from orchestration.calendar_feed import calendar_feed
+from tenancy.login import AdminLoginForm, LoginView
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="orchestration:index", permanent=False)),
-    path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("accounts/login/", LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", include("orchestration.urls")),
     path("calendar/<str:token>.ics", calendar_feed, name="calendar_feed"),
@@ -18,5 +19,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
 ]
 
+admin.site.login_form = AdminLoginForm
 admin.site.site_header = "Orchestrate administration"
 admin.site.site_title = "Orchestrate admin"

@@ -1,17 +1,22 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.db.models import Model
+from django.http import HttpRequest
 
 from orchestration.models import AgentMessage, Execution, ExecutionStep, SharedContext
-from tenancy.admin_scoping import WorkspaceScopedAdmin
+from tenancy.admin_scoping import StaffReadOnlyInline, WorkspaceScopedAdmin
 
 
-class ExecutionStepInline(admin.TabularInline):
+class ExecutionStepInline(StaffReadOnlyInline):
     model = ExecutionStep
     extra = 0
     fields = readonly_fields = ("step_number", "agent_id", "status", "duration_ms", "tokens_used", "error")
     can_delete = False
     show_change_link = True
+
+    def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False  # steps come from the plan
 
 
 @admin.register(Execution)

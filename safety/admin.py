@@ -15,6 +15,7 @@ class PendingApprovalAdmin(WorkspaceScopedAdmin):
     # Decisions go through the approvals queue, which resumes the run;
     # an edit here would change the row without telling the engine.
     readonly_fields = ["status", "resolved_at", "resolved_by"]
+    read_only_for_staff = True
 
 
 @admin.register(ResourceLock)

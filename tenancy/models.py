@@ -119,3 +119,62 @@ class WorkspacePermission(models.Model):
         unknown = sorted(set(map(str, self.permissions)) - set(Action.values))
         if unknown:
             raise ValidationError({"permissions": f"Unknown actions: {', '.join(unknown)}"})
+
+
+class LoginThrottle(models.Model):
+    """Recent failed logins for one username or one client address (`key`: "user:<name>" or "addr:<ip>").
+
+    Kept in the database so a restart does not forget a lock; see tenancy/login_throttle.py.
+    """
+
+    key = models.CharField(max_length=200, unique=True)
+    failures = models.PositiveIntegerField(default=0)
+    first_failure_at = models.DateTimeField()
+    last_failure_at = models.DateTimeField()
+    locked_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "login_throttles"
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.failures} failures"
+
+
+class WorkspaceInvitation(models.Model):
+    """An invitation to join a workspace in a role, pending until the invitee accepts or declines it.
+
+    A table of its own rather than a status on `workspace_members`: every access
+    check reads that table, and a pending row there would have to be filtered
+    out by each of them; one forgotten filter would let an invitee in before
+    they said yes. Here a `workspace_members` row still simply means access.
+
+    `identifier` is what the inviter typed. When it matches no account, the
+    invitation is kept all the same (with no user) and looks exactly like any
+    other to the inviter, so the form never tells whether a username or an
+    e-mail address exists on the server; nobody can accept it.
+    """
+
+    workspace_path: ClassVar[str] = "workspace"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="invitations")
+    identifier = models.CharField(max_length=254, help_text="The username or e-mail address the inviter typed")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True, blank=True, related_name="invitations"
+    )
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.VIEWER)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "workspace_invitations"
+        ordering = ["created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "identifier"], name="workspace_invitation_unique"),
+            models.CheckConstraint(condition=models.Q(role__in=Role.values), name="workspace_invitation_role_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.identifier} to {self.workspace} ({self.role})"

@@ -17,6 +17,8 @@ The rules, in one place:
   hand out (or take back) `delete_workspace`.
 - Removing a member removes their grants in that workspace too, so being
   added back later starts from the role alone.
+- People join by invitation only (tenancy.invitations): an invitee accepts
+  or declines; any member may leave.
 
 Each change runs in a transaction that first locks the workspace's row
 (SELECT ... FOR UPDATE on PostgreSQL; SQLite serialises writers anyway), so
@@ -31,7 +33,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 
@@ -62,21 +63,6 @@ def assignable_roles(actor_role: str | None) -> list[tuple[str, str]]:
     return [(value, label) for value, label in Role.choices if value != Role.OWNER]
 
 
-def find_user(identifier: str) -> User:
-    """The active user with this username, or else this e-mail address (any case)."""
-    users = get_user_model().objects.filter(is_active=True)
-    identifier = identifier.strip()
-    by_name = users.filter(username=identifier).first()
-    if by_name is not None:
-        return by_name
-    by_email = list(users.filter(email__iexact=identifier)[:2]) if identifier else []
-    if len(by_email) > 1:
-        raise MembershipError("Several users have that e-mail address; give the username instead.")
-    if not by_email:
-        raise MembershipError(f"There is no user with the username or e-mail “{identifier}”.")
-    return by_email[0]
-
-
 def create_workspace(actor: User, name: str) -> Workspace:
     """A new workspace with `actor` as its owner."""
     name = name.strip()
@@ -94,11 +80,11 @@ def create_workspace(actor: User, name: str) -> Workspace:
     return workspace
 
 
-def _lock(workspace: Workspace) -> None:
+def lock_workspace(workspace: Workspace) -> None:
     list(Workspace.objects.select_for_update().filter(pk=workspace.pk).values_list("pk", flat=True))
 
 
-def _manager_role(actor: User, workspace: Workspace) -> str | None:
+def manager_role(actor: User, workspace: Workspace) -> str | None:
     """The actor's role, after checking they may manage members at all."""
     if not may(actor, Action.MANAGE_MEMBERS, workspace):
         raise PermissionDenied(NOT_A_MANAGER)
@@ -112,39 +98,26 @@ def _member(workspace: Workspace, member_id: int) -> WorkspaceMember:
     return member
 
 
-def _owners(workspace: Workspace) -> int:
+def owner_count(workspace: Workspace) -> int:
     return WorkspaceMember.objects.filter(workspace=workspace, role=Role.OWNER).count()
 
 
-def _check_owner_rule(actor_role: str | None, *roles: str) -> None:
+def check_owner_rule(actor_role: str | None, *roles: str) -> None:
     if Role.OWNER in roles and actor_role != Role.OWNER:
         raise PermissionDenied(OWNERS_ONLY)
-
-
-def add_member(actor: User, workspace: Workspace, identifier: str, role: str) -> WorkspaceMember:
-    """Add an existing user, found by username or e-mail, in `role`."""
-    if role not in Role.values:
-        raise MembershipError("Choose a role.")
-    with transaction.atomic():
-        _lock(workspace)
-        _check_owner_rule(_manager_role(actor, workspace), role)
-        user = find_user(identifier)
-        if WorkspaceMember.objects.filter(workspace=workspace, user=user).exists():
-            raise MembershipError(f"{user.get_username()} is already a member of {workspace.name}.")
-        return WorkspaceMember.objects.create(workspace=workspace, user=user, role=role)
 
 
 def change_role(actor: User, workspace: Workspace, member_id: int, role: str) -> WorkspaceMember:
     if role not in Role.values:
         raise MembershipError("Choose a role.")
     with transaction.atomic():
-        _lock(workspace)
-        actor_role = _manager_role(actor, workspace)
+        lock_workspace(workspace)
+        actor_role = manager_role(actor, workspace)
         member = _member(workspace, member_id)
         if member.role == role:
             return member
-        _check_owner_rule(actor_role, member.role, role)
-        if member.role == Role.OWNER and _owners(workspace) <= 1:
+        check_owner_rule(actor_role, member.role, role)
+        if member.role == Role.OWNER and owner_count(workspace) <= 1:
             raise MembershipError(LAST_OWNER)
         # Conditional on the role we checked, though the lock already keeps others out.
         if not WorkspaceMember.objects.filter(pk=member.pk, role=member.role).update(role=role):
@@ -156,11 +129,11 @@ def change_role(actor: User, workspace: Workspace, member_id: int, role: str) ->
 def remove_member(actor: User, workspace: Workspace, member_id: int) -> WorkspaceMember:
     """Remove the member and their grants here; returns the membership as it was."""
     with transaction.atomic():
-        _lock(workspace)
-        actor_role = _manager_role(actor, workspace)
+        lock_workspace(workspace)
+        actor_role = manager_role(actor, workspace)
         member = _member(workspace, member_id)
-        _check_owner_rule(actor_role, member.role)
-        if member.role == Role.OWNER and _owners(workspace) <= 1:
+        check_owner_rule(actor_role, member.role)
+        if member.role == Role.OWNER and owner_count(workspace) <= 1:
             raise MembershipError(LAST_OWNER)
         if not WorkspaceMember.objects.filter(pk=member.pk, role=member.role).delete()[0]:
             raise MembershipError("That member's role changed meanwhile; look again and retry.")
@@ -198,8 +171,8 @@ def add_grant(
     except ValidationError as exc:
         raise MembershipError(" ".join(exc.messages)) from None
     with transaction.atomic():
-        _lock(workspace)
-        _manager_role(actor, workspace)
+        lock_workspace(workspace)
+        manager_role(actor, workspace)
         _check_may_grant(actor, workspace, grant.permissions)
         if user is not None and role_of(user, workspace) is None:
             raise MembershipError(f"{user.get_username()} is not a member of {workspace.name}.")
@@ -214,8 +187,8 @@ def add_grant(
 
 def remove_grant(actor: User, workspace: Workspace, grant_id: int) -> None:
     with transaction.atomic():
-        _lock(workspace)
-        _manager_role(actor, workspace)
+        lock_workspace(workspace)
+        manager_role(actor, workspace)
         grant = WorkspacePermission.objects.filter(workspace=workspace, pk=grant_id).first()
         if grant is None:
             raise MembershipError("That grant no longer exists.")

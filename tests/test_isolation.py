@@ -30,8 +30,9 @@ from orchestration import events
 from orchestration.engine.runs import submit
 from orchestration.models import Execution, ExecutionStatus, ExecutionStep
 from safety.models import PendingApproval
-from tenancy.models import Workspace, WorkspaceMember, WorkspacePermission
+from tenancy.models import Workspace, WorkspaceInvitation, WorkspaceMember, WorkspacePermission
 from tenancy.roles import ResourceType
+from tests.factories.tenancy import UserFactory
 from tests.support.engine import wait_for
 from tests.support.runs import critical_run
 from tests.support.sockets import socket_headers, socket_stack
@@ -78,8 +79,12 @@ def a_objects(alice, bob, charlie, workspace_a, workspace_b):
     frozen = freeze(workspace_a.pk, drive.read_bytes(FILE))
     PendingApproval.objects.filter(execution=waiting).update(bound_files=[{"name": FILE, "sha256": frozen, "bytes": 1}])
     approval.refresh_from_db()
+    invitation = WorkspaceInvitation.objects.create(
+        workspace=workspace_a, identifier="dave", user=UserFactory.create(username="dave"), role="viewer"
+    )
     return {
         "workspace": workspace_a,
+        "invitation": invitation,
         "report": report,
         "waiting": waiting,
         "approval": approval,
@@ -106,6 +111,7 @@ def fill_values(name: str, converter: str | None, route: str, a: dict[str, Any])
         "username": ["alice", "bob"],
         "member_id": [str(a["member"].pk)],
         "grant_id": [str(a["grant"].pk)],
+        "invitation_id": [str(a["invitation"].pk)],
         "permission_id": [str(a["grant"].pk)],
         "name": [FILE, "data/zebracorn_sales_q2.csv", "reports/summarise-the-sales-csv-files.md"],
     }
@@ -180,6 +186,7 @@ def a_state(a: dict[str, Any]) -> dict[str, Any]:
             for g in WorkspacePermission.objects.filter(workspace=workspace)
         ),
         "files": sorted(f.name for f in WorkspaceDrive(workspace.pk).list()),
+        "invitations": sorted(WorkspaceInvitation.objects.filter(workspace=workspace).values_list("pk", "role")),
     }
 
 

@@ -19,7 +19,7 @@ from django.urls import get_resolver
 from config.routing import websocket_urlpatterns
 from orchestration.models import Execution, ExecutionStatus
 from safety.models import ApprovalStatus, PendingApproval
-from tenancy.models import WorkspaceMember, WorkspacePermission
+from tenancy.models import WorkspaceInvitation, WorkspaceMember, WorkspacePermission
 from tenancy.roles import Action, Role
 from tests.support.views import (
     HTMX,
@@ -412,10 +412,71 @@ class TestAddMember(ViewTests):
         return {"user": world.newcomer.username, "role": Role.VIEWER}
 
     def allowed(self, response: HttpResponse, world: World) -> bool:
-        return WorkspaceMember.objects.filter(workspace=world.workspace, user=world.newcomer).exists()
+        # An invitation, not a membership: the newcomer joins when they accept (tests/test_invitations.py).
+        return WorkspaceInvitation.objects.filter(workspace=world.workspace, user=world.newcomer).exists()
 
     def refused(self, response: HttpResponse, world: World) -> bool:
-        return response.status_code == 403 and not WorkspaceMember.objects.filter(user=world.newcomer).exists()
+        return response.status_code == 403 and not WorkspaceInvitation.objects.filter(user=world.newcomer).exists()
+
+
+def _invitation(world: World) -> WorkspaceInvitation:
+    invitation, _ = WorkspaceInvitation.objects.get_or_create(
+        workspace=world.workspace, identifier=world.newcomer.username, defaults={"user": world.newcomer}
+    )
+    return invitation
+
+
+class TestCancelInvitation(ViewTests):
+    route = "workspaces/<uuid:workspace_id>/invitations/<uuid:invitation_id>/cancel/"
+    method = "POST"
+    action = Action.MANAGE_MEMBERS
+
+    def url(self, world: World) -> str:
+        return f"/workspaces/{world.workspace.pk}/invitations/{_invitation(world).pk}/cancel/"
+
+    def allowed(self, response: HttpResponse, world: World) -> bool:
+        return response.status_code == 302 and not WorkspaceInvitation.objects.exists()
+
+    def refused(self, response: HttpResponse, world: World) -> bool:
+        return response.status_code == 403 and WorkspaceInvitation.objects.exists()
+
+
+class TestLeave(ViewTests):
+    """GET: the confirmation page (the leaving itself: tests/test_invitations.py)."""
+
+    route = "workspaces/<uuid:workspace_id>/leave/"
+    action = Action.VIEW
+
+    def url(self, world: World) -> str:
+        return f"/workspaces/{world.workspace.pk}/leave/"
+
+    def allowed(self, response: HttpResponse, world: World) -> bool:
+        return response.status_code == 200 and b'id="confirm-leave"' in response.content
+
+
+class TestAnswerInvitation(ViewTests):
+    """Only the invitee's own invitation is found; anyone else is told it is no longer open."""
+
+    route = "workspaces/invitations/<uuid:invitation_id>/decline/"
+    method = "POST"
+    action = None
+    scoped = False
+
+    def url(self, world: World) -> str:
+        return f"/workspaces/invitations/{_invitation(world).pk}/decline/"
+
+    def allowed(self, response: HttpResponse, world: World) -> bool:
+        return response.status_code == 302 and WorkspaceInvitation.objects.exists()
+
+
+class TestAcceptInvitation(TestAnswerInvitation):
+    route = "workspaces/invitations/<uuid:invitation_id>/accept/"
+
+    def url(self, world: World) -> str:
+        return f"/workspaces/invitations/{_invitation(world).pk}/accept/"
+
+    def allowed(self, response: HttpResponse, world: World) -> bool:
+        return response.status_code == 302 and not WorkspaceMember.objects.filter(user=world.newcomer).exists()
 
 
 class TestChangeRole(ViewTests):

@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from tenancy import services
 from tenancy.access import may
-from tenancy.models import Workspace, WorkspaceMember, WorkspacePermission
+from tenancy.models import Workspace, WorkspaceInvitation, WorkspaceMember, WorkspacePermission
 from tenancy.roles import Action, ResourceType, Role
 from tests.factories.orchestration import ExecutionFactory
 from tests.factories.tenancy import MemberFactory, UserFactory
@@ -68,40 +68,45 @@ def test_it_shows_the_create_form_and_a_link_to_each_workspace(client, alice, wo
     assert f'href="{_url("detail", workspace_a)}"' in page
 
 
-def test_it_adds_a_member_by_username_who_then_sees_the_workspace_and_its_runs(client, alice, workspace_a):
+def test_it_invites_by_username_and_the_invitee_sees_the_workspace_only_after_accepting(client, alice, workspace_a):
     ExecutionFactory.create(workspace=workspace_a, user=alice, request="Alpha quarterly numbers")
     bob = UserFactory.create(username="bob")
-    client.force_login(bob)
-    assert "Alpha quarterly numbers" not in client.get("/orchestrate").content.decode()
 
     client.force_login(alice)
     response = client.post(_url("add_member", workspace_a), {"user": "bob", "role": Role.OPERATOR}, follow=True)
-    assert "Added bob as operator." in response.content.decode()
-    assert 'id="member-bob"' in response.content.decode()
-    assert _member(workspace_a, "bob").role == Role.OPERATOR
+    page = response.content.decode()
+    assert "If “bob” has an account here, they are invited as operator." in page
+    assert 'id="invitations"' in page
+    assert not WorkspaceMember.objects.filter(workspace=workspace_a, user=bob).exists()
 
     client.force_login(bob)
-    assert "<td>A</td>" in client.get(reverse("tenancy:list")).content.decode()
+    assert "Alpha quarterly numbers" not in client.get("/orchestrate").content.decode()
+    assert client.get(_url("detail", workspace_a)).status_code == 404
+    listing = client.get(reverse("tenancy:list")).content.decode()
+    invitation = WorkspaceInvitation.objects.get(user=bob)
+    assert f'id="invitation-{invitation.pk}"' in listing
+    response = client.post(reverse("tenancy:accept_invitation", args=[invitation.pk]), follow=True)
+    assert "You joined A as operator." in response.content.decode()
+    assert _member(workspace_a, "bob").role == Role.OPERATOR
+    assert not WorkspaceInvitation.objects.exists()
     assert "Alpha quarterly numbers" in client.get("/orchestrate").content.decode()
 
 
-def test_it_adds_a_member_by_email_in_any_case(client, alice, workspace_a):
-    UserFactory.create(username="bob", email="Bob@Example.com")
+def test_it_invites_by_email_in_any_case(client, alice, workspace_a):
+    bob = UserFactory.create(username="bob", email="Bob@Example.com")
     client.force_login(alice)
     response = client.post(_url("add_member", workspace_a), {"user": "bob@example.COM", "role": Role.VIEWER})
     assert response.status_code == 302
-    assert _member(workspace_a, "bob").role == Role.VIEWER
+    assert WorkspaceInvitation.objects.get(workspace=workspace_a).user == bob
 
 
-def test_it_refuses_an_unknown_user_and_an_existing_member(client, alice, bob, workspace_a):
+def test_it_refuses_an_existing_member(client, alice, bob, workspace_a):
     client.force_login(alice)
-    response = client.post(_url("add_member", workspace_a), {"user": "nobody", "role": Role.VIEWER})
-    assert response.status_code == 400
-    assert "There is no user with the username or e-mail “nobody”." in response.content.decode()
     response = client.post(_url("add_member", workspace_a), {"user": "bob", "role": Role.VIEWER})
     assert response.status_code == 400
     assert "bob is already a member of A." in response.content.decode()
     assert _member(workspace_a, "bob").role == Role.OPERATOR
+    assert not WorkspaceInvitation.objects.exists()
 
 
 def test_it_changes_a_role(client, alice, bob, workspace_a):

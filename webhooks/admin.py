@@ -11,6 +11,7 @@ class WebhookAdmin(WorkspaceScopedAdmin):
     list_display = ["name", "workspace", "trigger_type", "enabled", "user", "created_at"]
     list_filter = ["trigger_type", "enabled", "workspace"]
     search_fields = ["name"]
+    secret_fields = ["trigger_config"]  # the signing secret
 
 
 @admin.register(WebhookExecution)

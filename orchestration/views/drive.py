@@ -30,8 +30,8 @@ from tools.drive import HIDDEN_PREFIX, DriveError, DriveFile, WorkspaceDrive, cl
 
 
 def save_uploads(drive: WorkspaceDrive, files: list[tuple[str, UploadedFile]]) -> list[DriveFile]:
-    """Write each (name, upload) to the drive; a file of the same name is replaced."""
-    return [drive.write_bytes(name, b"".join(upload.chunks())) for name, upload in files]
+    """Write each (name, upload) to the drive, streamed; a file of the same name is replaced."""
+    return [drive.write_file(name, upload) for name, upload in files]
 
 
 @login_required

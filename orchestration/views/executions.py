@@ -7,6 +7,7 @@ import uuid
 from typing import Any
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -93,6 +94,7 @@ def render_index(
         drive_files=files[:DRIVE_LIST_LIMIT],
         drive_more=max(0, len(files) - DRIVE_LIST_LIMIT),
         max_upload_bytes=MAX_UPLOAD_BYTES,
+        max_request_bytes=settings.ORCHESTRATE_MAX_BODY_BYTES,
     )
     return render(request, "orchestration/index.html", context, status=status)
 

@@ -1,4 +1,4 @@
-"""Adding, re-roling and removing members; the rules are in tenancy.services."""
+"""Inviting, re-roling and removing members; the rules are in tenancy.services and tenancy.invitations."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from config.http import AuthedRequest
-from tenancy import services
+from tenancy import invitations, services
 from tenancy.access import may, role_of
 from tenancy.forms import AddMemberForm, ChangeRoleForm
 from tenancy.models import Workspace, WorkspaceMember
@@ -28,18 +28,25 @@ def _refused(request: AuthedRequest, workspace: Workspace, exc: Exception, statu
 @require_POST
 @login_required
 def add_member(request: AuthedRequest, workspace_id: uuid.UUID) -> HttpResponse:
+    """Invites: the person joins when they accept. The answer is the same whether or not they have an account."""
     workspace = member_workspace(request, workspace_id)
     form = AddMemberForm(request.POST, roles=services.assignable_roles(role_of(request.user, workspace)))
     if form.is_valid():
         try:
-            member = services.add_member(request.user, workspace, form.cleaned_data["user"], form.cleaned_data["role"])
+            invitation = invitations.invite(
+                request.user, workspace, form.cleaned_data["user"], form.cleaned_data["role"]
+            )
         except PermissionDenied as exc:
             return _refused(request, workspace, exc, 403)
         except services.MembershipError as exc:
             form.add_error("user", exc.message)
         else:
-            role = Role(member.role).label.lower()
-            messages.success(request, f"Added {member.user.get_username()} as {role}.")
+            role = Role(invitation.role).label.lower()
+            messages.success(
+                request,
+                f"If “{invitation.identifier}” has an account here, they are invited as {role}. "
+                "They join once they accept the invitation.",
+            )
             return redirect("tenancy:detail", workspace_id=workspace.pk)
     elif not may(request.user, Action.MANAGE_MEMBERS, workspace):
         return _refused(request, workspace, PermissionDenied(services.NOT_A_MANAGER), 403)

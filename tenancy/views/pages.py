@@ -40,6 +40,7 @@ def render_detail(
         WorkspaceMember.objects.filter(workspace=workspace).select_related("user").order_by("user__username")
     )
     grants = workspace.permission_grants.select_related("user").order_by("resource_type", "resource_id", "pk")
+    pending = list(workspace.invitations.select_related("invited_by")) if can_manage else []
     action_labels = dict(Action.choices)
     context: dict[str, Any] = {
         "workspace": workspace,
@@ -48,6 +49,7 @@ def render_detail(
         "is_owner": my_role == Role.OWNER,
         "assignable_roles": roles,
         "members": members,
+        "invitations": pending,
         "grants": [(grant, [action_labels.get(p, p) for p in grant.permissions]) for grant in grants],
         "add_form": add_form or AddMemberForm(roles=roles),
         "grant_form": grant_form or GrantForm(members=members),

@@ -8,7 +8,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from config.http import AuthedRequest
-from tenancy import services
+from tenancy import invitations, services
 from tenancy.forms import CreateWorkspaceForm, SwitchWorkspaceForm
 from tenancy.middleware import choose_workspace
 from tenancy.models import WorkspaceMember
@@ -16,7 +16,11 @@ from tenancy.models import WorkspaceMember
 
 def _list_page(request: AuthedRequest, form: CreateWorkspaceForm | None = None, status: int = 200) -> HttpResponse:
     memberships = WorkspaceMember.objects.filter(user=request.user).select_related("workspace")
-    context = {"memberships": memberships, "create_form": form or CreateWorkspaceForm()}
+    context = {
+        "memberships": memberships,
+        "invitations": invitations.pending_for(request.user),
+        "create_form": form or CreateWorkspaceForm(),
+    }
     return render(request, "tenancy/list.html", context, status=status)
 
 

@@ -201,6 +201,8 @@ class Pages:
     browser: Browser
     contexts: list = field(default_factory=list)
     requests: list[str] = field(default_factory=list)
+    # Console errors Chromium reports when the Content-Security-Policy blocks something.
+    csp_violations: list[str] = field(default_factory=list)
 
     def new_context(self):
         context = self.browser.new_context(base_url=self.server.url, viewport={"width": 1280, "height": 800})
@@ -208,8 +210,16 @@ class Pages:
         context.set_default_timeout(TIMEOUT_MS)
         context.set_default_navigation_timeout(TIMEOUT_MS)
         context.on("request", lambda req: self.requests.append(req.url))
+        context.on("page", self._watch_console)
         self.contexts.append(context)
         return context
+
+    def _watch_console(self, page) -> None:
+        def note(message) -> None:
+            if "Content Security Policy" in message.text:
+                self.csp_violations.append(f"{page.url}: {message.text}")
+
+        page.on("console", note)
 
     def open_as(self, username: str, path: str | None = None):
         """A new context (its own cookies) with one page, logged in as the user."""
@@ -237,6 +247,7 @@ def pages(server, browser, request) -> Iterator[Pages]:
     for context in book.contexts:
         context.close()
     assert not book.foreign_requests(), f"pages requested other hosts: {book.foreign_requests()}"
+    assert not book.csp_violations, f"the Content-Security-Policy blocked: {book.csp_violations}"
 
 
 @pytest.fixture

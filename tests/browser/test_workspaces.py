@@ -43,7 +43,7 @@ def acme_run(alice, acme):
     return wait_for(execution)
 
 
-def test_it_adds_a_member_who_then_sees_the_workspace_and_its_runs(pages, alice, acme, acme_run):
+def test_it_invites_a_member_who_accepts_and_then_sees_the_workspace_and_its_runs(pages, alice, acme, acme_run):
     UserFactory.create(username="bob")
     bob_page = pages.open_as("bob", "/workspaces/")
     expect(bob_page.locator("main")).not_to_contain_text(NAME)
@@ -56,14 +56,17 @@ def test_it_adds_a_member_who_then_sees_the_workspace_and_its_runs(pages, alice,
     form = admin.locator("#add-member-form")
     form.locator("[name=user]").fill("bob")
     form.locator("select[name=role]").select_option(Role.OPERATOR)
-    form.get_by_role("button", name="Add member").click()
-    expect(admin.locator("#member-bob")).to_contain_text("Operator")
+    form.get_by_role("button", name="Invite").click()
+    expect(admin.locator("#invitations")).to_contain_text("bob")
+    expect(admin.locator("#members")).not_to_contain_text("bob")
     assert_legible(admin.locator("#members button"))
     screenshot_for_docs(admin, "workspace-admin")
-    assert WorkspaceMember.objects.get(workspace=acme, user__username="bob").role == Role.OPERATOR
 
     bob_page.goto("/workspaces/")
-    expect(bob_page.locator("main")).to_contain_text(NAME)
+    expect(bob_page.locator("#invitations")).to_contain_text(NAME)
+    bob_page.get_by_role("button", name=f"Accept the invitation to {NAME}").click()
+    expect(bob_page.locator("main")).to_contain_text(f"You joined {NAME} as operator.")
+    assert WorkspaceMember.objects.get(workspace=acme, user__username="bob").role == Role.OPERATOR
     bob_page.goto("/orchestrate")
     expect(bob_page.locator(f"#execution-{acme_run.pk}")).to_contain_text(SECRET_REQUEST)
 

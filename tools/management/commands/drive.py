@@ -90,7 +90,8 @@ class Command(BaseCommand):
                 seen[file.name] = file
         for file in sorted(seen.values(), key=lambda file: file.name):
             modified = file.modified_at.strftime("%Y-%m-%d %H:%M:%S") if file.modified_at else "-"
-            self.stdout.write(f"{file.name}\t{file.size}\t{modified}")
+            # Escaped: a name stored before names were checked must not break the tab-separated lines.
+            self.stdout.write(f"{file.display_name}\t{file.size}\t{modified}")
 
     def _get(self, drive: WorkspaceDrive, names: list[str], out: Path) -> None:
         if not names:
@@ -100,7 +101,7 @@ class Command(BaseCommand):
         wanted: list[str] = []
         for name in names:
             if GLOB_CHARS & set(name):
-                matches = [file.name for file in drive.list(name)]
+                matches = [file.name for file in drive.list(name) if file.safe]
                 if not matches:
                     raise CommandError(f"get: no files in the drive match {name!r}.")
                 wanted.extend(matches)
