@@ -21,17 +21,20 @@ if TYPE_CHECKING:
 from channels.routing import ProtocolTypeRouter  # noqa: E402
 
 from config.routing import websocket_application  # noqa: E402
+from monitoring import runtime as monitoring_runtime  # noqa: E402
+from monitoring.prometheus import count_websockets  # noqa: E402
 from orchestration.engine.runtime_hooks import server_loaded, server_started  # noqa: E402
 
 router = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": websocket_application(),
+        "websocket": count_websockets(websocket_application()),
     }
 )
 
 
 server_loaded()
+monitoring_runtime.server_loaded()
 
 
 async def application(scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable) -> None:

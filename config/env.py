@@ -7,6 +7,7 @@ instead of surfacing later as a confusing error.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -141,3 +142,26 @@ def env_rate_limits(name: str, default: dict[str, tuple[int, int]]) -> dict[str,
             raise ImproperlyConfigured(f"{name}: {item.strip()!r} is not integration.operation=LIMIT/SECONDS")
         limits[bucket] = (int(count), int(window))
     return limits
+
+
+def env_networks(name: str, default: list[str]) -> list[str]:
+    """Comma-separated addresses or CIDR networks ("127.0.0.1,10.0.0.0/8"), checked, as strings."""
+    networks = env_list(name, default)
+    for item in networks:
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise ImproperlyConfigured(f"{name}: {item!r} is not an IP address or CIDR network") from None
+    return networks
+
+
+def env_secret(name: str) -> str | None:
+    """A secret from NAME, or from the file NAME_FILE names (as container secrets are mounted)."""
+    path = os.environ.get(f"{name}_FILE")
+    if path:
+        try:
+            with open(path, encoding="utf-8") as handle:
+                return handle.read().strip() or None
+        except OSError as exc:
+            raise ImproperlyConfigured(f"{name}_FILE: cannot read {path}: {exc}") from None
+    return os.environ.get(name) or None
