@@ -10,6 +10,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from monitoring import dashboard, logsearch, panels, prometheus, waterfall
 from monitoring.forms import DashboardForm, LogFilterForm
@@ -118,4 +119,4 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
         response = HttpResponse("Not allowed to read metrics.\n", status=401, content_type="text/plain")
         response["WWW-Authenticate"] = 'Bearer realm="metrics"'
         return response
-    return HttpResponse(prometheus.exposition(), content_type=prometheus.CONTENT_TYPE_LATEST)
+    return HttpResponse(prometheus.exposition(), content_type=CONTENT_TYPE_LATEST)

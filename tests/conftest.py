@@ -21,6 +21,7 @@ pytest_plugins = [
     "tests.support.smtp_server",
     "tests.support.caldav_server",
     "tests.support.views",
+    "tests.support.monitoring_servers",
 ]
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
