@@ -40,7 +40,7 @@ def short_number(value: float) -> str:
         return f"{value / 1000:.0f}k"
     if value >= 1000:
         return f"{value / 1000:.1f}k".replace(".0k", "k")
-    return f"{value:.0f}" if float(value).is_integer() else f"{value:.2f}"
+    return f"{value:.0f}" if float(value).is_integer() else f"{value:.2f}".rstrip("0")
 
 
 @dataclass
@@ -57,6 +57,7 @@ class Rect:
 class Tick:
     position: float
     label: str
+    anchor: str = "middle"
 
 
 @dataclass
@@ -150,5 +151,8 @@ def horizontal_bars(
         chart.rows.append([label, *(f"{short_number(value)}{unit}" for _, _, value in bars)])
     chart.legend = list(legend.items()) if per_row > 1 else []
     chart.columns = list(columns) or ["", *(name for _, name, _ in (items[0][1] if items else []))]
-    chart.x_ticks = [Tick(LABEL_WIDTH + span * f, f"{short_number(top * f)}{unit}") for f in (0, 0.5, 1)]
+    chart.x_ticks = [
+        Tick(LABEL_WIDTH + span * f, f"{short_number(top * f)}{unit}", anchor)
+        for f, anchor in ((0, "start"), (0.5, "middle"), (1, "end"))
+    ]
     return chart
