@@ -52,12 +52,19 @@ class Rect:
     css: str
     title: str
 
+    def __post_init__(self) -> None:
+        # Rounded here: the template prints them as they are (floatformat costs more than the queries).
+        self.x, self.y, self.width, self.height = (round(v, 1) for v in (self.x, self.y, self.width, self.height))
+
 
 @dataclass
 class Tick:
     position: float
     label: str
     anchor: str = "middle"
+
+    def __post_init__(self) -> None:
+        self.position = round(self.position, 1)
 
 
 @dataclass

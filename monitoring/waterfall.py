@@ -168,8 +168,8 @@ def build(execution_id: uuid.UUID, now: datetime | None = None) -> Waterfall:
 def _layout(chart: Waterfall) -> None:
     track = WIDTH - LABEL_WIDTH - RIGHT
     for index, bar in enumerate(chart.bars):
-        bar.x = LABEL_WIDTH + track * bar.start_ms / chart.total_ms
-        bar.width = max(track * bar.duration_ms / chart.total_ms, 2.0)
+        bar.x = round(LABEL_WIDTH + track * bar.start_ms / chart.total_ms, 1)
+        bar.width = round(max(track * bar.duration_ms / chart.total_ms, 2.0), 1)
         bar.y = TOP + index * ROW_HEIGHT + 4
         bar.label_x = 8 + min(bar.depth, 6) * 12
     steps = [bar for bar in chart.bars if bar.kind == "step"]
@@ -177,4 +177,6 @@ def _layout(chart: Waterfall) -> None:
         chart.bottleneck = max(steps, key=lambda bar: bar.duration_ms)
         chart.bottleneck.bottleneck = True
     chart.height = TOP + len(chart.bars) * ROW_HEIGHT + 8
-    chart.ticks = [(LABEL_WIDTH + track * f, f"{short_number(chart.total_ms * f)} ms") for f in (0, 0.25, 0.5, 0.75, 1)]
+    chart.ticks = [
+        (round(LABEL_WIDTH + track * f, 1), f"{short_number(chart.total_ms * f)} ms") for f in (0, 0.25, 0.5, 0.75, 1)
+    ]
