@@ -197,4 +197,5 @@ def test_it_reads_the_dashboard_with_the_same_number_of_queries_for_any_amount_o
             ago=timedelta(minutes=index),
             steps=[_ok("analysis.describe", 10 * index, tokens=index), _failed("drive.read", f"error {index}")],
         )
-    assert queries() == few == 8
+    # One per panel; SQLite needs one more to sort durations for the percentiles.
+    assert queries() == few == (7 if connection.vendor == "postgresql" else 8)
