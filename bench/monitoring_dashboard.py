@@ -139,11 +139,18 @@ def fill(executions: int, metrics: int, logs_per_run: int) -> dict[str, Any]:
 def measure(action: Callable[[], Any], repeat: int) -> tuple[float, float, int]:
     """Median and maximum milliseconds over `repeat` calls after a warm-up, and the queries of one call."""
     from django.db import connection
-    from django.test.utils import CaptureQueriesContext
+
+    sent: list[str] = []
+
+    def count(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        sent.append(sql)
+        return execute(sql, params, many, context)
 
     action()
-    with CaptureQueriesContext(connection) as captured:
+    # An execute wrapper, not connection.queries: a request resets that list when it starts.
+    with connection.execute_wrapper(count):
         action()
+    captured = sent
     times = []
     for _ in range(repeat):
         started = time.perf_counter()
