@@ -111,7 +111,7 @@ def stacked_columns(
     bar = max(slot * 0.7, 1.0)
     for index, category in enumerate(categories):
         x = LEFT + index * slot + (slot - bar) / 2
-        y = HEIGHT - BOTTOM
+        y = float(HEIGHT - BOTTOM)
         for css, name, values in series:
             value = values[index]
             if value <= 0:

@@ -23,7 +23,9 @@ class DashboardForm(forms.Form):
     def __init__(self, *args: Any, workspaces: list[Workspace], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.workspaces = workspaces
-        self.fields["workspace"].choices = _workspace_choices(workspaces)
+        workspace = self.fields["workspace"]
+        assert isinstance(workspace, forms.ChoiceField)
+        workspace.choices = _workspace_choices(workspaces)
 
     def chosen(self) -> tuple[list[uuid.UUID], str]:
         """The workspace ids to show and the range key; an invalid choice falls back to all / the default."""
@@ -52,7 +54,9 @@ class LogFilterForm(forms.Form):
 
     def __init__(self, *args: Any, workspaces: list[Workspace], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["workspace"].choices = _workspace_choices(workspaces)
+        workspace = self.fields["workspace"]
+        assert isinstance(workspace, forms.ChoiceField)
+        workspace.choices = _workspace_choices(workspaces)
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

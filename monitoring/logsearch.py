@@ -12,6 +12,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import QuerySet
 
 from monitoring.models import Log, LogLevel
@@ -34,14 +35,13 @@ class LogFilters:
 
 
 def levels_from(level: str) -> list[str]:
-    if level not in LEVEL_ORDER:
-        return []
-    return [str(name) for name in LEVEL_ORDER[LEVEL_ORDER.index(level) :]]
+    names = [str(name) for name in LEVEL_ORDER]
+    return names[names.index(level) :] if level in names else []
 
 
-def logs_for(user: object, filters: LogFilters) -> QuerySet[Log]:
+def logs_for(user: AbstractBaseUser | AnonymousUser, filters: LogFilters) -> QuerySet[Log]:
     """The user's visible log lines matching the filters (lines without a run belong to no workspace)."""
-    rows = scope(Log.objects.select_related("execution__workspace"), user)  # type: ignore[arg-type]
+    rows = scope(Log.objects.select_related("execution__workspace"), user)
     if filters.workspace_id is not None:
         rows = rows.filter(execution__workspace_id=filters.workspace_id)
     if filters.execution_id is not None:
@@ -60,7 +60,7 @@ def logs_for(user: object, filters: LogFilters) -> QuerySet[Log]:
 
 
 def page(
-    user: object, filters: LogFilters, before: int | None = None, size: int = PAGE_SIZE
+    user: AbstractBaseUser | AnonymousUser, filters: LogFilters, before: int | None = None, size: int = PAGE_SIZE
 ) -> tuple[list[Log], int | None]:
     """Up to `size` rows older than `before` (or the newest), and the cursor of the next page, if any."""
     rows = logs_for(user, filters)
@@ -72,7 +72,7 @@ def page(
     return found, (found[-1].pk if more and found else None)
 
 
-def tail(user: object, filters: LogFilters, after: int) -> list[Log]:
+def tail(user: AbstractBaseUser | AnonymousUser, filters: LogFilters, after: int) -> list[Log]:
     """Rows newer than `after`, newest first (at most TAIL_LIMIT: a burst skips to its newest lines)."""
     return list(logs_for(user, filters).filter(pk__gt=after).order_by("-pk")[:TAIL_LIMIT])
 

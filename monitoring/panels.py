@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from monitoring.charts import Chart, horizontal_bars, short_number, stacked_columns
-from monitoring.dashboard import Dashboard
+from monitoring.dashboard import Dashboard, ToolStats
 
 STATUS_SERIES = (
     ("succeeded", "Succeeded"),
@@ -154,7 +154,7 @@ def charts(board: Dashboard) -> list[Chart]:
     return [runs, errors, durations, slowest, tokens, agents, throttles]
 
 
-def _slowest(board: Dashboard) -> list:
+def _slowest(board: Dashboard) -> list[ToolStats]:
     timed = [t for t in board.tools if t.max_ms is not None]
     return sorted(timed, key=lambda t: (-(t.max_ms or 0), t.tool))[:5]
 
