@@ -16,7 +16,6 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import QuerySet
 
 from monitoring.models import Log, LogLevel
-from tenancy.access import scope
 
 PAGE_SIZE = 50
 TAIL_LIMIT = 200
@@ -41,7 +40,7 @@ def levels_from(level: str) -> list[str]:
 
 def logs_for(user: AbstractBaseUser | AnonymousUser, filters: LogFilters) -> QuerySet[Log]:
     """The user's visible log lines matching the filters (lines without a run belong to no workspace)."""
-    rows = scope(Log.objects.select_related("execution__workspace"), user)
+    rows = Log.objects.for_user(user).select_related("execution__workspace")
     if filters.workspace_id is not None:
         rows = rows.filter(execution__workspace_id=filters.workspace_id)
     if filters.execution_id is not None:

@@ -15,7 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from monitoring import dashboard, logsearch, panels, prometheus, waterfall
 from monitoring.forms import DashboardForm, LogFilterForm
 from orchestration.fragments import visible_execution
-from tenancy.access import workspaces_for
+from tenancy.models import Workspace
 
 # How often open pages ask for fresh figures (htmx `every`); the page says so.
 DASHBOARD_POLL_SECONDS = 5
@@ -26,7 +26,7 @@ TAIL_POLL_SECONDS = 2
 @require_GET
 def dashboard_view(request: HttpRequest) -> HttpResponse:
     """The dashboard; htmx polls ask for the panels only."""
-    workspaces = list(workspaces_for(request.user).order_by("name"))
+    workspaces = list(Workspace.objects.for_user(request.user).order_by("name"))
     form = DashboardForm(request.GET or None, workspaces=workspaces)
     ids, range_key = form.chosen()
     board = dashboard.build(ids, range_key)
@@ -44,7 +44,7 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
 
 
 def _log_form(request: HttpRequest) -> tuple[LogFilterForm, logsearch.LogFilters | None]:
-    workspaces = list(workspaces_for(request.user).order_by("name"))
+    workspaces = list(Workspace.objects.for_user(request.user).order_by("name"))
     form = LogFilterForm(request.GET, workspaces=workspaces)
     return form, (form.filters() if form.is_valid() else None)
 
