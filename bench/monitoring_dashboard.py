@@ -22,6 +22,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/orchestrate_bench_monitoring"
@@ -190,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
             from tenancy.models import WorkspaceMember
 
             user = get_user_model().objects.get(username="bench")
-            data = {
+            data: dict[str, Any] = {
                 "user": user,
                 "workspace_ids": list(WorkspaceMember.objects.filter(user=user).values_list("workspace_id", flat=True)),
             }
@@ -202,36 +203,36 @@ def main(argv: list[str] | None = None) -> int:
             log(f"filled in {time.perf_counter() - started:.0f} s")
         client = Client()
         client.force_login(data["user"])
-        rows = []
+        user, ids = data["user"], list(data["workspace_ids"])
+        rows: list[tuple[str, int | None, float, float, int]] = []
         for key in dashboard.RANGES:
-            board = dashboard.build(data["workspace_ids"], key)
+            board = dashboard.build(ids, key)
             runs = sum(board.totals.values())
             rows.append(
                 (
                     f"dashboard.build {key}",
                     runs,
-                    *measure(lambda k=key: dashboard.build(data["workspace_ids"], k), args.repeat),
+                    *measure(partial(dashboard.build, ids, key), args.repeat),
                 )
             )
             rows.append(
                 (
                     f"GET /monitoring/?range={key}",
                     runs,
-                    *measure(lambda k=key: client.get(f"/monitoring/?range={k}"), args.repeat),
+                    *measure(partial(client.get, f"/monitoring/?range={key}"), args.repeat),
                 )
             )
         rows.append(("GET /metrics (table gauges)", None, *measure(prometheus.exposition, args.repeat)))
         filters = logsearch.LogFilters()
-        rows.append(
-            ("logs page 1 (50 rows)", None, *measure(lambda: logsearch.page(data["user"], filters), args.repeat))
-        )
+        rows.append(("logs page 1 (50 rows)", None, *measure(partial(logsearch.page, user, filters), args.repeat)))
         print(
             f"\n{args.executions:,} executions ({args.executions // 2:,} in the user's workspace), "
             f"{args.executions * 3:,} steps, {args.metrics:,} metric rows, {args.executions * args.logs_per_run:,} logs"
         )
         print(f"{'what':36} {'runs in range':>14} {'median ms':>10} {'max ms':>8} {'queries':>8}")
-        for name, runs, median, worst, queries in rows:
-            print(f"{name:36} {'' if runs is None else f'{runs:,}':>14} {median:10.1f} {worst:8.1f} {queries:8d}")
+        for name, in_range, median, worst, queries in rows:
+            shown = "" if in_range is None else f"{in_range:,}"
+            print(f"{name:36} {shown:>14} {median:10.1f} {worst:8.1f} {queries:8d}")
     finally:
         from django.db import connections
 
