@@ -6,8 +6,13 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 CHROMIUM ?= /usr/bin/chromium
+PROMETHEUS ?= /usr/bin/prometheus
+# The OTLP export test sends spans to Arize Phoenix (a receiver from PyPI), in a
+# virtualenv of its own so its many dependencies never mix with ours; kept in var/.
+PHOENIX_VENV := var/phoenix
+PHOENIX_VERSION := 20.26.1
 
-.PHONY: setup browser services run test typecheck lint format screenshots clean
+.PHONY: setup browser services prometheus otel-receiver run test typecheck lint format screenshots clean
 
 setup: $(STAMP)
 
@@ -46,11 +51,30 @@ services:
 	  echo "note: redis-server or PostgreSQL's server binaries are missing; the fault tests skip"; \
 	fi
 
+# The monitoring test scrapes /metrics with a real Prometheus server: Debian's package, installed like chromium.
+prometheus:
+	@if [ -x $(PROMETHEUS) ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "Installing prometheus for the monitoring tests (apt-get)..."; \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; } \
+	    || echo "note: could not install prometheus; its test will skip (and fail in CI)"; \
+	else \
+	  echo "note: $(PROMETHEUS) is missing; install it (sudo apt-get install prometheus) or its test skips"; \
+	fi
+
+otel-receiver: $(PHOENIX_VENV)/.installed
+
+$(PHOENIX_VENV)/.installed:
+	@echo "Installing Arize Phoenix $(PHOENIX_VERSION) into $(PHOENIX_VENV) for the OTLP export test (once)..."
+	test -x $(PHOENIX_VENV)/bin/python || $(PYTHON) -m venv $(PHOENIX_VENV)
+	$(PHOENIX_VENV)/bin/python -m pip install --quiet --disable-pip-version-check arize-phoenix==$(PHOENIX_VERSION)
+	touch $@
+
 # Independent tests run on every core (pytest-xdist); the ones that kill and restart Celery
 # workers (`services`) and drive Chromium against a server (`browser`) run after, one at a time.
 TEST_WORKERS ?= auto
 # Both passes run even when the first fails, so one run reports every failure.
-test: setup browser services
+test: setup browser services prometheus otel-receiver
 	@$(PY) -m pytest -n $(TEST_WORKERS) -m "not services and not browser"; parallel=$$?; \
 	$(PY) -m pytest -m "services or browser"; serial=$$?; \
 	test $$parallel -eq 0 && test $$serial -eq 0

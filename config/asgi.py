@@ -24,18 +24,21 @@ from channels.routing import ProtocolTypeRouter  # noqa: E402
 from config.body_limits import BodyLimitMiddleware  # noqa: E402
 from config.daphne_limits import install as install_daphne_limits  # noqa: E402
 from config.routing import websocket_application  # noqa: E402
+from monitoring import runtime as monitoring_runtime  # noqa: E402
+from monitoring.prometheus import count_websockets  # noqa: E402
 from orchestration.engine.runtime_hooks import server_loaded, server_started  # noqa: E402
 
 router = ProtocolTypeRouter(
     {
         "http": BodyLimitMiddleware(django_asgi_app),  # type: ignore[arg-type]  # Django's handler takes dict scopes
-        "websocket": websocket_application(),
+        "websocket": count_websockets(websocket_application()),
     }
 )
 
 
 install_daphne_limits()
 server_loaded()
+monitoring_runtime.server_loaded()
 
 
 async def application(scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable) -> None:

@@ -7,6 +7,7 @@ instead of surfacing later as a confusing error.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -153,3 +154,26 @@ def env_proxy_ssl_header(name: str) -> tuple[str, str] | None:
     if not sep or not header or not value or not all(c.isalnum() or c == "-" for c in header):
         raise ImproperlyConfigured(f"{name} must look like 'X-Forwarded-Proto: https', got {raw!r}")
     return "HTTP_" + header.upper().replace("-", "_"), value
+
+
+def env_networks(name: str, default: list[str]) -> list[str]:
+    """Comma-separated addresses or CIDR networks ("127.0.0.1,10.0.0.0/8"), checked, as strings."""
+    networks = env_list(name, default)
+    for item in networks:
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise ImproperlyConfigured(f"{name}: {item!r} is not an IP address or CIDR network") from None
+    return networks
+
+
+def env_secret(name: str) -> str | None:
+    """A secret from NAME, or from the file NAME_FILE names (as container secrets are mounted)."""
+    path = os.environ.get(f"{name}_FILE")
+    if path:
+        try:
+            with open(path, encoding="utf-8") as handle:
+                return handle.read().strip() or None
+        except OSError as exc:
+            raise ImproperlyConfigured(f"{name}_FILE: cannot read {path}: {exc}") from None
+    return os.environ.get(name) or None

@@ -19,9 +19,11 @@ from config.env import (
     env_float,
     env_int,
     env_list,
+    env_networks,
     env_proxy_ssl_header,
     env_rate_limits,
     env_redis_url,
+    env_secret,
     env_str,
 )
 
@@ -95,6 +97,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "tenancy.middleware.CurrentWorkspaceMiddleware",
+    "monitoring.prometheus.RequestMetricsMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -231,6 +234,26 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0.1, "in
 CELERY_BROKER_CONNECTION_TIMEOUT = 2.0
 CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2}
 CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+
+# Monitoring (docs/monitoring.md). Logs, metrics, traces and webhook history
+# older than ORCHESTRATE_RETENTION_DAYS are pruned every ORCHESTRATE_PRUNE_SECONDS
+# (Celery beat, or a thread of the embedded server); 0 keeps them forever.
+ORCHESTRATE_RETENTION_DAYS = env_int("ORCHESTRATE_RETENTION_DAYS", 30, minimum=0)
+ORCHESTRATE_PRUNE_SECONDS = env_float("ORCHESTRATE_PRUNE_SECONDS", 3600.0, minimum=1)
+ORCHESTRATE_PRUNE_BATCH = env_int("ORCHESTRATE_PRUNE_BATCH", 5000, minimum=1)
+if ORCHESTRATE_RETENTION_DAYS:
+    CELERY_BEAT_SCHEDULE["prune"] = {"task": "monitoring.prune", "schedule": ORCHESTRATE_PRUNE_SECONDS}
+# /metrics answers requests from these addresses, and any request with the bearer token.
+ORCHESTRATE_METRICS_ALLOW = env_networks("ORCHESTRATE_METRICS_ALLOW", ["127.0.0.1/32", "::1/128"])
+ORCHESTRATE_METRICS_TOKEN = env_secret("ORCHESTRATE_METRICS_TOKEN")
+# Set in every process of one host (daphne, Celery workers) to add their counters up in
+# /metrics; read by prometheus-client itself, which needs the directory to exist.
+PROMETHEUS_MULTIPROC_DIR = env_str("PROMETHEUS_MULTIPROC_DIR", "") or None
+if PROMETHEUS_MULTIPROC_DIR:
+    Path(PROMETHEUS_MULTIPROC_DIR).mkdir(parents=True, exist_ok=True)
+# With an OTLP endpoint, spans are also exported with the OpenTelemetry SDK (which reads
+# the other OTEL_* variables itself); unset, no exporter is created.
+OTEL_EXPORTER_OTLP_ENDPOINT = env_str("OTEL_EXPORTER_OTLP_ENDPOINT", "") or None
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -5,6 +5,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from monitoring.views import metrics_view
 from orchestration.calendar_feed import calendar_feed
 from tenancy.login import AdminLoginForm, LoginView
 
@@ -16,6 +17,8 @@ urlpatterns = [
     path("calendar/<str:token>.ics", calendar_feed, name="calendar_feed"),
     path("approvals/", include("safety.urls")),
     path("workspaces/", include("tenancy.urls")),
+    path("monitoring/", include("monitoring.urls")),
+    path("metrics", metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
 ]
 

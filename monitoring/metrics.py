@@ -18,6 +18,7 @@ from typing import Any, TypedDict
 
 from django.utils import timezone
 
+from monitoring import hooks
 from monitoring.batching import Batch
 from monitoring.models import Metric
 from monitoring.tracing import clean_metadata
@@ -33,9 +34,11 @@ class Summary(TypedDict):
 
 def record(name: str, value: float, **tags: Any) -> Metric:
     """Store one value of metric `name`, measured now."""
-    return Metric.objects.create(
+    row = Metric.objects.create(
         metric_name=name[:100], metric_value=float(value), tags=clean_metadata(tags), timestamp=timezone.now()
     )
+    hooks.metrics_recorded([row])
+    return row
 
 
 def record_many(values: Iterable[tuple[str, float, Mapping[str, Any]]]) -> list[Metric]:
@@ -45,14 +48,19 @@ def record_many(values: Iterable[tuple[str, float, Mapping[str, Any]]]) -> list[
         Metric(metric_name=name[:100], metric_value=float(value), tags=clean_metadata(tags), timestamp=now)
         for name, value, tags in values
     ]
-    return Metric.objects.bulk_create(rows) if rows else []
+    if not rows:
+        return []
+    stored = Metric.objects.bulk_create(rows)
+    hooks.metrics_recorded(stored)
+    return stored
 
 
 def _write_buffered(values: list[tuple[str, float, Mapping[str, Any], datetime]]) -> None:
-    Metric.objects.bulk_create(
+    stored = Metric.objects.bulk_create(
         Metric(metric_name=name[:100], metric_value=float(value), tags=clean_metadata(tags), timestamp=at)
         for name, value, tags, at in values
     )
+    hooks.metrics_recorded(stored)
 
 
 _buffered: Batch[tuple[str, float, Mapping[str, Any], datetime]] = Batch("metric values", _write_buffered)

@@ -89,6 +89,8 @@ class Log(models.Model):
         indexes = [
             models.Index(fields=["execution", "timestamp"], name="log_exec_time_idx"),
             models.Index(fields=["level", "timestamp"], name="log_level_time_idx"),
+            # The dashboard counts rate-limit throttles by the gate's logger over a time range.
+            models.Index(fields=["source", "timestamp"], name="log_source_time_idx"),
         ]
 
     def __str__(self) -> str:

@@ -42,6 +42,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError
 from django.utils import timezone
 
+from monitoring import hooks
 from monitoring.batching import Batch
 from monitoring.models import SpanStatus, Trace
 
@@ -154,6 +155,7 @@ class Span:
         )
         if ended:
             self.ended_at, self.duration_ms, self.status, self.metadata = ended_at, duration_ms, status, merged
+            hooks.spans_finished([self])
         return bool(ended)
 
 
@@ -257,6 +259,7 @@ def write_finished_spans(spans: list[Span]) -> None:
         known = set(Trace.objects.filter(pk__in=parents).values_list("pk", flat=True)) | {s.id for s in spans}
         known |= set(Execution.objects.filter(pk__in=runs).values_list("pk", flat=True))
         Trace.objects.bulk_create(_trace_rows(spans, known=known))
+    hooks.spans_finished(spans)
 
 
 def _trace_rows(spans: list[Span], known: set[uuid.UUID] | None) -> list[Trace]:

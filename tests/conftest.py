@@ -22,6 +22,7 @@ pytest_plugins = [
     "tests.support.caldav_server",
     "tests.support.views",
     "tests.support.private_services",
+    "tests.support.monitoring_servers",
 ]
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}

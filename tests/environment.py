@@ -35,3 +35,6 @@ if _xdist_worker:
     os.environ["ORCHESTRATE_QUEUE"] = f"orchestrate-test-{os.getpid()}-{_xdist_worker}"
 else:
     os.environ.setdefault("ORCHESTRATE_QUEUE", f"orchestrate-test-{os.getpid()}")
+# Every process the tests start (daphne, Celery workers) adds its Prometheus counters up
+# in one directory, as the processes of one host do in production (docs/monitoring.md).
+os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="orchestrate-test-prometheus-"))

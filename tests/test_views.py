@@ -44,7 +44,49 @@ NOT_VIEWS = {
     "calendar/<str:token>.ics": "a capability URL for calendar apps, which cannot log in: the secret token is the "
     "access check (tests/test_calendar_feed.py)",
     "admin/": "the Django admin: staff only, its own login and permissions (tests/test_admin.py)",
+    "metrics": "Prometheus scrapers have no session: an address allow-list or a bearer token is the access check "
+    "(tests/test_monitoring_metrics_endpoint.py)",
 }
+
+
+# --- monitoring (monitoring.views) ---
+
+
+class TestMonitoringDashboard(ViewTests, HtmxFragmentTests):
+    route = "monitoring/"
+    action = None  # everyone sees the figures of their own workspaces, if any
+    scoped = False
+    htmx_headers: ClassVar[dict[str, str]] = {**HTMX, "HX-Target": "dashboard-panels"}
+    fragment_marker = 'id="dashboard-panels"'
+
+    def url(self, world: World) -> str:
+        return "/monitoring/"
+
+
+class TestMonitoringLogs(ViewTests):
+    route = "monitoring/logs/"
+    action = None
+    scoped = False
+
+    def url(self, world: World) -> str:
+        return "/monitoring/logs/"
+
+
+class TestMonitoringLogsTail(ViewTests):
+    route = "monitoring/logs/tail"
+    action = None
+    scoped = False
+
+    def url(self, world: World) -> str:
+        return "/monitoring/logs/tail?after=0"
+
+
+class TestWaterfall(ViewTests):
+    route = "monitoring/executions/<uuid:execution_id>/waterfall"
+    action = Action.VIEW
+
+    def url(self, world: World) -> str:
+        return f"/monitoring/executions/{world.running.pk}/waterfall"
 
 
 # --- the console (orchestration.views) ---

@@ -123,7 +123,13 @@ def _wait_for_port(server: Server, port: int, timeout: float = 30.0) -> None:
 
 
 @pytest.fixture
-def server(engine, request) -> Iterator[Server]:
+def server_env() -> dict[str, str]:
+    """Extra environment for the daphne process; a test module overrides this fixture to set some."""
+    return {}
+
+
+@pytest.fixture
+def server(engine, request, server_env) -> Iterator[Server]:
     """A daphne process serving this test's database; stopped before the tables are flushed."""
     port = _free_port()
     environment = {
@@ -144,6 +150,7 @@ def server(engine, request) -> Iterator[Server]:
     environment.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
     if engine == "celery":
         environment["REDIS_URL"] = redis_url()
+    environment.update(server_env)
     process = subprocess.Popen(
         [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
         cwd=ROOT,

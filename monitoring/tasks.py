@@ -1,0 +1,12 @@
+"""Celery tasks of the monitoring app: thin wrappers over its services."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from monitoring import retention
+
+
+@shared_task(name="monitoring.prune", ignore_result=True)
+def prune() -> None:
+    retention.prune()
