@@ -22,6 +22,7 @@ from channels.routing import ProtocolTypeRouter  # noqa: E402
 
 from config.routing import websocket_application  # noqa: E402
 from orchestration.engine.runtime_hooks import server_loaded, server_started  # noqa: E402
+from webhooks.cron import start_embedded_scheduler  # noqa: E402
 
 router = ProtocolTypeRouter(
     {
@@ -32,6 +33,7 @@ router = ProtocolTypeRouter(
 
 
 server_loaded()
+start_embedded_scheduler()
 
 
 async def application(scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable) -> None:

@@ -195,6 +195,17 @@ WEB_TIMEOUT = env_float("WEB_TIMEOUT", 20.0, minimum=0.1)
 WEB_MAX_BYTES = env_int("WEB_MAX_BYTES", 5 * 1024 * 1024, minimum=1024)
 WEB_MAX_REDIRECTS = env_int("WEB_MAX_REDIRECTS", 5, minimum=0)
 
+# Webhooks: inbound body limit, the signature timestamp window, how long a rotated-out
+# secret still verifies, outbound notification attempts, and how often cron webhooks are checked.
+WEBHOOK_MAX_BODY_BYTES = env_int("WEBHOOK_MAX_BODY_BYTES", 256 * 1024, minimum=1024)
+WEBHOOK_TOLERANCE_SECONDS = env_int("WEBHOOK_TOLERANCE_SECONDS", 300, minimum=1)
+WEBHOOK_ROTATION_OVERLAP_SECONDS = env_int("WEBHOOK_ROTATION_OVERLAP_SECONDS", 24 * 3600, minimum=0)
+WEBHOOK_NOTIFY_ATTEMPTS = env_int("WEBHOOK_NOTIFY_ATTEMPTS", 5, minimum=1)
+WEBHOOK_NOTIFY_BACKOFF = env_float("WEBHOOK_NOTIFY_BACKOFF", 5.0, minimum=0)
+ORCHESTRATE_CRON_SECONDS = env_float("ORCHESTRATE_CRON_SECONDS", 10.0, minimum=0.1)
+# The embedded server runs the cron scheduler on a thread (Celery beat does in the distributed mode).
+ORCHESTRATE_EMBEDDED_SCHEDULER = env_bool("ORCHESTRATE_EMBEDDED_SCHEDULER", True)
+
 # Celery is only used in the celery run mode (REDIS_URL set).
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_RESULT_BACKEND = None
@@ -211,6 +222,8 @@ CELERY_TASK_DEFAULT_QUEUE = env_str("ORCHESTRATE_QUEUE", "orchestrate")
 # when a dead worker's step is resumed.
 CELERY_BEAT_SCHEDULE = {
     "sweep": {"task": "orchestration.sweep", "schedule": ORCHESTRATE_SWEEP_SECONDS},
+    # Cron webhooks: each slot is claimed in the database, so several beats never fire one twice.
+    "webhooks-cron": {"task": "webhooks.cron_tick", "schedule": ORCHESTRATE_CRON_SECONDS},
 }
 
 AUTH_PASSWORD_VALIDATORS = [

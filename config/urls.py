@@ -6,6 +6,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 from orchestration.calendar_feed import calendar_feed
+from webhooks.views.inbound import inbound
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="orchestration:index", permanent=False)),
@@ -13,6 +14,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", include("orchestration.urls")),
     path("calendar/<str:token>.ics", calendar_feed, name="calendar_feed"),
+    path("hooks/<str:public_id>/", inbound, name="webhook_inbound"),
     path("approvals/", include("safety.urls")),
     path("workspaces/", include("tenancy.urls")),
     path("admin/", admin.site.urls),
