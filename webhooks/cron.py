@@ -100,6 +100,7 @@ class EmbeddedScheduler:
         self.clock = clock
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
+        self.ticks = 0
 
     def start(self) -> None:
         if self._thread is None:
@@ -110,6 +111,7 @@ class EmbeddedScheduler:
         while not self._stopping.is_set():
             try:
                 tick(self.clock())
+                self.ticks += 1
             except Exception:
                 logger.exception("The cron scheduler's tick failed")
                 close_old_connections()
