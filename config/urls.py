@@ -15,6 +15,7 @@ urlpatterns = [
     path("", include("orchestration.urls")),
     path("calendar/<str:token>.ics", calendar_feed, name="calendar_feed"),
     path("hooks/<str:public_id>/", inbound, name="webhook_inbound"),
+    path("api/", include("api.urls")),
     path("approvals/", include("safety.urls")),
     path("workspaces/", include("tenancy.urls")),
     path("admin/", admin.site.urls),

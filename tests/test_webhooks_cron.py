@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -147,7 +148,7 @@ def test_it_fires_each_slot_once_with_two_celery_beats(alice, workspace_a):
     assert len(slots) >= 3, f"fired {len(slots)} slots since {started}"
     assert len(set(slots)) == len(slots)
     # Consecutive slots two seconds apart, unless the firing says how many it skipped: none lost silently.
-    for earlier, later in zip(firings, firings[1:], strict=False):
+    for earlier, later in itertools.pairwise(firings):
         assert later.slot - earlier.slot == timedelta(seconds=2 * (1 + later.skipped_slots))
     assert all(firing.success for firing in firings)
     assert Execution.objects.filter(webhook_firings__webhook=webhook).count() == len(firings)

@@ -1,0 +1,245 @@
+"""What the API reads and writes: plain views of the models, and the bodies of actions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.urls import reverse
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from orchestration.forms import MAX_REQUEST_CHARS
+from orchestration.models import AgentMessage, Execution, ExecutionStatus, ExecutionStep, SharedContext
+from safety.models import PendingApproval
+from tenancy.models import Workspace, WorkspaceMember
+from tenancy.roles import Role
+from webhooks.models import FiringSource, TriggerType, Webhook, WebhookExecution
+
+# Every serializer here is a plain class; mypy's django-stubs do not parametrise them.
+Serializer = serializers.Serializer
+ModelSerializer = serializers.ModelSerializer
+
+
+class StepSerializer(ModelSerializer):  # type: ignore[type-arg]
+    agent = serializers.CharField(source="agent_id")
+
+    class Meta:
+        model = ExecutionStep
+        fields = [
+            *("id", "step_number", "agent", "tool", "status", "waiting_for", "depends_on", "optional", "input"),
+            *("output", "error", "started_at", "completed_at", "duration_ms", "tokens_used", "cached", "attempts"),
+        ]
+
+
+class ExecutionSerializer(ModelSerializer):  # type: ignore[type-arg]
+    user = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    workspace = serializers.PrimaryKeyRelatedField(read_only=True)
+
+    class Meta:
+        model = Execution
+        fields = [
+            *("id", "workspace", "user", "request", "status", "current_step", "total_steps", "error"),
+            *("created_at", "updated_at", "completed_at"),
+        ]
+
+
+class ExecutionDetailSerializer(ExecutionSerializer):
+    steps = StepSerializer(many=True, read_only=True)
+    trigger = serializers.SerializerMethodField()
+
+    class Meta(ExecutionSerializer.Meta):
+        fields = [*ExecutionSerializer.Meta.fields, "plan", "result", "steps", "trigger"]
+
+    @extend_schema_field(
+        {
+            "type": "object",
+            "nullable": True,
+            "properties": {"webhook": {"type": "string", "format": "uuid"}, "firing": {"type": "string"}},
+        }
+    )
+    def get_trigger(self, execution: Execution) -> dict[str, str] | None:
+        firing = execution.webhook_firings.first()
+        if firing is None:
+            return None
+        return {"webhook": str(firing.webhook_id), "firing": str(firing.pk)}
+
+
+class ExecutionCreateSerializer(Serializer):  # type: ignore[type-arg]
+    workspace = serializers.UUIDField(help_text="A workspace where you may run requests")
+    request = serializers.CharField(max_length=MAX_REQUEST_CHARS, required=False, default="")
+    plan = serializers.JSONField(required=False, help_text="A plan to run as given, instead of planning the request")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if not attrs.get("request", "").strip() and attrs.get("plan") is None:
+            raise serializers.ValidationError({"request": "Give the request to run, or a plan."})
+        if "plan" in attrs and not isinstance(attrs["plan"], dict):
+            raise serializers.ValidationError({"plan": 'A plan is an object with a "steps" list.'})
+        return attrs
+
+
+class ExecutionFilterSerializer(Serializer):  # type: ignore[type-arg]
+    status = serializers.ChoiceField(choices=ExecutionStatus.choices, required=False)
+    workspace = serializers.UUIDField(required=False)
+    q = serializers.CharField(required=False, max_length=200, help_text="Text in the request")
+    created_after = serializers.DateTimeField(required=False)
+    created_before = serializers.DateTimeField(required=False)
+
+
+class ContextSerializer(ModelSerializer):  # type: ignore[type-arg]
+    class Meta:
+        model = SharedContext
+        fields = ["key", "value", "created_by", "created_at", "expires_at"]
+
+
+class MessageSerializer(ModelSerializer):  # type: ignore[type-arg]
+    class Meta:
+        model = AgentMessage
+        fields = ["id", "from_agent", "to_agent", "message_type", "payload", "in_reply_to", "created_at"]
+
+
+class ApprovalSerializer(ModelSerializer):  # type: ignore[type-arg]
+    resolved_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    step_number = serializers.IntegerField(source="step.step_number", read_only=True, allow_null=True, default=None)
+
+    class Meta:
+        model = PendingApproval
+        fields = [
+            *("id", "execution", "step_number", "action_type", "action_data", "reason", "estimated_impact"),
+            *("status", "created_at", "expires_at", "resolved_at", "resolved_by", "comment"),
+        ]
+
+
+class DecisionSerializer(Serializer):  # type: ignore[type-arg]
+    comment = serializers.CharField(required=False, default="", allow_blank=True, max_length=2000)
+
+
+class DriveFileSerializer(Serializer):  # type: ignore[type-arg]
+    name = serializers.CharField()
+    size = serializers.IntegerField()
+    modified_at = serializers.DateTimeField(allow_null=True)
+
+
+class UploadSerializer(Serializer):  # type: ignore[type-arg]
+    file = serializers.FileField()
+    name = serializers.CharField(required=False, max_length=500, help_text="Path in the drive; the file's own name")
+
+
+class WorkspaceSerializer(ModelSerializer):  # type: ignore[type-arg]
+    role = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Workspace
+        fields = ["id", "name", "created_at", "role"]
+
+    def get_role(self, workspace: Workspace) -> str | None:
+        roles: dict[Any, str] = self.context.get("roles", {})
+        return roles.get(workspace.pk)
+
+
+class MemberSerializer(ModelSerializer):  # type: ignore[type-arg]
+    username = serializers.CharField(source="user.username", read_only=True)
+    email = serializers.CharField(source="user.email", read_only=True)
+
+    class Meta:
+        model = WorkspaceMember
+        fields = ["id", "username", "email", "role", "created_at"]
+
+
+class MemberCreateSerializer(Serializer):  # type: ignore[type-arg]
+    user = serializers.CharField(max_length=254, help_text="Username or e-mail address of an existing user")
+    role = serializers.ChoiceField(choices=Role.choices)
+
+
+class RoleSerializer(Serializer):  # type: ignore[type-arg]
+    role = serializers.ChoiceField(choices=Role.choices)
+
+
+class MeSerializer(Serializer):  # type: ignore[type-arg]
+    id = serializers.IntegerField()
+    username = serializers.CharField()
+    email = serializers.CharField()
+    workspaces = WorkspaceSerializer(many=True)
+
+
+class WebhookSerializer(ModelSerializer):  # type: ignore[type-arg]
+    user = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    workspace = serializers.UUIDField(source="workspace_id")
+    url = serializers.SerializerMethodField()
+    trigger_type = serializers.ChoiceField(choices=TriggerType.choices)
+    trigger_config = serializers.JSONField(required=False, help_text='cron: {"cron": "0 9 * * 1-5", "timezone": "UTC"}')
+    action_config = serializers.JSONField(
+        help_text='{"request": "... {{ payload.field }} ...", "plan": {...}, "notify_url": "https://..."}'
+    )
+
+    class Meta:
+        model = Webhook
+        fields = [
+            *("id", "workspace", "user", "name", "trigger_type", "trigger_config", "action_config", "enabled"),
+            *("created_at", "url", "next_run_at", "last_slot"),
+        ]
+        read_only_fields = ["id", "created_at", "next_run_at", "last_slot"]
+
+    @extend_schema_field({"type": "string", "nullable": True})
+    def get_url(self, webhook: Webhook) -> str | None:
+        if webhook.trigger_type != TriggerType.HTTP:
+            return None
+        path = reverse("webhook_inbound", args=[webhook.public_id])
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request is not None else path
+
+
+class WebhookUpdateSerializer(Serializer):  # type: ignore[type-arg]
+    name = serializers.CharField(max_length=100, required=False)
+    trigger_config = serializers.JSONField(required=False)
+    action_config = serializers.JSONField(required=False)
+    enabled = serializers.BooleanField(required=False)
+
+
+class WebhookCreatedSerializer(WebhookSerializer):
+    secret = serializers.CharField(read_only=True, help_text="Shown this once: keep it to sign requests")
+
+    class Meta(WebhookSerializer.Meta):
+        fields = [*WebhookSerializer.Meta.fields, "secret"]
+
+
+class SecretSerializer(Serializer):  # type: ignore[type-arg]
+    secret = serializers.CharField(help_text="Shown this once; the previous secret still verifies for a while")
+
+
+class FiringSerializer(ModelSerializer):  # type: ignore[type-arg]
+    class Meta:
+        model = WebhookExecution
+        fields = [
+            *("id", "webhook", "triggered_at", "source", "trigger_payload", "execution", "success", "error"),
+            *("duration_ms", "status_code", "slot", "skipped_slots", "notifications"),
+        ]
+
+
+class FiringFilterSerializer(Serializer):  # type: ignore[type-arg]
+    success = serializers.BooleanField(required=False, allow_null=True, default=None)
+    source = serializers.ChoiceField(choices=FiringSource.choices, required=False)
+
+
+class PageQuerySerializer(Serializer):  # type: ignore[type-arg]
+    page = serializers.IntegerField(required=False, min_value=1)
+    page_size = serializers.IntegerField(required=False, min_value=1, max_value=200)
+
+
+_pages: dict[str, type[Serializer]] = {}  # type: ignore[type-arg]
+
+
+def page_of(item: type[Serializer]) -> type[Serializer]:  # type: ignore[type-arg]
+    """The schema of one page of `item`s, for actions that paginate outside a list view."""
+    name = f"Paginated{item.__name__.removesuffix('Serializer')}List"
+    if name not in _pages:
+        _pages[name] = type(
+            name,
+            (Serializer,),
+            {
+                "count": serializers.IntegerField(),
+                "next": serializers.URLField(allow_null=True),
+                "previous": serializers.URLField(allow_null=True),
+                "results": item(many=True),
+            },
+        )
+    return _pages[name]
