@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from tenancy.tokens import active_tokens, create_token, expiry_label, revoke
@@ -42,7 +43,7 @@ class Command(BaseCommand):
                 raise CommandError("Give the id of the token to revoke.")
             try:
                 revoked = revoke(person, token_id)
-            except Exception:
+            except (ValueError, ValidationError):  # not a token id at all
                 revoked = False
             if not revoked:
                 raise CommandError(f"{user} has no live token {token_id}.")
