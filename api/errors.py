@@ -6,6 +6,7 @@ from http import HTTPStatus
 from typing import Any
 
 from django.http import HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
@@ -54,6 +55,7 @@ def _title(status: int) -> str:
         return "Error"
 
 
+@csrf_exempt  # an unknown URL answers 404 whatever the method, never a CSRF page
 def not_found(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
     """The API's 404 for URLs no route matches (the console keeps Django's page)."""
     body = problem(404, "Not Found", "No such API endpoint.", "not_found")

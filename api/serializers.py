@@ -218,28 +218,3 @@ class FiringSerializer(ModelSerializer):  # type: ignore[type-arg]
 class FiringFilterSerializer(Serializer):  # type: ignore[type-arg]
     success = serializers.BooleanField(required=False, allow_null=True, default=None)
     source = serializers.ChoiceField(choices=FiringSource.choices, required=False)
-
-
-class PageQuerySerializer(Serializer):  # type: ignore[type-arg]
-    page = serializers.IntegerField(required=False, min_value=1)
-    page_size = serializers.IntegerField(required=False, min_value=1, max_value=200)
-
-
-_pages: dict[str, type[Serializer]] = {}  # type: ignore[type-arg]
-
-
-def page_of(item: type[Serializer]) -> type[Serializer]:  # type: ignore[type-arg]
-    """The schema of one page of `item`s, for actions that paginate outside a list view."""
-    name = f"Paginated{item.__name__.removesuffix('Serializer')}List"
-    if name not in _pages:
-        _pages[name] = type(
-            name,
-            (Serializer,),
-            {
-                "count": serializers.IntegerField(),
-                "next": serializers.URLField(allow_null=True),
-                "previous": serializers.URLField(allow_null=True),
-                "results": item(many=True),
-            },
-        )
-    return _pages[name]

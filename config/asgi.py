@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 from channels.routing import ProtocolTypeRouter  # noqa: E402
 
+from config.daphne_requests import leave_form_parsing_to_django  # noqa: E402
 from config.routing import websocket_application  # noqa: E402
 from orchestration.engine.runtime_hooks import server_loaded, server_started  # noqa: E402
 from webhooks.cron import start_embedded_scheduler  # noqa: E402
@@ -32,6 +33,7 @@ router = ProtocolTypeRouter(
 )
 
 
+leave_form_parsing_to_django()
 server_loaded()
 start_embedded_scheduler()
 

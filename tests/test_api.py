@@ -241,4 +241,4 @@ def test_it_manages_members_for_owners_only(alice, bob, workspace_a):
     member_url = f"{url}{added.json()['id']}/"
     assert as_owner.patch(member_url, {"role": "operator"}, format="json").json()["role"] == "operator"
     assert as_owner.delete(member_url).status_code == 204
-    assert sorted(m["username"] for m in as_owner.get(url).json()) == ["alice", "bob"]
+    assert sorted(m["username"] for m in as_owner.get(url).json()["results"]) == ["alice", "bob"]

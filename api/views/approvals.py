@@ -27,6 +27,7 @@ def _approvals() -> QuerySet[PendingApproval]:
 
 
 class ApprovalViewSet(viewsets.GenericViewSet):  # type: ignore[type-arg]
+    lookup_value_regex = "[^/]+"  # any id reaches the view, which answers 404 for a malformed one
     serializer_class = ApprovalSerializer
 
     def get_queryset(self) -> QuerySet[PendingApproval]:

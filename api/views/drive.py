@@ -62,6 +62,10 @@ class DriveFilesView(APIView):
             saved = WorkspaceDrive(workspace.pk).write_bytes(name, b"".join(upload.chunks()))
         except DriveError as exc:
             raise ValidationError({"name": [str(exc)]}) from None
+        except OSError as exc:  # e.g. a path part longer than the file system allows
+            raise ValidationError(
+                {"name": [f"The drive cannot store a file under that name ({exc.strerror})."]}
+            ) from None
         return Response(DriveFileSerializer(saved.as_dict()).data, status=status.HTTP_201_CREATED)
 
 

@@ -17,9 +17,7 @@ from api.serializers import (
     ExecutionFilterSerializer,
     ExecutionSerializer,
     MessageSerializer,
-    PageQuerySerializer,
     StepSerializer,
-    page_of,
 )
 from api.views.base import get_scoped, query
 from orchestration.engine import runs
@@ -38,6 +36,7 @@ def _execution(request: Request, pk: object) -> Execution:
 
 
 class ExecutionViewSet(viewsets.GenericViewSet):  # type: ignore[type-arg]
+    lookup_value_regex = "[^/]+"  # any id reaches the view, which answers 404 for a malformed one
     serializer_class = ExecutionSerializer
 
     def get_queryset(self) -> QuerySet[Execution]:
@@ -117,16 +116,18 @@ class ExecutionViewSet(viewsets.GenericViewSet):  # type: ignore[type-arg]
     @action(detail=True, methods=["get"])
     def steps(self, request: Request, pk: str) -> Response:
         execution = _execution(request, pk)
-        return Response(StepSerializer(execution.steps.order_by("step_number"), many=True).data)
+        page = self.paginate_queryset(execution.steps.order_by("step_number"))
+        return self.get_paginated_response(StepSerializer(page, many=True).data)
 
     @extend_schema(responses=ContextSerializer(many=True))
     @action(detail=True, methods=["get"])
     def context(self, request: Request, pk: str) -> Response:
         """The run's shared context: what its agents wrote for each other."""
         execution = _execution(request, pk)
-        return Response(ContextSerializer(execution.shared_context.order_by("key"), many=True).data)
+        page = self.paginate_queryset(execution.shared_context.order_by("key"))
+        return self.get_paginated_response(ContextSerializer(page, many=True).data)
 
-    @extend_schema(responses=page_of(MessageSerializer), parameters=[PageQuerySerializer])
+    @extend_schema(responses=MessageSerializer(many=True))
     @action(detail=True, methods=["get"])
     def messages(self, request: Request, pk: str) -> Response:
         """Messages between the run's agents (REQUEST, RESPONSE, NOTIFICATION), oldest first."""

@@ -17,7 +17,6 @@ from api.serializers import (
     WebhookCreatedSerializer,
     WebhookSerializer,
     WebhookUpdateSerializer,
-    page_of,
 )
 from api.views.base import get_scoped, query
 from tenancy.access import workspaces_for
@@ -37,6 +36,7 @@ def _webhooks() -> QuerySet[Webhook]:
 
 
 class WebhookViewSet(viewsets.GenericViewSet):  # type: ignore[type-arg]
+    lookup_value_regex = "[^/]+"  # any id reaches the view, which answers 404 for a malformed one
     serializer_class = WebhookSerializer
 
     def get_queryset(self) -> QuerySet[Webhook]:
@@ -112,7 +112,7 @@ class WebhookViewSet(viewsets.GenericViewSet):  # type: ignore[type-arg]
         secret = services.rotate_secret(get_scoped(_webhooks(), request, pk, "webhook"), request.user)
         return Response({"secret": secret})
 
-    @extend_schema(parameters=[FiringFilterSerializer], responses=page_of(FiringSerializer))
+    @extend_schema(parameters=[FiringFilterSerializer], responses=FiringSerializer(many=True))
     @action(detail=True, methods=["get"])
     def history(self, request: Request, pk: str) -> Response:
         """The webhook's firings and refused requests, newest first."""

@@ -36,6 +36,7 @@ def _managed(request: Request, pk: object) -> Workspace:
 
 
 class WorkspaceViewSet(viewsets.GenericViewSet):  # type: ignore[type-arg]
+    lookup_value_regex = "[^/]+"  # any id reaches the view, which answers 404 for a malformed one
     serializer_class = WorkspaceSerializer
 
     def get_queryset(self) -> QuerySet[Workspace]:
@@ -61,7 +62,8 @@ class WorkspaceViewSet(viewsets.GenericViewSet):  # type: ignore[type-arg]
         workspace = _managed(request, pk)
         if request.method == "GET":
             members = WorkspaceMember.objects.filter(workspace=workspace).select_related("user")
-            return Response(MemberSerializer(members.order_by("user__username"), many=True).data)
+            page = self.paginate_queryset(members.order_by("user__username", "pk"))
+            return self.get_paginated_response(MemberSerializer(page, many=True).data)
         body = MemberCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         try:
