@@ -16,6 +16,8 @@ urlpatterns = [
     path("calendar/<str:token>.ics", calendar_feed, name="calendar_feed"),
     path("hooks/<str:public_id>/", inbound, name="webhook_inbound"),
     path("api/", include("api.urls")),
+    path("webhooks/", include("webhooks.urls")),
+    path("tokens/", include("tenancy.token_urls")),
     path("approvals/", include("safety.urls")),
     path("workspaces/", include("tenancy.urls")),
     path("admin/", admin.site.urls),
