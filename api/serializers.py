@@ -65,7 +65,9 @@ class ExecutionDetailSerializer(ExecutionSerializer):
 
 
 class ExecutionCreateSerializer(Serializer):  # type: ignore[type-arg]
-    workspace = serializers.UUIDField(help_text="A workspace where you may run requests")
+    workspace = serializers.UUIDField(
+        required=False, help_text="Where to run; default: your first workspace (by name) where you may run requests"
+    )
     request = serializers.CharField(max_length=MAX_REQUEST_CHARS, required=False, default="")
     plan = serializers.JSONField(required=False, help_text="A plan to run as given, instead of planning the request")
 

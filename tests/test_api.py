@@ -242,3 +242,10 @@ def test_it_manages_members_for_owners_only(alice, bob, workspace_a):
     assert as_owner.patch(member_url, {"role": "operator"}, format="json").json()["role"] == "operator"
     assert as_owner.delete(member_url).status_code == 204
     assert sorted(m["username"] for m in as_owner.get(url).json()["results"]) == ["alice", "bob"]
+
+
+def test_it_runs_in_your_first_runnable_workspace_when_none_is_named(bob, viewer, workspace_a):
+    created = _client(bob).post("/api/v1/executions/", {"request": "summarise the sales files"}, format="json")
+    assert created.status_code == 201
+    assert created.json()["workspace"] == str(workspace_a.pk)
+    assert _client(viewer).post("/api/v1/executions/", {"request": "x"}, format="json").status_code == 403

@@ -101,6 +101,8 @@ def test_it_sends_a_signed_test_event_that_starts_a_run(client, alice, workspace
     firing = WebhookExecution.objects.get()
     assert (firing.source, firing.success, firing.status_code) == ("test", True, 202)
     assert firing.execution == Execution.objects.get()
+    run_page = client.get(f"/orchestrate/executions/{firing.execution_id}/").content.decode()
+    assert f'href="/webhooks/{webhook.pk}/">webhook Orders</a> (test event)' in run_page
 
 
 def test_it_filters_the_history(client, alice, workspace_a):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import status, viewsets
@@ -23,6 +24,7 @@ from api.views.base import get_scoped, query
 from orchestration.engine import runs
 from orchestration.models import Execution
 from tenancy.access import scope, workspaces_for
+from tenancy.roles import Action
 
 
 class Conflict(APIException):
@@ -65,9 +67,14 @@ class ExecutionViewSet(viewsets.GenericViewSet):  # type: ignore[type-arg]
         """Submit a request (planned for you) or a plan (run as given) in one of your workspaces."""
         body = ExecutionCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        workspace = workspaces_for(request.user).filter(pk=body.validated_data["workspace"]).first()
-        if workspace is None:
-            raise NotFound("No such workspace.")
+        if "workspace" in body.validated_data:
+            workspace = workspaces_for(request.user).filter(pk=body.validated_data["workspace"]).first()
+            if workspace is None:
+                raise NotFound("No such workspace.")
+        else:
+            workspace = workspaces_for(request.user, Action.RUN).order_by("name").first()
+            if workspace is None:
+                raise PermissionDenied("You may not run requests in any workspace.")
         request_text = body.validated_data["request"].strip() or "Run the given plan"
         try:
             execution = runs.submit(
