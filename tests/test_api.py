@@ -249,3 +249,63 @@ def test_it_runs_in_your_first_runnable_workspace_when_none_is_named(bob, viewer
     assert created.status_code == 201
     assert created.json()["workspace"] == str(workspace_a.pk)
     assert _client(viewer).post("/api/v1/executions/", {"request": "x"}, format="json").status_code == 403
+
+
+def test_it_manages_webhooks_and_reads_their_history(alice, bob, viewer, workspace_a):
+    as_bob = _client(bob)
+    created = as_bob.post(
+        "/api/v1/webhooks/",
+        {
+            "workspace": str(workspace_a.pk),
+            "name": "Nightly",
+            "trigger_type": "cron",
+            "trigger_config": {"cron": "0 2 * * *", "timezone": "UTC"},
+            "action_config": {"request": "Summarise the day"},
+        },
+        format="json",
+    )
+    assert created.status_code == 201, created.content
+    body = created.json()
+    assert body["secret"].startswith("whsec_")
+    assert body["user"] == "bob"
+    assert body["next_run_at"].endswith("02:00:00Z")
+    url = f"/api/v1/webhooks/{body['id']}/"
+    assert "secret" not in as_bob.get(url).json()
+
+    bad = as_bob.post(
+        "/api/v1/webhooks/",
+        {"workspace": str(workspace_a.pk), "name": "Bad", "trigger_type": "cron", "action_config": {"request": "x"}},
+        format="json",
+    )
+    assert bad.status_code == 400
+    assert "cron expression" in bad.json()["detail"]
+
+    as_viewer = _client(viewer)
+    assert as_viewer.get(url).status_code == 200
+    assert as_viewer.patch(url, {"enabled": False}, format="json").status_code == 403
+    assert as_viewer.post(f"{url}rotate/").status_code == 403
+    assert as_bob.patch(url, {"enabled": False}, format="json").json()["enabled"] is False
+    rotated = _client(alice).post(f"{url}rotate/")
+    assert rotated.status_code == 200
+    assert rotated.json()["secret"] != body["secret"]
+    history = as_bob.get(f"{url}history/", {"success": "false"})
+    assert history.status_code == 200
+    assert history.json()["results"] == []
+    assert as_bob.delete(url).status_code == 204
+    assert as_bob.get(url).status_code == 404
+
+
+def test_it_hides_another_workspaces_webhooks(alice, charlie, workspace_a, workspace_b):
+    from webhooks.services import create_webhook
+
+    theirs = create_webhook(charlie, workspace_b, name="B", trigger_type="http", action_config={"request": "x"})
+    api = _client(alice)
+    assert api.get(f"/api/v1/webhooks/{theirs.webhook.pk}/").status_code == 404
+    assert api.post(f"/api/v1/webhooks/{theirs.webhook.pk}/rotate/").status_code == 404
+    assert api.get("/api/v1/webhooks/").json()["count"] == 0
+    created = api.post(
+        "/api/v1/webhooks/",
+        {"workspace": str(workspace_b.pk), "name": "Mine", "trigger_type": "http", "action_config": {"request": "x"}},
+        format="json",
+    )
+    assert created.status_code == 404
