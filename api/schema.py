@@ -11,12 +11,13 @@ from rest_framework import serializers
 from api.errors import PROBLEM_JSON
 
 
-class ProblemSerializer(serializers.Serializer):  # type: ignore[type-arg]
+class ProblemSerializer(serializers.Serializer):
     type = serializers.CharField()
     title = serializers.CharField()
     status = serializers.IntegerField()
     detail = serializers.CharField()
-    errors = serializers.JSONField(required=False)
+    # Named like Serializer.errors, which a declared field replaces in the schema only.
+    errors = serializers.JSONField(required=False)  # type: ignore[assignment]
 
 
 ERRORS = {

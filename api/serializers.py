@@ -15,12 +15,11 @@ from tenancy.models import Workspace, WorkspaceMember
 from tenancy.roles import Role
 from webhooks.models import FiringSource, TriggerType, Webhook, WebhookExecution
 
-# Every serializer here is a plain class; mypy's django-stubs do not parametrise them.
 Serializer = serializers.Serializer
 ModelSerializer = serializers.ModelSerializer
 
 
-class StepSerializer(ModelSerializer):  # type: ignore[type-arg]
+class StepSerializer(ModelSerializer):
     agent = serializers.CharField(source="agent_id")
 
     class Meta:
@@ -31,9 +30,11 @@ class StepSerializer(ModelSerializer):  # type: ignore[type-arg]
         ]
 
 
-class ExecutionSerializer(ModelSerializer):  # type: ignore[type-arg]
-    user = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
-    workspace = serializers.PrimaryKeyRelatedField(read_only=True)
+class ExecutionSerializer(ModelSerializer):
+    user: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
+    workspace: serializers.PrimaryKeyRelatedField[Any] = serializers.PrimaryKeyRelatedField(read_only=True)
 
     class Meta:
         model = Execution
@@ -64,7 +65,7 @@ class ExecutionDetailSerializer(ExecutionSerializer):
         return {"webhook": str(firing.webhook_id), "firing": str(firing.pk)}
 
 
-class ExecutionCreateSerializer(Serializer):  # type: ignore[type-arg]
+class ExecutionCreateSerializer(Serializer):
     workspace = serializers.UUIDField(
         required=False, help_text="Where to run; default: your first workspace (by name) where you may run requests"
     )
@@ -79,7 +80,7 @@ class ExecutionCreateSerializer(Serializer):  # type: ignore[type-arg]
         return attrs
 
 
-class ExecutionFilterSerializer(Serializer):  # type: ignore[type-arg]
+class ExecutionFilterSerializer(Serializer):
     status = serializers.ChoiceField(choices=ExecutionStatus.choices, required=False)
     workspace = serializers.UUIDField(required=False)
     q = serializers.CharField(required=False, max_length=200, help_text="Text in the request")
@@ -87,20 +88,22 @@ class ExecutionFilterSerializer(Serializer):  # type: ignore[type-arg]
     created_before = serializers.DateTimeField(required=False)
 
 
-class ContextSerializer(ModelSerializer):  # type: ignore[type-arg]
+class ContextSerializer(ModelSerializer):
     class Meta:
         model = SharedContext
         fields = ["key", "value", "created_by", "created_at", "expires_at"]
 
 
-class MessageSerializer(ModelSerializer):  # type: ignore[type-arg]
+class MessageSerializer(ModelSerializer):
     class Meta:
         model = AgentMessage
         fields = ["id", "from_agent", "to_agent", "message_type", "payload", "in_reply_to", "created_at"]
 
 
-class ApprovalSerializer(ModelSerializer):  # type: ignore[type-arg]
-    resolved_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+class ApprovalSerializer(ModelSerializer):
+    resolved_by: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
     step_number = serializers.IntegerField(source="step.step_number", read_only=True, allow_null=True, default=None)
 
     class Meta:
@@ -111,22 +114,22 @@ class ApprovalSerializer(ModelSerializer):  # type: ignore[type-arg]
         ]
 
 
-class DecisionSerializer(Serializer):  # type: ignore[type-arg]
+class DecisionSerializer(Serializer):
     comment = serializers.CharField(required=False, default="", allow_blank=True, max_length=2000)
 
 
-class DriveFileSerializer(Serializer):  # type: ignore[type-arg]
+class DriveFileSerializer(Serializer):
     name = serializers.CharField()
     size = serializers.IntegerField()
     modified_at = serializers.DateTimeField(allow_null=True)
 
 
-class UploadSerializer(Serializer):  # type: ignore[type-arg]
+class UploadSerializer(Serializer):
     file = serializers.FileField()
     name = serializers.CharField(required=False, max_length=500, help_text="Path in the drive; the file's own name")
 
 
-class WorkspaceSerializer(ModelSerializer):  # type: ignore[type-arg]
+class WorkspaceSerializer(ModelSerializer):
     role = serializers.SerializerMethodField()
 
     class Meta:
@@ -138,7 +141,7 @@ class WorkspaceSerializer(ModelSerializer):  # type: ignore[type-arg]
         return roles.get(workspace.pk)
 
 
-class MemberSerializer(ModelSerializer):  # type: ignore[type-arg]
+class MemberSerializer(ModelSerializer):
     username = serializers.CharField(source="user.username", read_only=True)
     email = serializers.CharField(source="user.email", read_only=True)
 
@@ -147,24 +150,24 @@ class MemberSerializer(ModelSerializer):  # type: ignore[type-arg]
         fields = ["id", "username", "email", "role", "created_at"]
 
 
-class MemberCreateSerializer(Serializer):  # type: ignore[type-arg]
+class MemberCreateSerializer(Serializer):
     user = serializers.CharField(max_length=254, help_text="Username or e-mail address of an existing user")
     role = serializers.ChoiceField(choices=Role.choices)
 
 
-class RoleSerializer(Serializer):  # type: ignore[type-arg]
+class RoleSerializer(Serializer):
     role = serializers.ChoiceField(choices=Role.choices)
 
 
-class MeSerializer(Serializer):  # type: ignore[type-arg]
+class MeSerializer(Serializer):
     id = serializers.IntegerField()
     username = serializers.CharField()
     email = serializers.CharField()
     workspaces = WorkspaceSerializer(many=True)
 
 
-class WebhookSerializer(ModelSerializer):  # type: ignore[type-arg]
-    user = serializers.SlugRelatedField(slug_field="username", read_only=True)
+class WebhookSerializer(ModelSerializer):
+    user: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(slug_field="username", read_only=True)
     workspace = serializers.UUIDField(source="workspace_id")
     url = serializers.SerializerMethodField()
     trigger_type = serializers.ChoiceField(choices=TriggerType.choices)
@@ -190,7 +193,7 @@ class WebhookSerializer(ModelSerializer):  # type: ignore[type-arg]
         return request.build_absolute_uri(path) if request is not None else path
 
 
-class WebhookUpdateSerializer(Serializer):  # type: ignore[type-arg]
+class WebhookUpdateSerializer(Serializer):
     name = serializers.CharField(max_length=100, required=False)
     trigger_config = serializers.JSONField(required=False)
     action_config = serializers.JSONField(required=False)
@@ -204,11 +207,11 @@ class WebhookCreatedSerializer(WebhookSerializer):
         fields = [*WebhookSerializer.Meta.fields, "secret"]
 
 
-class SecretSerializer(Serializer):  # type: ignore[type-arg]
+class SecretSerializer(Serializer):
     secret = serializers.CharField(help_text="Shown this once; the previous secret still verifies for a while")
 
 
-class FiringSerializer(ModelSerializer):  # type: ignore[type-arg]
+class FiringSerializer(ModelSerializer):
     class Meta:
         model = WebhookExecution
         fields = [
@@ -217,6 +220,7 @@ class FiringSerializer(ModelSerializer):  # type: ignore[type-arg]
         ]
 
 
-class FiringFilterSerializer(Serializer):  # type: ignore[type-arg]
+class FiringFilterSerializer(Serializer):
     success = serializers.BooleanField(required=False, allow_null=True, default=None)
-    source = serializers.ChoiceField(choices=FiringSource.choices, required=False)
+    # A declared field named like Field.source, DRF's own attribute: the field wins at run time.
+    source = serializers.ChoiceField(choices=FiringSource.choices, required=False)  # type: ignore[assignment]

@@ -14,7 +14,7 @@ from typing import Any
 
 def leave_form_parsing_to_django() -> None:
     try:
-        from daphne.http_protocol import WebRequest
+        from daphne.http_protocol import WebRequest  # type: ignore[import-untyped]
     except ImportError:  # not served by daphne
         return
     if getattr(WebRequest, "_orchestrate_no_form_parsing", False):
@@ -25,5 +25,5 @@ def leave_form_parsing_to_django() -> None:
         original(self, *args, **kwargs)
         self._parsePOSTFormSubmission = False
 
-    WebRequest.__init__ = __init__  # type: ignore[method-assign]
-    WebRequest._orchestrate_no_form_parsing = True  # type: ignore[attr-defined]
+    WebRequest.__init__ = __init__
+    WebRequest._orchestrate_no_form_parsing = True

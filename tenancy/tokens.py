@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -14,7 +15,7 @@ from django.utils import timezone
 from tenancy.models import ApiToken
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import AbstractBaseUser
+    from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
 TOKEN_PREFIX = "orc_"
 # last_used_at is written at most this often per token, not on every request.
@@ -31,16 +32,18 @@ class IssuedToken:
     secret: str  # the only time the whole token exists outside the client
 
 
-def create_token(user: AbstractBaseUser, name: str, *, days: int | None = 90) -> IssuedToken:
+def create_token(user: AbstractBaseUser | AnonymousUser, name: str, *, days: int | None = 90) -> IssuedToken:
     """A new token for the user, expiring after `days` (None: never)."""
     name = name.strip()
     if not name:
         raise ValueError("Give the token a name, e.g. the script that will use it.")
     if days is not None and not 1 <= days <= 3650:
         raise ValueError("A token lasts from 1 to 3650 days (or never expires).")
+    if user.pk is None:
+        raise ValueError("Only a signed-in user has tokens.")
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken.objects.create(
-        user=user,
+        user_id=user.pk,
         name=name[:100],
         prefix=secret[:12],
         token_hash=_hash(secret),
@@ -49,8 +52,10 @@ def create_token(user: AbstractBaseUser, name: str, *, days: int | None = 90) ->
     return IssuedToken(token=token, secret=secret)
 
 
-def active_tokens(user: AbstractBaseUser) -> QuerySet[ApiToken]:
+def active_tokens(user: AbstractBaseUser | AnonymousUser) -> QuerySet[ApiToken]:
     now = timezone.now()
+    if user.pk is None:
+        return ApiToken.objects.none()
     return ApiToken.objects.filter(user_id=user.pk, revoked_at__isnull=True).filter(
         Q(expires_at__isnull=True) | Q(expires_at__gt=now)
     )
@@ -74,8 +79,10 @@ def authenticate(secret: str) -> ApiToken | None:
     return token
 
 
-def revoke(user: AbstractBaseUser, token_id: object) -> bool:
+def revoke(user: AbstractBaseUser | AnonymousUser, token_id: uuid.UUID | str) -> bool:
     """Revoke one of the user's own tokens; False when there is no such live token."""
+    if user.pk is None:
+        return False
     return bool(
         ApiToken.objects.filter(pk=token_id, user_id=user.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
     )

@@ -38,7 +38,9 @@ class WebhookForm(forms.Form):
 
     def __init__(self, *args: Any, editing: Webhook | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["timezone"].choices = [(zone, zone) for zone in sorted(available_timezones())]
+        zone_field = self.fields["timezone"]
+        assert isinstance(zone_field, forms.ChoiceField)
+        zone_field.choices = [(zone, zone) for zone in sorted(available_timezones())]
         if editing is not None:
             del self.fields["trigger_type"]
             if editing.trigger_type != TriggerType.CRON:

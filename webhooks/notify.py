@@ -13,6 +13,7 @@ import logging
 import threading
 import time
 import uuid
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -36,14 +37,14 @@ def on_run_finished(sender: object, run: FinishedRun, **kwargs: Any) -> None:
         execution_id=run.execution_id, webhook__action_config__has_key="notify_url"
     ).values_list("pk", flat=True)
     for firing_id in firings:
-        transaction.on_commit(lambda firing_id=firing_id: schedule(firing_id, attempt=1, delay=0.0))
+        transaction.on_commit(partial(schedule, firing_id, attempt=1, delay=0.0))
 
 
 def schedule(firing_id: uuid.UUID, *, attempt: int, delay: float) -> None:
     if settings.ORCHESTRATE_RUN_MODE == "celery":
         from webhooks.tasks import notify
 
-        notify.apply_async(args=[str(firing_id), attempt], countdown=delay or None)
+        notify.apply_async(args=(str(firing_id), attempt), countdown=delay)
         return
 
     def run() -> None:

@@ -107,7 +107,8 @@ def parse_body(body: bytes, content_type: str) -> JSON:
         return {key: values[0] if len(values) == 1 else values for key, values in fields.items()}
     if kind in ("", "application/json", "text/plain") or kind.endswith("+json"):
         try:
-            return json.loads(text)  # type: ignore[no-any-return]
+            parsed: JSON = json.loads(text)
+            return parsed
         except json.JSONDecodeError as exc:
             raise ValueError(f"The body is not valid JSON ({exc.msg} at line {exc.lineno}).") from None
         except RecursionError:

@@ -50,9 +50,9 @@ def may_create(user: AnyUser, workspace: Workspace) -> bool:
 
 
 def may_manage(user: AnyUser, webhook: Webhook) -> bool:
-    if may(user, Action.MANAGE_SETTINGS, webhook.workspace_id, ResourceType.WEBHOOK, str(webhook.pk)):
+    if may(user, Action.MANAGE_SETTINGS, webhook.workspace, ResourceType.WEBHOOK, str(webhook.pk)):
         return True
-    return webhook.user_id == user.pk and may(user, Action.RUN, webhook.workspace_id)
+    return webhook.user_id == user.pk and may(user, Action.RUN, webhook.workspace)
 
 
 def _require_manage(user: AnyUser, webhook: Webhook) -> None:
@@ -94,9 +94,11 @@ def create_webhook(
         raise ConfigInvalid("Give the webhook a name.")
     if Webhook.objects.filter(workspace=workspace, name=name).exists():
         raise ConfigInvalid(f"{workspace.name} already has a webhook named {name!r}.")
+    if user.pk is None:
+        raise PermissionDenied("Sign in to create webhooks.")
     secret = signing.new_secret()
     webhook = Webhook(
-        user=user,
+        user_id=user.pk,
         workspace=workspace,
         name=name[:100],
         trigger_type=trigger_type,

@@ -17,7 +17,7 @@ from safety.models import ApprovalStatus, PendingApproval
 from tenancy.access import scope
 
 
-class ApprovalFilterSerializer(serializers.Serializer):  # type: ignore[type-arg]
+class ApprovalFilterSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=ApprovalStatus.choices, required=False)
     execution = serializers.UUIDField(required=False)
 
@@ -26,7 +26,7 @@ def _approvals() -> QuerySet[PendingApproval]:
     return PendingApproval.objects.select_related("execution", "step", "resolved_by")
 
 
-class ApprovalViewSet(viewsets.GenericViewSet):  # type: ignore[type-arg]
+class ApprovalViewSet(viewsets.GenericViewSet):
     lookup_value_regex = "[^/]+"  # any id reaches the view, which answers 404 for a malformed one
     serializer_class = ApprovalSerializer
 

@@ -5,14 +5,23 @@ from __future__ import annotations
 import uuid
 from typing import Any, TypeVar
 
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.db.models import Model, QuerySet
-from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.exceptions import NotAuthenticated, NotFound, ValidationError
 from rest_framework.request import Request
 from rest_framework.serializers import Serializer
 
 from tenancy.access import scope
 
 M = TypeVar("M", bound=Model)
+
+
+def person(request: Request) -> AbstractBaseUser:
+    """The signed-in user (every API view requires one)."""
+    user = request.user
+    if not isinstance(user, AbstractBaseUser):
+        raise NotAuthenticated()
+    return user
 
 
 def parse_uuid(value: object, what: str = "object") -> uuid.UUID:
@@ -30,7 +39,7 @@ def get_scoped(queryset: QuerySet[M], request: Request, pk: object, what: str) -
     return found
 
 
-def query(serializer_class: type[Serializer], request: Request) -> dict[str, Any]:  # type: ignore[type-arg]
+def query(serializer_class: type[Serializer], request: Request) -> dict[str, Any]:
     """Validated query parameters; 400 naming the bad ones."""
     serializer = serializer_class(data=request.query_params)
     if not serializer.is_valid():

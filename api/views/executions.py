@@ -37,7 +37,7 @@ def _execution(request: Request, pk: object) -> Execution:
     return get_scoped(Execution.objects.select_related("workspace", "user"), request, pk, "execution")
 
 
-class ExecutionViewSet(viewsets.GenericViewSet):  # type: ignore[type-arg]
+class ExecutionViewSet(viewsets.GenericViewSet):
     lookup_value_regex = "[^/]+"  # any id reaches the view, which answers 404 for a malformed one
     serializer_class = ExecutionSerializer
 

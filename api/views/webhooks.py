@@ -25,7 +25,7 @@ from webhooks.actions import ConfigInvalid
 from webhooks.models import TriggerType, Webhook
 
 
-class WebhookFilterSerializer(serializers.Serializer):  # type: ignore[type-arg]
+class WebhookFilterSerializer(serializers.Serializer):
     workspace = serializers.UUIDField(required=False)
     trigger_type = serializers.ChoiceField(choices=TriggerType.choices, required=False)
     enabled = serializers.BooleanField(required=False, allow_null=True, default=None)
@@ -35,7 +35,7 @@ def _webhooks() -> QuerySet[Webhook]:
     return Webhook.objects.select_related("workspace", "user")
 
 
-class WebhookViewSet(viewsets.GenericViewSet):  # type: ignore[type-arg]
+class WebhookViewSet(viewsets.GenericViewSet):
     lookup_value_regex = "[^/]+"  # any id reaches the view, which answers 404 for a malformed one
     serializer_class = WebhookSerializer
 

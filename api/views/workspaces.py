@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api.serializers import MemberCreateSerializer, MemberSerializer, MeSerializer, RoleSerializer, WorkspaceSerializer
-from api.views.base import get_scoped
+from api.views.base import get_scoped, person
 from tenancy import services
 from tenancy.access import may, scope
 from tenancy.models import Workspace, WorkspaceMember
@@ -24,7 +24,7 @@ from tenancy.services import MembershipError
 
 
 def _roles(request: Request) -> dict[Any, str]:
-    return dict(WorkspaceMember.objects.filter(user_id=request.user.pk).values_list("workspace_id", "role"))
+    return dict(WorkspaceMember.objects.filter(user_id=person(request).pk).values_list("workspace_id", "role"))
 
 
 def _managed(request: Request, pk: object) -> Workspace:
@@ -35,7 +35,7 @@ def _managed(request: Request, pk: object) -> Workspace:
     return workspace
 
 
-class WorkspaceViewSet(viewsets.GenericViewSet):  # type: ignore[type-arg]
+class WorkspaceViewSet(viewsets.GenericViewSet):
     lookup_value_regex = "[^/]+"  # any id reaches the view, which answers 404 for a malformed one
     serializer_class = WorkspaceSerializer
 
@@ -68,7 +68,7 @@ class WorkspaceViewSet(viewsets.GenericViewSet):  # type: ignore[type-arg]
         body.is_valid(raise_exception=True)
         try:
             member = services.add_member(
-                request.user, workspace, body.validated_data["user"], body.validated_data["role"]
+                person(request), workspace, body.validated_data["user"], body.validated_data["role"]
             )
         except MembershipError as exc:
             raise ValidationError({"user": [exc.message]}) from None
@@ -83,7 +83,7 @@ class MemberView(APIView):
         body = RoleSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         try:
-            member = services.change_role(request.user, workspace, member_id, body.validated_data["role"])
+            member = services.change_role(person(request), workspace, member_id, body.validated_data["role"])
         except MembershipError as exc:
             raise ValidationError({"role": [exc.message]}) from None
         return Response(MemberSerializer(member).data)
@@ -94,7 +94,7 @@ class MemberView(APIView):
         if not WorkspaceMember.objects.filter(workspace=workspace, pk=member_id).exists():
             raise NotFound("No such member.")
         try:
-            services.remove_member(request.user, workspace, member_id)
+            services.remove_member(person(request), workspace, member_id)
         except MembershipError as exc:
             raise ValidationError({"member": [exc.message]}) from None
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -105,8 +105,13 @@ class MeView(APIView):
     def get(self, request: Request) -> Response:
         """Who the token or session acts as, and their workspaces with their role in each."""
         workspaces = scope(Workspace.objects.all(), request.user).order_by("name")
-        user = request.user
-        data = {"id": user.pk, "username": user.get_username(), "email": getattr(user, "email", ""), "workspaces": []}
+        user = person(request)
+        data: dict[str, Any] = {
+            "id": user.pk,
+            "username": user.get_username(),
+            "email": getattr(user, "email", ""),
+            "workspaces": [],
+        }
         answer = MeSerializer(data, context={"roles": _roles(request)}).data
         answer["workspaces"] = WorkspaceSerializer(workspaces, many=True, context={"roles": _roles(request)}).data
         return Response(answer)
