@@ -1,9 +1,10 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.http import HttpRequest
 
 from tenancy.admin_scoping import WorkspaceScopedAdmin
-from tenancy.models import Workspace, WorkspaceMember, WorkspacePermission
+from tenancy.models import ApiToken, Workspace, WorkspaceMember, WorkspacePermission
 
 
 class WorkspaceMemberInline(admin.TabularInline):
@@ -32,3 +33,26 @@ class WorkspacePermissionAdmin(WorkspaceScopedAdmin):
     list_display = ["workspace", "user", "resource_type", "resource_id", "permissions"]
     list_filter = ["resource_type", "workspace"]
     search_fields = ["user__username", "resource_id"]
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """Superusers see every person's tokens and may revoke them; tokens are made on the Tokens page only."""
+
+    list_display = ["name", "user", "prefix", "created_at", "expires_at", "last_used_at", "revoked_at"]
+    list_filter = ["revoked_at"]
+    search_fields = ["name", "user__username", "prefix"]
+    fields = ["name", "user", "prefix", "created_at", "expires_at", "last_used_at", "revoked_at"]
+    readonly_fields = ["name", "user", "prefix", "created_at", "expires_at", "last_used_at"]
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return bool(request.user.is_superuser)
+
+    def has_view_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return bool(request.user.is_superuser)
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return bool(request.user.is_superuser)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
