@@ -36,7 +36,7 @@ class WorkspacePermissionAdmin(WorkspaceScopedAdmin):
 
 
 @admin.register(ApiToken)
-class ApiTokenAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class ApiTokenAdmin(admin.ModelAdmin):
     """Superusers see every person's tokens and may revoke them; tokens are made on the Tokens page only."""
 
     list_display = ["name", "user", "prefix", "created_at", "expires_at", "last_used_at", "revoked_at"]
