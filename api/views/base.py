@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any, TypeVar
 
-from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db.models import Model, QuerySet
 from rest_framework.exceptions import NotAuthenticated, NotFound, ValidationError
 from rest_framework.request import Request
@@ -16,10 +16,10 @@ from tenancy.access import scope
 M = TypeVar("M", bound=Model)
 
 
-def person(request: Request) -> AbstractBaseUser:
+def person(request: Request) -> User:
     """The signed-in user (every API view requires one)."""
     user = request.user
-    if not isinstance(user, AbstractBaseUser):
+    if not isinstance(user, User):
         raise NotAuthenticated()
     return user
 

@@ -18,14 +18,14 @@ from rest_framework.views import APIView
 from api.serializers import DriveFileSerializer, UploadSerializer
 from api.views.base import parse_uuid
 from orchestration.forms import MAX_UPLOAD_BYTES
-from tenancy.access import may, workspaces_for
+from tenancy.access import may
 from tenancy.models import Workspace
 from tenancy.roles import Action
 from tools.drive import HIDDEN_PREFIX, DriveError, WorkspaceDrive, clean_name
 
 
 def _workspace(request: Request, workspace_id: object) -> Workspace:
-    workspace = workspaces_for(request.user).filter(pk=parse_uuid(workspace_id, "workspace")).first()
+    workspace = Workspace.objects.for_user(request.user).filter(pk=parse_uuid(workspace_id, "workspace")).first()
     if workspace is None:
         raise NotFound("No such workspace.")
     return workspace

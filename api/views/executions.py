@@ -23,7 +23,8 @@ from api.serializers import (
 from api.views.base import get_scoped, query
 from orchestration.engine import runs
 from orchestration.models import Execution
-from tenancy.access import scope, workspaces_for
+from tenancy.access import scope
+from tenancy.models import Workspace
 from tenancy.roles import Action
 
 
@@ -68,11 +69,11 @@ class ExecutionViewSet(viewsets.GenericViewSet):
         body = ExecutionCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         if "workspace" in body.validated_data:
-            workspace = workspaces_for(request.user).filter(pk=body.validated_data["workspace"]).first()
+            workspace = Workspace.objects.for_user(request.user).filter(pk=body.validated_data["workspace"]).first()
             if workspace is None:
                 raise NotFound("No such workspace.")
         else:
-            workspace = workspaces_for(request.user, Action.RUN).order_by("name").first()
+            workspace = Workspace.objects.for_user(request.user, Action.RUN).order_by("name").first()
             if workspace is None:
                 raise PermissionDenied("You may not run requests in any workspace.")
         request_text = body.validated_data["request"].strip() or "Run the given plan"

@@ -19,7 +19,7 @@ from api.serializers import (
     WebhookUpdateSerializer,
 )
 from api.views.base import get_scoped, query
-from tenancy.access import workspaces_for
+from tenancy.models import Workspace
 from webhooks import services
 from webhooks.actions import ConfigInvalid
 from webhooks.models import TriggerType, Webhook
@@ -64,7 +64,7 @@ class WebhookViewSet(viewsets.GenericViewSet):
         body = WebhookSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
-        workspace = workspaces_for(request.user).filter(pk=data["workspace_id"]).first()
+        workspace = Workspace.objects.for_user(request.user).filter(pk=data["workspace_id"]).first()
         if workspace is None:
             raise NotFound("No such workspace.")
         try:
