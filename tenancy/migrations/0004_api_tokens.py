@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('tenancy', '0002_workspace_integrations_feed_token'),
+        ('tenancy', '0003_integration_secrets_sealed'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
