@@ -13,7 +13,7 @@ import pytest
 from django.utils import timezone
 
 from orchestration.models import Execution
-from tests.support.engine import CeleryProcess, wait_until_idle
+from tests.support.engine import CeleryProcess, use_celery, wait_until_idle
 from webhooks.cron import EmbeddedScheduler, tick
 from webhooks.models import Webhook, WebhookExecution
 from webhooks.services import create_webhook, update_webhook
@@ -127,7 +127,8 @@ def test_it_does_not_fire_a_disabled_schedule_nor_replay_it_when_enabled_again(a
 
 @pytest.mark.services
 @pytest.mark.django_db(transaction=True)
-def test_it_fires_each_slot_once_with_two_celery_beats(alice, workspace_a):
+def test_it_fires_each_slot_once_with_two_celery_beats(alice, workspace_a, settings):
+    use_celery(settings)  # this process talks to the workers' Redis (to see when they are idle)
     # Seconds resolution (a sixth cron field) so the property is seen in seconds, not minutes.
     webhook = _cron(alice, workspace_a, "* * * * * */2", name="Every two seconds")
     fast = {"ORCHESTRATE_CRON_SECONDS": "0.3", "ORCHESTRATE_SWEEP_SECONDS": "30"}
