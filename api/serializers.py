@@ -49,7 +49,7 @@ class ExecutionDetailSerializer(ExecutionSerializer):
     trigger = serializers.SerializerMethodField()
 
     class Meta(ExecutionSerializer.Meta):
-        fields = [*ExecutionSerializer.Meta.fields, "plan", "result", "steps", "trigger"]
+        fields = [*ExecutionSerializer.Meta.fields, "plan", "result", "steps", "trigger", "question", "answers"]
 
     @extend_schema_field(
         {
@@ -78,6 +78,10 @@ class ExecutionCreateSerializer(Serializer):
         if "plan" in attrs and not isinstance(attrs["plan"], dict):
             raise serializers.ValidationError({"plan": 'A plan is an object with a "steps" list.'})
         return attrs
+
+
+class AnswerSerializer(Serializer):
+    answer = serializers.CharField(max_length=2000, help_text="Free text, or one of the question's candidates")
 
 
 class ExecutionFilterSerializer(Serializer):

@@ -12,6 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api.serializers import (
+    AnswerSerializer,
     ContextSerializer,
     ExecutionCreateSerializer,
     ExecutionDetailSerializer,
@@ -23,6 +24,7 @@ from api.serializers import (
 from api.views.base import get_scoped, query
 from orchestration.engine import runs
 from orchestration.models import Execution
+from orchestration.questions import InvalidAnswer, QuestionClosed, answer_question
 from tenancy.access import scope
 from tenancy.models import Workspace
 from tenancy.roles import Action
@@ -119,6 +121,21 @@ class ExecutionViewSet(viewsets.GenericViewSet):
     def resume(self, request: Request, pk: str) -> Response:
         """Continue a cancelled (or failed) run from where it stopped."""
         return self._run_again(request, pk)
+
+    @extend_schema(request=AnswerSerializer, responses={200: ExecutionDetailSerializer})
+    @action(detail=True, methods=["post"])
+    def answer(self, request: Request, pk: str) -> Response:
+        """Answer the question a run waits on (status waiting_input); the run is planned again with it."""
+        execution = _execution(request, pk)
+        body = AnswerSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            answered = answer_question(execution, request.user, body.validated_data["answer"])
+        except QuestionClosed as exc:
+            raise Conflict(str(exc)) from None
+        except InvalidAnswer as exc:
+            raise ValidationError({"answer": [str(exc)]}) from None
+        return Response(ExecutionDetailSerializer(answered).data)
 
     @extend_schema(responses=StepSerializer(many=True))
     @action(detail=True, methods=["get"])
