@@ -27,6 +27,7 @@ from config.routing import websocket_application  # noqa: E402
 from monitoring import runtime as monitoring_runtime  # noqa: E402
 from monitoring.prometheus import count_websockets  # noqa: E402
 from orchestration.engine.runtime_hooks import server_loaded, server_started  # noqa: E402
+from webhooks.cron import start_embedded_scheduler  # noqa: E402
 
 router = ProtocolTypeRouter(
     {
@@ -39,6 +40,7 @@ router = ProtocolTypeRouter(
 install_daphne_limits()
 server_loaded()
 monitoring_runtime.server_loaded()
+start_embedded_scheduler()
 
 
 async def application(scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable) -> None:

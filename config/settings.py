@@ -69,6 +69,8 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_htmx",
     "channels",
     # Bottom of the dependency order first; orchestration sits on top.
@@ -202,6 +204,17 @@ WEB_TIMEOUT = env_float("WEB_TIMEOUT", 20.0, minimum=0.1)
 WEB_MAX_BYTES = env_int("WEB_MAX_BYTES", 5 * 1024 * 1024, minimum=1024)
 WEB_MAX_REDIRECTS = env_int("WEB_MAX_REDIRECTS", 5, minimum=0)
 
+# Webhooks: inbound body limit, the signature timestamp window, how long a rotated-out
+# secret still verifies, outbound notification attempts, and how often cron webhooks are checked.
+WEBHOOK_MAX_BODY_BYTES = env_int("WEBHOOK_MAX_BODY_BYTES", 256 * 1024, minimum=1024)
+WEBHOOK_TOLERANCE_SECONDS = env_int("WEBHOOK_TOLERANCE_SECONDS", 300, minimum=1)
+WEBHOOK_ROTATION_OVERLAP_SECONDS = env_int("WEBHOOK_ROTATION_OVERLAP_SECONDS", 24 * 3600, minimum=0)
+WEBHOOK_NOTIFY_ATTEMPTS = env_int("WEBHOOK_NOTIFY_ATTEMPTS", 5, minimum=1)
+WEBHOOK_NOTIFY_BACKOFF = env_float("WEBHOOK_NOTIFY_BACKOFF", 5.0, minimum=0)
+ORCHESTRATE_CRON_SECONDS = env_float("ORCHESTRATE_CRON_SECONDS", 10.0, minimum=0.1)
+# The embedded server runs the cron scheduler on a thread (Celery beat does in the distributed mode).
+ORCHESTRATE_EMBEDDED_SCHEDULER = env_bool("ORCHESTRATE_EMBEDDED_SCHEDULER", True)
+
 # Celery is only used in the celery run mode (REDIS_URL set).
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_RESULT_BACKEND = None
@@ -226,6 +239,70 @@ CELERY_BEAT_SCHEDULE = {
         "task": "orchestration.sweep",
         "schedule": ORCHESTRATE_SWEEP_SECONDS,
         "options": {"queue": ORCHESTRATE_SWEEP_QUEUE, "expires": max(ORCHESTRATE_SWEEP_SECONDS * 2, 2.0)},
+    },
+    # Cron webhooks: each slot is claimed in the database, so several beats never fire one twice.
+    "webhooks-cron": {"task": "webhooks.cron_tick", "schedule": ORCHESTRATE_CRON_SECONDS},
+}
+
+# The REST API (api/): personal tokens or the console's session, problem-details errors,
+# pages, a request limit per token, and the OpenAPI schema with docs from packaged assets.
+API_RATE_LIMIT = env_str("API_RATE_LIMIT", "600/min") or "600/min"
+if not API_RATE_LIMIT.partition("/")[0].isdigit() or API_RATE_LIMIT.partition("/")[2] not in {
+    "s",
+    "sec",
+    "second",
+    "m",
+    "min",
+    "minute",
+    "h",
+    "hour",
+    "d",
+    "day",
+}:
+    raise ImproperlyConfigured(
+        f"API_RATE_LIMIT must look like 600/min (per s, min, hour or day), got {API_RATE_LIMIT!r}"
+    )
+if REDIS_URL:
+    # API request counts are shared by every server process (each would count alone in memory).
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "orchestrate-cache",
+        }
+    }
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "api.auth.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PAGINATION_CLASS": "api.pagination.Pages",
+    "DEFAULT_THROTTLE_CLASSES": ["api.throttling.TokenRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"token": API_RATE_LIMIT},
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "EXCEPTION_HANDLER": "api.errors.handle",
+    "DEFAULT_SCHEMA_CLASS": "api.schema.ProblemAutoSchema",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Orchestrate API",
+    "DESCRIPTION": "Runs, approvals, drive files, webhooks and workspaces. Authenticate with "
+    "`Authorization: Bearer <personal API token>` (Tokens page, or `manage.py api_token create`).",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    # Swagger UI from drf-spectacular-sidecar's packaged files: no CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "AUTHENTICATION_WHITELIST": ["api.auth.TokenAuthentication"],
+    "ENUM_NAME_OVERRIDES": {
+        "ExecutionStatusEnum": "orchestration.models.ExecutionStatus",
+        "StepStatusEnum": "orchestration.models.StepStatus",
+        "ApprovalStatusEnum": "safety.models.ApprovalStatus",
     },
 }
 # A send to a Redis that is down fails in about a second (the sweeper sends it again

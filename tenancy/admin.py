@@ -7,7 +7,7 @@ from django.db.models import Model
 from django.http import HttpRequest
 
 from tenancy.admin_scoping import StaffReadOnlyInline, SuperuserOnlyAdmin, WorkspaceScopedAdmin
-from tenancy.models import LoginThrottle, Workspace, WorkspaceInvitation, WorkspaceMember, WorkspacePermission
+from tenancy.models import ApiToken, LoginThrottle, Workspace, WorkspaceInvitation, WorkspaceMember, WorkspacePermission
 from tenancy.roles import Action
 
 
@@ -67,6 +67,26 @@ class LoginThrottleAdmin(SuperuserOnlyAdmin):
     list_display = ["key", "failures", "first_failure_at", "last_failure_at", "locked_until"]
     search_fields = ["key"]
     readonly_fields = ["key", "failures", "first_failure_at", "last_failure_at", "locked_until"]
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Superusers see every person's tokens and may revoke them; tokens are made on the Tokens page only."""
+
+    list_display = ["name", "user", "prefix", "created_at", "expires_at", "last_used_at", "revoked_at"]
+    list_filter = ["revoked_at"]
+    search_fields = ["name", "user__username", "prefix"]
+    fields = ["name", "user", "prefix", "created_at", "expires_at", "last_used_at", "revoked_at"]
+    readonly_fields = ["name", "user", "prefix", "created_at", "expires_at", "last_used_at"]
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return bool(request.user.is_superuser)
+
+    def has_view_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return bool(request.user.is_superuser)
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return bool(request.user.is_superuser)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

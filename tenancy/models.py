@@ -178,3 +178,28 @@ class WorkspaceInvitation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.identifier} to {self.workspace} ({self.role})"
+
+
+class ApiToken(models.Model):
+    """A personal API token: acts as its user in the REST API until it expires or is revoked.
+
+    Only a SHA-256 hash of the token is kept (the token is 32 random bytes, so
+    a plain hash is enough); the token itself is shown once, at creation.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=16, help_text="The token's first characters, to recognise it")
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(null=True, blank=True, help_text="Empty: never expires")
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "api_tokens"
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"

@@ -24,6 +24,7 @@ os.environ.setdefault("ORCHESTRATE_TELEMETRY_FLUSHER", "0")
 # Tests sweep when they mean to; a background sweeper would act on other tests' rows.
 os.environ.setdefault("ORCHESTRATE_EMBEDDED_SWEEPER", "false")
 os.environ.setdefault("ORCHESTRATE_WORKER_SWEEPER", "false")
+os.environ.setdefault("ORCHESTRATE_EMBEDDED_SCHEDULER", "false")
 os.environ.setdefault("ORCHESTRATE_RATE_LIMITS", "test.call=2/2")
 os.environ.setdefault("MEDIA_ROOT", tempfile.mkdtemp(prefix="orchestrate-test-media-"))
 # The built-in outbox of the servers and workers the tests start: never the developer's var/outbox.
