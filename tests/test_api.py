@@ -316,3 +316,39 @@ def test_it_hides_another_workspaces_webhooks(alice, charlie, workspace_a, works
         format="json",
     )
     assert created.status_code == 404
+
+
+@pytest.mark.usefixtures("engine")
+def test_it_answers_a_runs_question_and_the_same_run_finishes(alice, bob, charlie, viewer, workspace_a):
+    drive = WorkspaceDrive(workspace_a.pk)
+    drive.write_text("sales_q1.csv", "region,revenue\nnorth,1200\nsouth,800\n")
+    drive.write_text("sales_q2.csv", "region,revenue\nnorth,1500\nsouth,900\n")
+    api = _client(bob)
+    created = api.post(
+        "/api/v1/executions/",
+        {"workspace": str(workspace_a.pk), "request": "crunch the numbers and write a report"},
+        format="json",
+    )
+    assert created.status_code == 201, created.content
+    url = f"/api/v1/executions/{created.json()['id']}/"
+    asking = _poll(api, url, {"waiting_input", "failed", "succeeded"})
+    assert asking["status"] == "waiting_input"
+    assert asking["question"]["field"] == "files"
+    assert "sales_q1.csv" in asking["question"]["candidates"]
+
+    # Another workspace's member sees no such run; a viewer may not steer it; a bad answer changes nothing.
+    assert _client(charlie).post(f"{url}answer/", {"answer": "sales_q1.csv"}, format="json").status_code == 404
+    assert _client(viewer).post(f"{url}answer/", {"answer": "sales_q1.csv"}, format="json").status_code == 403
+    bad = api.post(f"{url}answer/", {"answer": "marketing"}, format="json")
+    assert bad.status_code == 400
+    assert "No file in the drive matches" in bad.json()["errors"]["answer"][0]
+    assert api.get(url).json()["status"] == "waiting_input"
+
+    answered = api.post(f"{url}answer/", {"answer": "sales_q1.csv, sales_q2.csv"}, format="json")
+    assert answered.status_code == 200, answered.content
+    done = _poll(api, url, {"succeeded", "failed"})
+    assert done["status"] == "succeeded"
+    assert done["answers"] == {"files": "sales_q1.csv, sales_q2.csv"}
+    assert [step["tool"] for step in done["steps"]] == ["analysis.describe", "report.compose"]
+    # Answered once: the question is closed.
+    assert api.post(f"{url}answer/", {"answer": "sales_q1.csv"}, format="json").status_code == 409
