@@ -12,15 +12,20 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import pytest
+from django.contrib.auth import SESSION_KEY
+from django.contrib.auth.models import User
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.http import HttpResponse
+from django.test import Client
 from django.urls import get_resolver
 
 from config.routing import websocket_urlpatterns
 from orchestration.models import Execution, ExecutionStatus
 from safety.models import ApprovalStatus, PendingApproval
-from tenancy.models import WorkspaceInvitation, WorkspaceMember, WorkspacePermission
+from tenancy.models import ApiToken, WorkspaceInvitation, WorkspaceMember, WorkspacePermission
 from tenancy.roles import Action, Role
+from tenancy.tokens import create_token
+from tests.factories.tenancy import MemberFactory, UserFactory
 from tests.support.views import (
     HTMX,
     SOCKET_ROUTES,
@@ -33,6 +38,8 @@ from tests.support.views import (
     url_routes,
 )
 from tools.frozen import freeze
+from webhooks.models import FiringSource, Webhook, WebhookExecution
+from webhooks.services import create_webhook
 
 pytestmark = pytest.mark.django_db
 
@@ -50,15 +57,6 @@ NOT_VIEWS = {
     "(tests/test_api.py) and schemathesis over every operation (tests/test_api_schemathesis.py)",
     "hooks/<str:public_id>/": "public by design for senders, who cannot log in: the HMAC signature is the access "
     "check (tests/test_webhooks_inbound.py)",
-    # Not yet on the mixins (roles, non-members, anonymous are in tests/test_webhook_pages.py).
-    "webhooks/": "tests/test_webhook_pages.py",
-    "webhooks/<uuid:webhook_id>/": "tests/test_webhook_pages.py",
-    "webhooks/<uuid:webhook_id>/toggle/": "tests/test_webhook_pages.py",
-    "webhooks/<uuid:webhook_id>/rotate/": "tests/test_webhook_pages.py",
-    "webhooks/<uuid:webhook_id>/test/": "tests/test_webhook_pages.py",
-    "webhooks/<uuid:webhook_id>/delete/": "tests/test_webhook_pages.py",
-    "tokens/": "a person's own tokens, no workspace (tests/test_webhook_pages.py)",
-    "tokens/<uuid:token_id>/revoke/": "a person's own tokens, no workspace (tests/test_webhook_pages.py)",
 }
 
 
@@ -616,6 +614,254 @@ class TestRemoveGrant(ViewTests):
 
     def refused(self, response: HttpResponse, world: World) -> bool:
         return response.status_code == 403 and self._still_there(world)
+
+
+# --- webhooks (webhooks.views.console) ---
+
+
+def _orders(world: World, user: User | None = None) -> Webhook:
+    """An HTTP webhook of A, made by alice unless another creator is given."""
+    return create_webhook(
+        user or world.alice, world.workspace, name="Orders", trigger_type="http", action_config={"request": "Hi"}
+    ).webhook
+
+
+class WebhookTests(ViewTests):
+    """A page or action on one webhook of A. By default the webhook is alice's (the owner's), so the
+    matrix checks who may act on someone else's; operators managing their own is the test below."""
+
+    suffix: ClassVar[str] = ""
+    _hook: Webhook | None = None
+
+    def hook(self, world: World) -> Webhook:
+        if self._hook is None:
+            self._hook = _orders(world)
+        return self._hook
+
+    def current(self) -> Webhook | None:
+        assert self._hook is not None
+        return Webhook.objects.filter(pk=self._hook.pk).first()
+
+    def url(self, world: World) -> str:
+        return f"/webhooks/{self.hook(world).pk}/{self.suffix}"
+
+
+class ManageWebhookTests(WebhookTests):
+    action = Action.MANAGE_SETTINGS  # on a webhook they did not make: owners and admins only
+
+    def test_it_lets_an_operator_manage_their_own(self, client: Client, world: World) -> None:
+        operator = UserFactory.create(username="operator-of-a")
+        MemberFactory.create(workspace=world.workspace, user=operator, role=Role.OPERATOR)
+        self._hook = _orders(world, operator)
+        client.force_login(operator)
+        response = self.call(client, world)
+        assert self.allowed(response, world), response.status_code
+
+    def test_it_refuses_a_viewer_who_made_the_webhook_as_an_operator(self, client: Client, world: World) -> None:
+        """Demoted to viewer: their own webhook is no longer theirs to change."""
+        world.victor_membership.role = Role.OPERATOR
+        world.victor_membership.save(update_fields=["role"])
+        self._hook = _orders(world, world.victor)
+        world.victor_membership.role = Role.VIEWER
+        world.victor_membership.save(update_fields=["role"])
+        client.force_login(world.victor)
+        response = self.call(client, world)
+        assert self.refused(response, world), response.status_code
+
+
+class TestWebhookList(ViewTests):
+    route = "webhooks/"
+    action = Action.VIEW
+    scoped = False
+
+    def url(self, world: World) -> str:
+        _orders(world)
+        return "/webhooks/"
+
+    def allowed(self, response: HttpResponse, world: World) -> bool:
+        return response.status_code == 200 and "Orders" in body(response)
+
+
+class TestCreateWebhook(ViewTests):
+    route = "webhooks/"
+    method = "POST"
+    action = Action.RUN
+    scoped = False
+
+    def url(self, world: World) -> str:
+        return "/webhooks/"
+
+    def data(self, world: World) -> dict[str, Any]:
+        return {"name": "Invoices", "trigger_type": "http", "request": "Summarise invoice", "enabled": "on"}
+
+    def _made(self, world: World) -> bool:
+        return Webhook.objects.filter(workspace=world.workspace, name="Invoices").exists()
+
+    def allowed(self, response: HttpResponse, world: World) -> bool:
+        return response.status_code == 201 and self._made(world)
+
+    def refused(self, response: HttpResponse, world: World) -> bool:
+        return response.status_code == 403 and not self._made(world)
+
+
+class TestWebhookPage(WebhookTests):
+    route = "webhooks/<uuid:webhook_id>/"
+    action = Action.VIEW
+
+    def allowed(self, response: HttpResponse, world: World) -> bool:
+        return response.status_code == 200 and "Orders" in body(response)
+
+
+class TestEditWebhook(ManageWebhookTests):
+    route = "webhooks/<uuid:webhook_id>/"
+    method = "POST"
+
+    def data(self, world: World) -> dict[str, Any]:
+        return {"name": "Orders v2", "trigger_type": "http", "request": "Hi", "enabled": "on"}
+
+    def _name(self) -> str | None:
+        hook = self.current()
+        return hook.name if hook else None
+
+    def allowed(self, response: HttpResponse, world: World) -> bool:
+        return response.status_code == 302 and self._name() == "Orders v2"
+
+    def refused(self, response: HttpResponse, world: World) -> bool:
+        return response.status_code == 403 and self._name() == "Orders"
+
+
+class TestToggleWebhook(ManageWebhookTests):
+    route = "webhooks/<uuid:webhook_id>/toggle/"
+    method = "POST"
+    suffix = "toggle/"
+
+    def _enabled(self) -> bool | None:
+        hook = self.current()
+        return hook.enabled if hook else None
+
+    def allowed(self, response: HttpResponse, world: World) -> bool:
+        return response.status_code == 302 and self._enabled() is False
+
+    def refused(self, response: HttpResponse, world: World) -> bool:
+        return response.status_code == 403 and self._enabled() is True
+
+
+class TestRotateWebhookSecret(ManageWebhookTests):
+    route = "webhooks/<uuid:webhook_id>/rotate/"
+    method = "POST"
+    suffix = "rotate/"
+
+    def _rotated(self) -> bool:
+        hook = self.current()
+        return hook is not None and hook.previous_secret_expires_at is not None
+
+    def allowed(self, response: HttpResponse, world: World) -> bool:
+        # The new secret is shown in this answer, once.
+        return response.status_code == 200 and self._rotated() and "whsec_" in body(response)
+
+    def refused(self, response: HttpResponse, world: World) -> bool:
+        return response.status_code == 403 and not self._rotated() and "whsec_" not in body(response)
+
+
+class TestSendTestEvent(ManageWebhookTests):
+    route = "webhooks/<uuid:webhook_id>/test/"
+    method = "POST"
+    suffix = "test/"
+
+    def _fired(self) -> bool:
+        assert self._hook is not None
+        return WebhookExecution.objects.filter(webhook=self._hook.pk, source=FiringSource.TEST).exists()
+
+    def allowed(self, response: HttpResponse, world: World) -> bool:
+        return response.status_code == 302 and self._fired()
+
+    def refused(self, response: HttpResponse, world: World) -> bool:
+        return response.status_code == 403 and not self._fired()
+
+
+class TestDeleteWebhook(ManageWebhookTests):
+    route = "webhooks/<uuid:webhook_id>/delete/"
+    method = "POST"
+    suffix = "delete/"
+
+    def allowed(self, response: HttpResponse, world: World) -> bool:
+        return response.status_code == 302 and self.current() is None
+
+    def refused(self, response: HttpResponse, world: World) -> bool:
+        return response.status_code == 403 and self.current() is not None
+
+
+# --- personal API tokens (tenancy.views.tokens): a person's own, in no workspace ---
+
+
+def _signed_in(client: Client) -> User | None:
+    user_id = client.session.get(SESSION_KEY)
+    return User.objects.get(pk=user_id) if user_id else None
+
+
+class TestTokenList(ViewTests):
+    route = "tokens/"
+    action = None  # everyone signed in has their own tokens
+    scoped = False
+
+    def url(self, world: World) -> str:
+        create_token(world.alice, "alice-export")
+        return "/tokens/"
+
+    def allowed(self, response: HttpResponse, world: World) -> bool:
+        # Another member of A is not shown alice's tokens.
+        return response.status_code == 200 and "alice-export" not in body(response)
+
+
+class TestCreateToken(ViewTests):
+    route = "tokens/"
+    method = "POST"
+    action = None
+    scoped = False
+
+    def url(self, world: World) -> str:
+        return "/tokens/"
+
+    def data(self, world: World) -> dict[str, Any]:
+        return {"name": "ci-export", "days": "30"}
+
+    def call(self, client: Client, world: World, headers: dict[str, str] | None = None) -> HttpResponse:
+        self.caller = _signed_in(client)
+        return super().call(client, world, headers)
+
+    def allowed(self, response: HttpResponse, world: World) -> bool:
+        mine = ApiToken.objects.filter(user=self.caller, name="ci-export")
+        return response.status_code == 201 and mine.count() == ApiToken.objects.count() == 1
+
+
+class TestRevokeToken(ViewTests):
+    """The URL names the caller's own token (alice's for a visitor); nobody revokes another's."""
+
+    route = "tokens/<uuid:token_id>/revoke/"
+    method = "POST"
+    action = None
+    scoped = False
+
+    def call(self, client: Client, world: World, headers: dict[str, str] | None = None) -> HttpResponse:
+        self.token = create_token(_signed_in(client) or world.alice, "nightly").token
+        return super().call(client, world, headers)
+
+    def url(self, world: World) -> str:
+        return f"/tokens/{self.token.pk}/revoke/"
+
+    def allowed(self, response: HttpResponse, world: World) -> bool:
+        self.token.refresh_from_db()
+        return response.status_code == 302 and self.token.revoked_at is not None
+
+    def test_it_never_revokes_someone_elses_token(self, client: Client, world: World, charlie: User) -> None:
+        alices = create_token(world.alice, "alice's").token
+        for someone in (world.victor, charlie):
+            client.force_login(someone)
+            response = client.post(f"/tokens/{alices.pk}/revoke/")
+            alices.refresh_from_db()
+            assert response.status_code == 302, someone
+            assert alices.revoked_at is None, someone
+            assert "No such token of yours" in client.get("/tokens/").content.decode()
 
 
 # --- websocket routes ---
