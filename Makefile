@@ -19,10 +19,14 @@ ST_STAMP := $(ST_VENV)/.installed
 
 setup: $(STAMP)
 
-# Reinstall only when a requirements file changed since the last install.
-$(STAMP): requirements.txt requirements-dev.txt
+# The example plugin is its own package (as a third-party plugin would be); the tests use it installed.
+EXAMPLE_PLUGIN := plugins/examples/chatops
+
+# Reinstall only when a requirements file (or the example plugin) changed since the last install.
+$(STAMP): requirements.txt requirements-dev.txt $(shell find $(EXAMPLE_PLUGIN) -name '*.py' -o -name pyproject.toml)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check ./$(EXAMPLE_PLUGIN)
 	touch $(STAMP)
 
 # schemathesis (the API's schema test) lives in a virtualenv of its own: in the project's,

@@ -166,6 +166,11 @@ ORCHESTRATE_EMBEDDED_SWEEPER = env_bool("ORCHESTRATE_EMBEDDED_SWEEPER", True)
 ORCHESTRATE_WORKER_SWEEPER = env_bool("ORCHESTRATE_WORKER_SWEEPER", True)
 ORCHESTRATE_OUTPUT_INLINE_BYTES = env_int("ORCHESTRATE_OUTPUT_INLINE_BYTES", 64 * 1024, minimum=256)
 ORCHESTRATE_EXTRA_TOOLS = env_list("ORCHESTRATE_EXTRA_TOOLS", [])
+# Plugins (the `orchestrate.plugins` entry points): each hook call's time limit, and whether a
+# request_submitted hook that raises or overruns refuses the request (else it is skipped).
+ORCHESTRATE_EXTRA_PLUGINS = env_list("ORCHESTRATE_EXTRA_PLUGINS", [])  # dotted paths, besides entry points
+ORCHESTRATE_PLUGIN_HOOK_TIMEOUT = env_float("ORCHESTRATE_PLUGIN_HOOK_TIMEOUT", 5.0, minimum=0.01)
+ORCHESTRATE_PLUGIN_REFUSE_ON_ERROR = env_bool("ORCHESTRATE_PLUGIN_REFUSE_ON_ERROR", False)
 
 # Any OpenAI-compatible chat completions endpoint (OpenAI, Ollama, vLLM...).
 # With LLM_BASE_URL set the planner asks the model first, and the llm tool works.

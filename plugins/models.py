@@ -20,6 +20,10 @@ class Plugin(models.Model):
     plugin_type = models.CharField(max_length=16, choices=PluginType.choices)
     config = models.JSONField(default=dict, blank=True)
     enabled = models.BooleanField(default=True)
+    # Why the plugin could not be loaded (then it stays disabled); empty when it loaded.
+    load_error = models.TextField(blank=True, default="")
+    # The latest hook failures, newest first: [{"at": iso time, "error": "hook: what happened"}].
+    errors = models.JSONField(default=list, blank=True)
     installed_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -29,7 +29,7 @@ from django.utils import timezone
 
 from monitoring.tracing import redact
 from safety.models import LIVE_STATUSES, ApprovalStatus, PendingApproval
-from safety.signals import approval_decided
+from safety.signals import approval_decided, approval_requested
 from tenancy.access import may
 from tenancy.roles import Action, ResourceType
 
@@ -134,6 +134,7 @@ def request_approval(
         )
     for approval in superseded:
         approval.refresh_from_db()
+    approval_requested.send(sender=PendingApproval, approval=created)
     return created, superseded
 
 

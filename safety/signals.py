@@ -10,3 +10,5 @@ from __future__ import annotations
 from django.dispatch import Signal
 
 approval_decided = Signal()
+# Sent (with `approval`) after a new request for a person's approval was stored.
+approval_requested = Signal()

@@ -16,6 +16,11 @@ os.environ.setdefault(
     "tests.support.tools.SleepTool,tests.support.tools.CriticalEffectTool,tests.support.tools.LockingTool,"
     "tests.support.tools.LimitedTool,tests.support.tools.ShareTool,tests.support.tools.DatabaseBlipTool",
 )
+# Plugins that record and misbehave on demand (their row's settings say when), beside the installed example.
+os.environ.setdefault(
+    "ORCHESTRATE_EXTRA_PLUGINS",
+    "tests.support.plugins.Recorder,tests.support.plugins.Raiser,tests.support.plugins.Broken",
+)
 # Log lines are written when a test flushes them, not by a thread that could
 # wait on a test's open transaction.
 os.environ.setdefault("ORCHESTRATE_LOG_FLUSHER", "0")

@@ -24,6 +24,16 @@ class ToolsConfig(AppConfig):
             registry.register_path(dotted_path, origin="extra")
         for entry_point in entry_points(group=ENTRY_POINT_GROUP):
             registry.register(entry_point.load(), origin=f"plugin:{entry_point.dist.name if entry_point.dist else '?'}")
+        # Plugins (the `orchestrate.plugins` group) are loaded here, before the tool registry closes,
+        # since they contribute tools; their rows and hooks are the plugins app's.
+        from plugins.registry import register_plugin_tools
+        from plugins.registry import registry as plugins
+
+        plugins.load_entry_points()
+        for dotted_path in settings.ORCHESTRATE_EXTRA_PLUGINS:
+            plugins.load_path(dotted_path)
+        register_plugin_tools(plugins, registry)
+        plugins.close()
         registry.close()
         # sender=self: migrate sends post_migrate once per app; the catalogue needs one refresh per migrate.
         post_migrate.connect(discover_after_migrate, sender=self, dispatch_uid="tools.discover_after_migrate")

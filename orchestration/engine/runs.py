@@ -27,6 +27,9 @@ from orchestration.planning import NeedsAnswer, NoToolForRequest, PlanInvalid, m
 from orchestration.planning.schema import validate_plan
 from orchestration.questions import ask, planning_inputs
 from orchestration.signals import FinishedRun, run_finished
+from plugins import hooks as plugin_hooks
+from plugins.contract import Refuse
+from plugins.hooks import record_error as record_plugin_error
 from safety.models import ApprovalStatus, PendingApproval
 from safety.secrets import seal_plan
 from tenancy.access import may
@@ -67,6 +70,7 @@ def submit(
         raise ValueError("Type a request to run.")
     if not may(user, Action.RUN, workspace):
         raise PermissionDenied(f"You may not run requests in {workspace.name}.")
+    _ask_plugins(user, workspace, text)
     # Secrets typed into the plan are sealed before anything stores it.
     given = seal_plan(validate_plan(plan, planner="given"), workspace_id=workspace.pk) if plan is not None else None
     sent: list[bool] = []
@@ -82,6 +86,42 @@ def submit(
     with contextlib.suppress(DatabaseError):
         publish_execution(execution.pk)
     return execution
+
+
+class RequestRefused(ValueError):
+    """A plugin's request_submitted hook refused the request; the message says why."""
+
+
+def _ask_plugins(user: Any, workspace: Workspace, text: str) -> None:
+    if not plugin_hooks.handles("request_submitted"):
+        return
+    data = {"request": text, "user_id": user.pk, "username": user.get_username()}
+    for answer in plugin_hooks.call("request_submitted", workspace_id=workspace.pk, data=data):
+        if isinstance(answer.value, Refuse):
+            raise RequestRefused(f"Refused by {answer.plugin}: {answer.value.reason}")
+        if answer.error and settings.ORCHESTRATE_PLUGIN_REFUSE_ON_ERROR:
+            raise RequestRefused(f"Refused: the {answer.plugin} plugin could not check the request.")
+
+
+def _amend_plan(execution: Execution, plan: dict[str, Any]) -> dict[str, Any] | None:
+    """The plan as plugins amended it (validated again), or None when none changed it."""
+    if not plugin_hooks.handles("plan_made"):
+        return None
+    amended = None
+    for answer in plugin_hooks.call(
+        "plan_made", workspace_id=execution.workspace_id, execution_id=execution.pk, data={"plan": plan}
+    ):
+        if not isinstance(answer.value, dict):
+            continue
+        try:
+            candidate = validate_plan(answer.value, planner=plan["planner"])
+        except PlanInvalid as exc:
+            logger.error("Plugin %s amended the plan wrongly, amendment ignored: %s", answer.plugin, exc)
+            record_plugin_error(answer.plugin, f"plan_made: the amended plan is invalid: {exc}")
+            continue
+        candidate["amended_by"] = [*(amended or plan).get("amended_by", []), answer.plugin]
+        amended = plan = candidate
+    return amended
 
 
 def plan_execution(execution_id: str) -> None:
@@ -106,6 +146,9 @@ def plan_execution(execution_id: str) -> None:
             workspace_id=execution.workspace_id,
         )
         with_span.end(metadata={"planner": plan["planner"], "steps": len(plan["steps"])})
+        amended = _amend_plan(execution, plan)
+        if amended is not None:
+            amended = seal_plan(amended, workspace_id=execution.workspace_id)
     except NeedsAnswer as needs:
         # The run's root span stays open: planning starts again under it once the person answers.
         with_span.end(metadata={"question": needs.field})
@@ -116,11 +159,18 @@ def plan_execution(execution_id: str) -> None:
         _fail_unplanned(execution_id, str(exc))
         return
     with transaction.atomic():
-        _create_steps(execution, plan["steps"])
         PlanVersion.objects.get_or_create(
             plan=execution, version=1, defaults={"plan_data": plan, "metadata": {"source": plan["planner"]}}
         )
         planned_only = execution.plan_only
+        if amended is not None:
+            PlanVersion.objects.get_or_create(
+                plan=execution,
+                version=2,
+                defaults={"plan_data": amended, "metadata": {"source": "plugins", "plugins": amended["amended_by"]}},
+            )
+            plan = amended
+        _create_steps(execution, plan["steps"])
         Execution.objects.filter(pk=execution_id, status=ExecutionStatus.PLANNING).update(
             plan=plan,
             total_steps=len(plan["steps"]),

@@ -60,6 +60,7 @@ from orchestration.models import (
     StepStatus,
 )
 from persistence.checkpoints import insert_checkpoint, json_param, step_progress
+from plugins import hooks as plugin_hooks
 from safety.locks import release
 from safety.secrets import open_secret
 from tools.base import RetryableToolError, Tool, ToolCall, ToolError, ToolResult
@@ -235,6 +236,8 @@ def _run_claimed(claimed: Claimed) -> None:
     log = {"execution_id": str(step.execution_id), "step_number": step.step_number, "tool": step.tool}
     logger.info("Step %d (%s) started, attempt %d", step.step_number, step.tool, step.attempts, extra=log)
     publish(step_event(step, claimed.workspace_id))
+    if plugin_hooks.handles("step_starting"):
+        plugin_hooks.call("step_starting", **_hook_facts(claimed))
     try:
         tool = registry.get(step.tool)
         call = _prepare_call(claimed, tool)
@@ -607,8 +610,27 @@ def _finish_records(claimed: Claimed, outcome: Outcome, output: Any, dependents:
     return counts
 
 
+def _hook_facts(claimed: Claimed) -> dict[str, Any]:
+    step = claimed.step
+    return {
+        "workspace_id": claimed.workspace_id,
+        "execution_id": step.execution_id,
+        "data": {
+            "step_number": step.step_number,
+            "tool": step.tool,
+            "agent": step.agent_id,
+            "attempt": step.attempts,
+            "status": step.status,
+            "error": step.error,
+        },
+    }
+
+
 def _after_step(claimed: Claimed, counts: RunCounts, ready: list[uuid.UUID] | None = None) -> None:
     sent = publish(step_event(claimed.step, claimed.workspace_id, counts))
+    if plugin_hooks.handles("step_finished"):
+        # Before the dependents start and the run ends, so hooks see a run's steps in order.
+        plugin_hooks.call("step_finished", **_hook_facts(claimed))
     if ready:
         # Pages hear that this step ended before any of the steps it made ready start.
         wait_sent(sent)

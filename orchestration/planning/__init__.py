@@ -21,17 +21,16 @@ from django.utils import timezone
 from orchestration.agents import current_prompt
 from orchestration.planning.questions import NeedsAnswer
 from orchestration.planning.rules import NoToolForRequest, plan_with_rules
-from orchestration.planning.schema import PlanInvalid, validate_plan
-from tools.base import ToolError
+from orchestration.planning.schema import PlanInvalid, plannable_tools, validate_plan
+from tools.base import Tool, ToolError
 from tools.llm_client import chat, llm_configured
-from tools.registry import registry
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["NeedsAnswer", "NoToolForRequest", "PlanInvalid", "make_plan"]
 
 
-def _catalogue() -> list[dict[str, Any]]:
+def _catalogue(tools: list[Tool]) -> list[dict[str, Any]]:
     return [
         {
             "name": tool.name,
@@ -39,17 +38,17 @@ def _catalogue() -> list[dict[str, Any]]:
             "capabilities": list(tool.capabilities),
             "input_schema": tool.input_schema,
         }
-        for tool in registry.all()
+        for tool in tools
     ]
 
 
-def plan_with_llm(request_text: str) -> tuple[dict[str, Any], int]:
+def plan_with_llm(request_text: str, tools: list[Tool]) -> tuple[dict[str, Any], int]:
     """Ask the model for a plan; returns the validated plan and the tokens spent."""
     prompt = current_prompt("planner")
     reply = chat(
         [
             {"role": "system", "content": prompt.prompt},
-            {"role": "user", "content": json.dumps({"tools": _catalogue(), "request": request_text})},
+            {"role": "user", "content": json.dumps({"tools": _catalogue(tools), "request": request_text})},
         ],
         json_mode=True,
     )
@@ -77,12 +76,13 @@ def make_plan(
     """
     log_extra = {"execution_id": str(execution_id)}
     fallback_reason = None
+    tools = plannable_tools()
     if llm_configured():
         said = "".join(
             f"\n(Asked for {field}, the person answered: {answer})" for field, answer in (answers or {}).items()
         )
         try:
-            plan, tokens = plan_with_llm(request_text + said)
+            plan, tokens = plan_with_llm(request_text + said, tools)
             plan["tokens_used"] = tokens
             logger.info("Planned with the language model: %d steps", len(plan["steps"]), extra=log_extra)
             return plan

@@ -12,6 +12,8 @@ from typing import Any
 
 from orchestration.agents import agent_for_tool
 from orchestration.engine.references import references_of
+from plugins.state import disabled_tools
+from tools.base import Tool
 from tools.registry import registry
 
 
@@ -21,12 +23,27 @@ class PlanInvalid(ValueError):
         self.problems = problems
 
 
+def plannable_tools() -> list[Tool]:
+    """The registered tools a plan may use: all but those of disabled plugins."""
+    disabled = disabled_tools()
+    return [tool for tool in registry.all() if tool.name not in disabled]
+
+
 def validate_plan(raw: Any, *, planner: str) -> dict[str, Any]:
     """The plan in normal form, or PlanInvalid listing every problem found."""
     if not isinstance(raw, dict) or not isinstance(raw.get("steps"), list) or not raw["steps"]:
         raise PlanInvalid(['a plan is an object with a non-empty "steps" list'])
     problems: list[str] = []
     steps: list[dict[str, Any]] = []
+    # Read only for plans using a plugin's tool: validating a plan of built-ins needs no query.
+    uses_plugins = any(
+        isinstance(step, dict)
+        and isinstance(step.get("tool"), str)
+        and step["tool"] in registry
+        and registry.origin(step["tool"]).startswith("plugin:")
+        for step in raw["steps"]
+    )
+    disabled = disabled_tools() if uses_plugins else frozenset()
     for index, step in enumerate(raw["steps"], start=1):
         where = f"step {index}"
         if not isinstance(step, dict):
@@ -37,6 +54,8 @@ def validate_plan(raw: Any, *, planner: str) -> dict[str, Any]:
         tool = step.get("tool")
         if not isinstance(tool, str) or tool not in registry:
             problems.append(f"{where} uses unknown tool {tool!r}")
+        elif tool in disabled:
+            problems.append(f"{where} uses {tool!r}, whose plugin is disabled")
         tool_input = step.get("input", {})
         if not isinstance(tool_input, dict):
             problems.append(f"{where} input must be an object")
