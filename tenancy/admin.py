@@ -68,6 +68,9 @@ class LoginThrottleAdmin(SuperuserOnlyAdmin):
     search_fields = ["key"]
     readonly_fields = ["key", "failures", "first_failure_at", "last_failure_at", "locked_until"]
 
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):

@@ -168,6 +168,8 @@ class WorkspaceInvitation(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
+    objects = TenantQuerySet.as_manager()
+
     class Meta:
         db_table = "workspace_invitations"
         ordering = ["created_at"]

@@ -32,12 +32,14 @@ from orchestration.models import Execution, ExecutionStatus, ExecutionStep
 from safety.models import PendingApproval
 from tenancy.models import Workspace, WorkspaceInvitation, WorkspaceMember, WorkspacePermission
 from tenancy.roles import ResourceType
+from tenancy.tokens import create_token
 from tests.factories.tenancy import UserFactory
 from tests.support.engine import wait_for
 from tests.support.runs import critical_run
 from tests.support.sockets import socket_headers, socket_stack
 from tools.drive import WorkspaceDrive
 from tools.frozen import freeze
+from webhooks.services import create_webhook
 
 pytestmark = pytest.mark.usefixtures("engine")
 
@@ -54,6 +56,10 @@ SKIPPED = {
     "accounts/logout/": "ends charlie's own session only",
     "calendar/<str:token>.ics": "a capability URL: the workspace's secret feed token is the access check "
     "(tests/test_calendar_feed.py); filling it with A's token would hand charlie the secret",
+    "hooks/<str:public_id>/": "public by design for senders, who cannot log in: the HMAC signature is the access "
+    "check (tests/test_webhooks_inbound.py refuses unsigned and wrongly signed requests)",
+    "api/": "the REST API answers tokens, not the console's walk: its own isolation tests (tests/test_api.py, "
+    "another workspace's ids get 404 everywhere) and schemathesis (tests/test_api_schemathesis.py)",
 }
 PARAMETER = re.compile(r"<(?:(?P<converter>[^>:]+):)?(?P<name>\w+)>")
 LOGIN = "/accounts/login/"
@@ -82,9 +88,12 @@ def a_objects(alice, bob, charlie, workspace_a, workspace_b):
     invitation = WorkspaceInvitation.objects.create(
         workspace=workspace_a, identifier="dave", user=UserFactory.create(username="dave"), role="viewer"
     )
+    webhook = create_webhook(alice, workspace_a, name="Zebracorn orders", trigger_type="http", action_config={})
     return {
         "workspace": workspace_a,
         "invitation": invitation,
+        "webhook": webhook,
+        "token": create_token(alice, "zebracorn").token,
         "report": report,
         "waiting": waiting,
         "approval": approval,
@@ -112,6 +121,8 @@ def fill_values(name: str, converter: str | None, route: str, a: dict[str, Any])
         "member_id": [str(a["member"].pk)],
         "grant_id": [str(a["grant"].pk)],
         "invitation_id": [str(a["invitation"].pk)],
+        "webhook_id": [str(a["webhook"].pk)],
+        "token_id": [str(a["token"].pk)],
         "permission_id": [str(a["grant"].pk)],
         "name": [FILE, "data/zebracorn_sales_q2.csv", "reports/summarise-the-sales-csv-files.md"],
     }
