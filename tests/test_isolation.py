@@ -88,7 +88,9 @@ def a_objects(alice, bob, charlie, workspace_a, workspace_b):
     invitation = WorkspaceInvitation.objects.create(
         workspace=workspace_a, identifier="dave", user=UserFactory.create(username="dave"), role="viewer"
     )
-    webhook = create_webhook(alice, workspace_a, name="Zebracorn orders", trigger_type="http", action_config={})
+    webhook = create_webhook(
+        alice, workspace_a, name="Zebracorn orders", trigger_type="http", action_config={"request": "Hi"}
+    )
     return {
         "workspace": workspace_a,
         "invitation": invitation,
