@@ -90,7 +90,7 @@ def a_objects(alice, bob, charlie, workspace_a, workspace_b):
     )
     webhook = create_webhook(
         alice, workspace_a, name="Zebracorn orders", trigger_type="http", action_config={"request": "Hi"}
-    )
+    ).webhook
     return {
         "workspace": workspace_a,
         "invitation": invitation,
