@@ -55,8 +55,9 @@ def _running_step(execution, timeout=30.0) -> ExecutionStep:
 
 def _wait_checkpointed_progress(execution, timeout=10.0) -> None:
     def progressed() -> bool:
-        checkpoint = ExecutionCheckpoint.objects.filter(execution=execution).order_by("-checkpoint_number").first()
-        return bool(checkpoint and checkpoint.state["steps"]["1"].get("progress"))
+        # Checkpoints record what changed (O(1) each), so any of them may hold step 1's progress.
+        states = ExecutionCheckpoint.objects.filter(execution=execution).values_list("state", flat=True)
+        return any((state.get("steps") or {}).get("1", {}).get("progress") for state in states)
 
     eventually(progressed, what="a checkpoint with step 1's progress", timeout=timeout, interval=0.1)
 
