@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 from datetime import timedelta
 
@@ -19,6 +18,7 @@ from tenancy.roles import Role
 from tenancy.tokens import create_token, revoke
 from tests.factories.orchestration import ExecutionFactory
 from tests.factories.tenancy import MemberFactory, UserFactory
+from tests.support.polling import eventually
 from tools.drive import WorkspaceDrive
 
 PLAN = {
@@ -43,13 +43,11 @@ def viewer(workspace_a):
 
 
 def _poll(client, url, statuses, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def reached():
         body = client.get(url).json()
-        if body["status"] in statuses:
-            return body
-        time.sleep(0.1)
-    raise AssertionError(f"still {body['status']}")
+        return body if body["status"] in statuses else None
+
+    return eventually(reached, what=f"{url} to be {' or '.join(sorted(statuses))}", timeout=timeout, interval=0.1)
 
 
 @pytest.mark.usefixtures("engine")
@@ -62,10 +60,9 @@ def test_it_runs_a_request_through_approval_to_a_downloadable_report(alice, work
     waiting = _poll(api, url, {"waiting_approval"})
     assert [step["status"] for step in waiting["steps"]] == ["succeeded", "waiting_approval"]
 
-    deadline = time.monotonic() + 10
-    while not (pending := api.get("/api/v1/approvals/", {"status": "pending"}).json()["results"]):
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    pending = eventually(
+        lambda: api.get("/api/v1/approvals/", {"status": "pending"}).json()["results"], what="a pending approval"
+    )
     assert pending[0]["action_type"] == "test.critical"
     approved = api.post(f"/api/v1/approvals/{pending[0]['id']}/approve/", {"comment": "ok"}, format="json")
     assert approved.status_code == 200
