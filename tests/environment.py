@@ -14,7 +14,8 @@ os.environ.setdefault(
     "ORCHESTRATE_EXTRA_TOOLS",
     "tests.support.tools.EffectTool,tests.support.tools.NoopTool,tests.support.tools.FlakyTool,"
     "tests.support.tools.SleepTool,tests.support.tools.CriticalEffectTool,tests.support.tools.LockingTool,"
-    "tests.support.tools.LimitedTool,tests.support.tools.ShareTool,tests.support.tools.DatabaseBlipTool",
+    "tests.support.tools.LimitedTool,tests.support.tools.ShareTool,tests.support.tools.DatabaseBlipTool,"
+    "tests.support.tools.OddsTool",
 )
 # Plugins that record and misbehave on demand (their row's settings say when), beside the installed example.
 os.environ.setdefault(

@@ -142,7 +142,13 @@ def plan_execution(execution_id: str) -> None:
     try:
         with_span = start_span("plan", execution_id=execution_id, parent=span)
         plan = seal_plan(
-            execution.plan or make_plan(execution.request, execution_id=execution_id, **planning_inputs(execution)),
+            execution.plan
+            or make_plan(
+                execution.request,
+                execution_id=execution_id,
+                workspace_id=execution.workspace_id,
+                **planning_inputs(execution),
+            ),
             workspace_id=execution.workspace_id,
         )
         with_span.end(metadata={"planner": plan["planner"], "steps": len(plan["steps"])})
