@@ -26,6 +26,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from config.routing import websocket_urlpatterns
+from learning.models import LearnedPattern, PatternType, PromptVersion, RunRating
 from orchestration import events
 from orchestration.engine.runs import submit
 from orchestration.models import Execution, ExecutionStatus, ExecutionStep
@@ -39,6 +40,7 @@ from tests.support.runs import critical_run
 from tests.support.sockets import socket_headers, socket_stack
 from tools.drive import WorkspaceDrive
 from tools.frozen import freeze
+from versioning.models import ABTest, ABTestStatus, PlanVersion
 from webhooks.services import create_webhook
 
 pytestmark = pytest.mark.usefixtures("engine")
@@ -91,7 +93,26 @@ def a_objects(alice, bob, charlie, workspace_a, workspace_b):
     webhook = create_webhook(
         alice, workspace_a, name="Zebracorn orders", trigger_type="http", action_config={"request": "Hi"}
     ).webhook
+    # What learning keeps of A: a pattern (mined from the report run, or made here) and an A/B test.
+    pattern, _ = LearnedPattern.objects.get_or_create(
+        workspace=workspace_a,
+        pattern_type=PatternType.REQUEST_PLAN,
+        key="zebracorn",
+        defaults={"description": "zebracorn -> Analysis", "signature": "en|analyse|files", "plan_template": []},
+    )
+    test = ABTest.objects.create(
+        workspace=workspace_a,
+        name="Zebracorn plans",
+        subject="en|analyse|files",
+        variant_a={"label": "zebracorn one", "template": []},
+        variant_b={"label": "zebracorn two", "template": []},
+        status=ABTestStatus.RUNNING,
+        results={"decided": True, "leader": "B", "p_value": 0.001, "alpha": 0.05, "A": {}, "B": {}},
+        auto_promote=False,
+    )
     return {
+        "pattern": pattern,
+        "ab_test": test,
         "workspace": workspace_a,
         "invitation": invitation,
         "webhook": webhook,
@@ -127,7 +148,15 @@ def fill_values(name: str, converter: str | None, route: str, a: dict[str, Any])
         "token_id": [str(a["token"].pk)],
         "permission_id": [str(a["grant"].pk)],
         "name": [FILE, "data/zebracorn_sales_q2.csv", "reports/summarise-the-sales-csv-files.md"],
+        "pattern_id": [str(a["pattern"].pk)],
+        "test_id": [str(a["ab_test"].pk)],
+        "version": ["1"],
     }
+    # Prompts are shared by every workspace, not A's: charlie may read them.
+    if name == "agent_id":
+        return [("planner", False)]
+    if name == "version_id":
+        return [(str(PromptVersion.objects.get(agent_id="planner", version=1).pk), False)]
     if name == "workspace_id":
         return [(str(a["workspace"].pk), True), (str(a["own_workspace"].pk), False)]
     if name in by_name:
@@ -200,6 +229,10 @@ def a_state(a: dict[str, Any]) -> dict[str, Any]:
         ),
         "files": sorted(f.name for f in WorkspaceDrive(workspace.pk).list()),
         "invitations": sorted(WorkspaceInvitation.objects.filter(workspace=workspace).values_list("pk", "role")),
+        "patterns": sorted(LearnedPattern.objects.filter(workspace=workspace).values_list("pk", "enabled")),
+        "ab_tests": sorted(ABTest.objects.filter(workspace=workspace).values_list("pk", "status")),
+        "ratings": sorted(RunRating.objects.filter(execution__workspace=workspace).values_list("pk", "rating")),
+        "plan_versions": sorted(PlanVersion.objects.filter(plan__workspace=workspace).values_list("pk", "version")),
     }
 
 

@@ -39,7 +39,7 @@ from versioning.models import ABTest, ABTestKind, ABTestRun, ABTestStatus, PlanV
 SIGNIFICANCE_METHOD = "pooled two-proportion z-test of the success rates, two-sided"
 
 
-class TestInvalid(ValueError):
+class ABTestInvalid(ValueError):
     """The test cannot be started as asked; the message says why."""
 
 
@@ -145,7 +145,7 @@ def _variant(workspace: Workspace, user: Any, choice: str) -> tuple[str, str, di
             return ABTestKind.PROMPT, prompt.agent_id, {"source": choice, "label": label, "prompt_version": prompt.pk}
     except (ValueError, LearnedPattern.DoesNotExist, PlanVersion.DoesNotExist, PromptVersion.DoesNotExist):
         pass
-    raise TestInvalid(f"There is no {kind or 'variant'} {ident!r} to test here.")
+    raise ABTestInvalid(f"There is no {kind or 'variant'} {ident!r} to test here.")
 
 
 def start_test(
@@ -163,22 +163,22 @@ def start_test(
     if not may(user, Action.MANAGE_SETTINGS, workspace):
         raise PermissionDenied("Only the workspace's owners and admins may start A/B tests.")
     if variant_a == variant_b:
-        raise TestInvalid("Pick two different variants.")
+        raise ABTestInvalid("Pick two different variants.")
     if not 0 < traffic_split < 1:
-        raise TestInvalid("The traffic split is the share of runs given B, between 0 and 1.")
+        raise ABTestInvalid("The traffic split is the share of runs given B, between 0 and 1.")
     if min_sample < 1:
-        raise TestInvalid("The minimum sample is at least one run per variant.")
+        raise ABTestInvalid("The minimum sample is at least one run per variant.")
     kind_a, subject_a, a = _variant(workspace, user, variant_a)
     kind_b, subject_b, b = _variant(workspace, user, variant_b)
     if (kind_a, subject_a) != (kind_b, subject_b):
-        raise TestInvalid(
+        raise ABTestInvalid(
             "Both variants must be of the same thing: two prompts of one agent, or two plans for the same kind "
             f"of request ({subject_a} is not {subject_b})."
         )
     if kind_a == ABTestKind.PLAN and template_key(subject_a, a["template"]) == template_key(subject_b, b["template"]):
-        raise TestInvalid("The two plans are the same.")
+        raise ABTestInvalid("The two plans are the same.")
     if _running(workspace.pk, kind_a, subject_a) is not None:
-        raise TestInvalid("A test of this is already running; let it finish first.")
+        raise ABTestInvalid("A test of this is already running; let it finish first.")
     name = name.strip()[:100] or f"{a['label']} vs {b['label']}"[:100]
     try:
         with transaction.atomic():
@@ -197,7 +197,7 @@ def start_test(
                 results=_empty_results(),
             )
     except IntegrityError:
-        raise TestInvalid(f"A test named {name!r} exists already.") from None
+        raise ABTestInvalid(f"A test named {name!r} exists already.") from None
 
 
 def _empty_results() -> dict[str, Any]:
