@@ -176,6 +176,8 @@ ORCHESTRATE_PLUGIN_REFUSE_ON_ERROR = env_bool("ORCHESTRATE_PLUGIN_REFUSE_ON_ERRO
 # Learning (learning/, versioning/): whether finished runs are learned from (after the run, off the step's
 # path), the confidence a learned pattern needs before it plans a request, and the A/B tests' significance level.
 ORCHESTRATE_LEARNING = env_bool("ORCHESTRATE_LEARNING", True)
+# In the embedded mode the learning thread waits for a moment with no step running, at most this long.
+ORCHESTRATE_LEARNING_MAX_DELAY = env_float("ORCHESTRATE_LEARNING_MAX_DELAY", 30.0, minimum=0)
 ORCHESTRATE_PATTERN_MIN_CONFIDENCE = env_float("ORCHESTRATE_PATTERN_MIN_CONFIDENCE", 0.5, minimum=0)
 if ORCHESTRATE_PATTERN_MIN_CONFIDENCE > 1:
     raise ImproperlyConfigured("ORCHESTRATE_PATTERN_MIN_CONFIDENCE must be between 0 and 1")

@@ -14,13 +14,13 @@ import pytest
 from learning.models import ExecutionFeedback, LearnedPattern, PatternType
 from learning.services.abtests import start_test
 from learning.services.feedback import rate_run
-from orchestration.engine.runs import submit
+from orchestration.engine.runs import replace_planned_steps, run_planned, submit
 from orchestration.models import Execution, ExecutionStatus
 from tests.support.engine import wait_for
 from tests.support.polling import eventually
 from tools.drive import WorkspaceDrive
 from versioning.models import ABTest, ABTestStatus
-from versioning.services import edit_plan, versions_of
+from versioning.services import edit_plan, outcomes, rerun_plan, versions_of
 
 pytestmark = pytest.mark.usefixtures("engine")
 
@@ -160,3 +160,27 @@ def test_it_weights_a_pattern_by_its_ratings(alice, bob, workspace_a):
     eventually(confidence, what="the pattern's confidence to count both ratings")
     pattern.refresh_from_db()
     assert pattern.success_rate == 1.0
+
+
+def test_it_runs_a_plan_edited_before_the_start_and_counts_each_versions_runs(alice, workspace_a):
+    planned = submit(
+        user=alice, workspace=workspace_a, request_text=TALLY, plan={"steps": _odds("v", 0)}, plan_only=True
+    )
+    planned = wait_for(planned, statuses={ExecutionStatus.PLANNED})
+    edited = edit_plan(alice, planned, _odds("v", 100), note="the one that works")
+    assert replace_planned_steps(planned, edited.plan_data)
+    assert run_planned(planned, alice)
+    ran = wait_for(planned)
+    assert ran.status == ExecutionStatus.SUCCEEDED
+    assert ran.steps.get().input == {"label": "v", "percent": 100}
+
+    again = wait_for(submit(user=alice, workspace=workspace_a, request_text=TALLY, plan=rerun_plan(original(ran))))
+    assert again.plan["rerun_of"] == {"execution": str(ran.pk), "version": 1}
+    assert again.status == ExecutionStatus.FAILED  # version 1 never succeeds
+    counted = outcomes(ran)
+    assert (counted[1].runs, counted[1].succeeded) == (1, 0)
+    assert (counted[2].runs, counted[2].succeeded) == (1, 1)
+
+
+def original(execution: Execution):
+    return versions_of(execution).get(version=1)

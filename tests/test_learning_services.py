@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
 from django.core.exceptions import PermissionDenied
+from django.core.management import call_command
+from django.utils import timezone
 
-from learning.models import PromptVersion
+from learning.models import ExecutionFeedback, LearnedPattern, PatternType, PromptVersion
 from learning.services import prompts
 from learning.services.abtests import ABTestInvalid, start_test, variant_for
 from learning.services.feedback import RatingInvalid, rate_run
@@ -15,7 +19,7 @@ from orchestration.agents import current_prompt
 from orchestration.models import ExecutionStatus
 from orchestration.planning.schema import PlanInvalid
 from orchestration.planning.understanding import understand
-from tests.factories.orchestration import ExecutionFactory
+from tests.factories.orchestration import ExecutionFactory, ExecutionStepFactory
 from tests.factories.tenancy import UserFactory
 from versioning.models import PlanVersion
 from versioning.services import EditRefused, diff, edit_plan
@@ -155,3 +159,27 @@ def test_it_refuses_a_test_of_unlike_variants(alice, workspace_a):
         start_test(alice, workspace_a, name="x", variant_a=f"version:{a.pk}", variant_b=f"version:{b.pk}")
     with pytest.raises(ABTestInvalid, match="different"):
         start_test(alice, workspace_a, name="x", variant_a=f"version:{a.pk}", variant_b=f"version:{a.pk}")
+
+
+def test_it_learns_in_the_nightly_batch_from_runs_the_job_missed(alice, workspace_a):
+    plan = {"planner": "given", "steps": [{"number": 1, "tool": "test.noop", "agent": "test", "input": {"value": 1}}]}
+    for _ in range(3):
+        run = ExecutionFactory.create(
+            workspace=workspace_a,
+            user=alice,
+            status=ExecutionStatus.SUCCEEDED,
+            request="tally the quarterly figures",
+            plan=plan,
+            total_steps=1,
+            current_step=1,
+            completed_at=timezone.now(),
+        )
+        ExecutionStepFactory.create(execution=run, step_number=1, agent_id="test", tool="test.noop", status="succeeded")
+
+    call_command("learn", stdout=io.StringIO())
+
+    pattern = LearnedPattern.objects.get(workspace=workspace_a, pattern_type=PatternType.REQUEST_PLAN)
+    assert (pattern.usage_count, pattern.success_rate, round(pattern.confidence, 2)) == (3, 1.0, 0.44)
+    sequence = LearnedPattern.objects.get(workspace=workspace_a, pattern_type=PatternType.TOOL_SEQUENCE)
+    assert sequence.description == "Test"
+    assert ExecutionFeedback.objects.filter(learned_at__isnull=False).count() == 3

@@ -127,16 +127,18 @@ class Outcomes:
 def outcomes(execution: Execution) -> dict[int, Outcomes]:
     """Per version of the run's plan: the finished runs that carried it, their successes and ratings.
 
-    The run itself carried the last version made before it started (by the
-    planner or plugins); every re-run carries the version it names.
+    The run itself carried the version whose steps its plan holds (the
+    planner's, or an edit made before it started); every re-run carries the
+    version it names.
     """
     versions = list(versions_of(execution))
     result = {version.version: Outcomes() for version in versions}
-    planned = [v.version for v in versions if v.metadata.get("source") != "edit"]
+    ran_steps = (execution.plan or {}).get("steps") if isinstance(execution.plan, dict) else None
+    carried = [v.version for v in versions if v.plan_data.get("steps") == ran_steps]
     rows: list[tuple[int, str, int | None]] = []
-    if planned and execution.status in FINISHED_STATUSES:
+    if carried and execution.status in FINISHED_STATUSES:
         rating = getattr(getattr(execution, "feedback", None), "user_rating", None)
-        rows.append((max(planned), execution.status, rating))
+        rows.append((max(carried), execution.status, rating))
     reruns = Execution.objects.filter(
         workspace_id=execution.workspace_id, plan__rerun_of__execution=str(execution.pk), status__in=FINISHED_STATUSES
     ).values_list("plan__rerun_of__version", "status", "feedback__user_rating")

@@ -17,8 +17,8 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from config.http import AuthedRequest
-from orchestration.engine.runs import submit
-from orchestration.models import Execution
+from orchestration.engine.runs import replace_planned_steps, submit
+from orchestration.models import Execution, ExecutionStatus
 from orchestration.planning.schema import PlanInvalid
 from tenancy.access import may
 from tenancy.roles import Action
@@ -79,7 +79,10 @@ def versions(request: AuthedRequest, execution_id: uuid.UUID) -> HttpResponse:
         return _page(request, execution, formset, note, problems=exc.problems, status=400)
     except services.EditRefused as exc:
         return _page(request, execution, formset, note, problems=[str(exc)], status=409)
-    messages.success(request, f"Saved plan version {version.version}.")
+    if execution.status == ExecutionStatus.PLANNED and replace_planned_steps(execution, version.plan_data):
+        messages.success(request, f"Saved plan version {version.version}: the run will run it when started.")
+    else:
+        messages.success(request, f"Saved plan version {version.version}.")
     previous = version.version - 1
     return redirect(f"{request.path}diff?a={previous}&b={version.version}")
 

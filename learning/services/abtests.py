@@ -110,7 +110,8 @@ def candidates(user: Any, workspace: Workspace) -> list[tuple[str, str]]:
         choices.append((f"pattern:{pattern.pk}", f"Pattern: {pattern.description} ({pattern.confidence:.0%})"))
     versions = PlanVersion.objects.filter(plan__workspace=workspace).select_related("plan").order_by("-created_at")
     for version in versions[:50]:
-        choices.append((f"version:{version.pk}", f"Plan v{version.version} of “{version.plan.request[:60]}”"))
+        label = f"Plan v{version.version} of run {str(version.plan_id)[:8]} “{version.plan.request[:60]}”"
+        choices.append((f"version:{version.pk}", label))
     if getattr(user, "is_staff", False):
         for prompt in PromptVersion.objects.order_by("agent_id", "-version")[:100]:
             choices.append((f"prompt:{prompt.pk}", f"Prompt: {prompt.agent_id} v{prompt.version}"))

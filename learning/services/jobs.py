@@ -2,8 +2,12 @@
 
 In the celery mode a finished run is a `learning.learn_from_run` message; in
 the embedded mode it goes to one background thread of this process that
-learns from runs one at a time. With ORCHESTRATE_LEARNING off nothing is
-sent (the nightly batch still reads every run).
+learns from runs one at a time. That thread shares the process (and its
+interpreter lock and SQLite writer) with the step workers, so it waits for a
+quiet moment, no step running, before each job, for at most
+ORCHESTRATE_LEARNING_MAX_DELAY seconds after the run ended (bench/learning.py
+measures the difference). With ORCHESTRATE_LEARNING off nothing is sent (the
+nightly batch still reads every run).
 """
 
 from __future__ import annotations
@@ -11,12 +15,15 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from functools import partial
 
 from django.conf import settings
-from django.db import close_old_connections, connection, transaction
+from django.db import DatabaseError, close_old_connections, connection, transaction
+
+from orchestration.models import ExecutionStep, StepStatus
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +58,7 @@ class LearningThread:
     """One daemon thread that learns from finished runs in the order they ended."""
 
     def __init__(self) -> None:
-        self._queue: queue.Queue[str] = queue.Queue()
+        self._queue: queue.Queue[tuple[str, float]] = queue.Queue()
         self._pending = 0
         self._idle = threading.Condition()
         self._thread = threading.Thread(target=self._work, name="orchestrate-learning", daemon=True)
@@ -60,7 +67,7 @@ class LearningThread:
     def put(self, execution_id: str) -> None:
         with self._idle:
             self._pending += 1
-        self._queue.put(execution_id)
+        self._queue.put((execution_id, time.monotonic()))
 
     def wait_idle(self, timeout: float) -> bool:
         """Wait until every run sent so far has been learned from; False on timeout."""
@@ -69,8 +76,9 @@ class LearningThread:
 
     def _work(self) -> None:
         while True:
-            execution_id = self._queue.get()
+            execution_id, sent_at = self._queue.get()
             try:
+                _wait_for_quiet(sent_at + settings.ORCHESTRATE_LEARNING_MAX_DELAY)
                 if _learn is not None:
                     _learn(execution_id)
             except Exception:
@@ -81,6 +89,30 @@ class LearningThread:
                 with self._idle:
                     self._pending -= 1
                     self._idle.notify_all()
+
+
+QUIET_POLL_SECONDS = 0.05
+# Steps of one run follow each other within milliseconds, and the next run's first step starts soon after
+# the previous run ends: quiet means no step running for this long.
+QUIET_SETTLE_SECONDS = 0.2
+
+
+def _wait_for_quiet(deadline: float) -> None:
+    """Wait until no step has been running for a moment (or the deadline passes), so learning takes
+    no interpreter time or SQLite writes from a step of this process."""
+    quiet_since: float | None = None
+    while (now := time.monotonic()) < deadline:
+        try:
+            busy = ExecutionStep.objects.filter(status=StepStatus.RUNNING).exists()
+        except DatabaseError:
+            return
+        if busy:
+            quiet_since = None
+        elif quiet_since is None:
+            quiet_since = now
+        elif now - quiet_since >= QUIET_SETTLE_SECONDS:
+            return
+        time.sleep(QUIET_POLL_SECONDS)
 
 
 _worker: LearningThread | None = None

@@ -83,9 +83,10 @@ def learn_from_run(execution_id: uuid.UUID | str) -> None:
     abtests.record_run(execution.pk)
     if plan and plan.get("planner") == "llm" and isinstance(plan.get("prompt_version"), int):
         prompts.score_version("planner", plan["prompt_version"])
-    feedback = feedback_of(execution)
-    feedback.learned_at = timezone.now()
-    feedback.save(update_fields=["learned_at"])
+    if not ExecutionFeedback.objects.filter(execution=execution).update(learned_at=timezone.now()):
+        feedback = feedback_of(execution)  # a run that ended before learning kept feedback rows
+        feedback.learned_at = timezone.now()
+        feedback.save(update_fields=["learned_at"])
 
 
 def _pattern(
