@@ -98,15 +98,15 @@ def test_it_makes_a_prompt_version_current_for_staff_only(alice):
     first = current_prompt("planner")
     second = prompts.new_version(staff, "planner", "Plan in as few steps as you can.", "fewer steps")
     assert (second.version, second.note) == (first.version + 1, "fewer steps")
-    assert current_prompt("planner").pk == second.pk  # the newest, while none is made current
+    assert current_prompt("planner").pk == first.pk  # saving a version does not change what is used
 
-    prompts.make_current(first, staff)
-    assert current_prompt("planner").pk == first.pk
+    prompts.make_current(second, staff)
+    assert current_prompt("planner").pk == second.pk
     assert PromptVersion.objects.filter(agent_id="planner", is_current=True).count() == 1
     with pytest.raises(PermissionDenied):
         prompts.new_version(alice, "planner", "Anything.", "not staff")
     with pytest.raises(PermissionDenied):
-        prompts.make_current(second, alice)
+        prompts.make_current(first, alice)
 
 
 def _planned(workspace, user, status=ExecutionStatus.SUCCEEDED):

@@ -67,6 +67,10 @@ def _running(workspace_id: uuid.UUID | str, kind: str, subject: str) -> ABTest |
     )
 
 
+def testing_prompt(agent: str, workspace_id: uuid.UUID | str) -> bool:
+    return _running(workspace_id, ABTestKind.PROMPT, agent) is not None
+
+
 def plan_variant(
     signature: str, found: Understanding, *, workspace_id: uuid.UUID | str, execution_id: uuid.UUID | str
 ) -> dict[str, Any] | None:

@@ -139,12 +139,15 @@ def plan_for_request(
     answers: dict[str, str] | None = None,
 ) -> dict[str, Any] | None:
     """The learned planner (registered with orchestration.planning.learned): a running A/B test's
-    variant for this request's signature, else the best enabled pattern confident enough, else None."""
+    variant for this request's signature, else (unless the planner's prompts are being tested) the
+    best enabled pattern confident enough, else None."""
     found = understand(request_text, answers=answers or None)
     signature = signature_of(found)
     tested = abtests.plan_variant(signature, found, workspace_id=workspace_id, execution_id=execution_id)
     if tested is not None:
         return tested
+    if abtests.testing_prompt("planner", workspace_id):
+        return None  # a running test of the planner's prompts needs the model to plan: no shortcut meanwhile
     candidates = LearnedPattern.objects.filter(
         workspace_id=workspace_id,
         pattern_type=PatternType.REQUEST_PLAN,

@@ -50,6 +50,9 @@ def new_version(user: Any, agent_id: str, prompt: str, note: str, *, make_curren
         try:
             with transaction.atomic():
                 latest = PromptVersion.objects.filter(agent_id=agent_id).aggregate(top=Max("version"))["top"] or 0
+                if not make_current and not PromptVersion.objects.filter(agent_id=agent_id, is_current=True).exists():
+                    # The agent used its newest version; saving another must not change that unasked.
+                    PromptVersion.objects.filter(agent_id=agent_id, version=latest).update(is_current=True)
                 version = PromptVersion.objects.create(
                     agent_id=agent_id, version=latest + 1, prompt=prompt, note=note.strip()[:300], created_by=user
                 )
