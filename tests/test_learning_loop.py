@@ -218,7 +218,8 @@ def test_it_promotes_the_planner_prompt_whose_plans_succeed_more_often(alice, wo
     while ABTest.objects.get(pk=test.pk).status == ABTestStatus.RUNNING and len(during) < 80:
         run = planned_by_model(alice, workspace_a)
         assert run.plan["planner"] == "llm"
-        assert run.plan["prompt_version"] == (first.version if run.plan["ab_test"]["variant"] == "A" else second.version)
+        given = first if run.plan["ab_test"]["variant"] == "A" else second
+        assert run.plan["prompt_version"] == given.version
         during.append(run)
 
     test.refresh_from_db()
