@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from django.core.exceptions import PermissionDenied
 
+from orchestration.engine.runs import run_planned, submit
+from orchestration.models import Execution, ExecutionStatus, StepStatus
+from orchestration.planning import NoToolForRequest, PlanInvalid, make_plan
+from orchestration.planning.schema import plannable_tools
+from tests.support.engine import wait_for
+from tools.discovery import discover_tools
 from tools.models import WorkspaceToolSetting
 from tools.services.workspace_tools import (
     UnknownTool,
@@ -15,6 +23,10 @@ from tools.services.workspace_tools import (
 )
 
 pytestmark = pytest.mark.django_db
+
+
+def _tools(plan: dict) -> list[str]:
+    return [step["tool"] for step in plan["steps"]]
 
 
 def test_it_switches_a_tool_off_in_one_workspace_only(alice, charlie, workspace_a, workspace_b):
@@ -49,3 +61,57 @@ def test_it_refuses_a_tool_the_catalogue_does_not_have(alice, workspace_a):
     with pytest.raises(UnknownTool, match=r"no tool named 'no\.such'"):
         change_tool_setting(alice, workspace_a, "no.such", enabled=False)
     assert not WorkspaceToolSetting.objects.exists()
+
+
+# --- a tool switched off is never planned nor run in that workspace ---
+
+
+def _switch_off(user, workspace, name: str) -> None:
+    discover_tools()  # transactional tests start with an empty catalogue
+    change_tool_setting(user, workspace, name, enabled=False)
+
+
+def test_it_leaves_a_switched_off_tool_out_of_the_rule_planners_plans(alice, workspace_a, workspace_b):
+    request = "summarise the sales CSV files and e-mail the results to team@example.com"
+    assert "email.send" in _tools(make_plan(request, execution_id="e1", workspace=workspace_a))
+    _switch_off(alice, workspace_a, "email.send")
+    assert "email.send" not in {tool.name for tool in plannable_tools(workspace_a)}
+    with pytest.raises(NoToolForRequest, match="No tool enabled in this workspace can send the e-mail"):
+        make_plan(request, execution_id="e2", workspace=workspace_a)
+    assert "email.send" in _tools(make_plan(request, execution_id="e3", workspace=workspace_b))
+
+
+def test_it_offers_the_model_only_the_workspaces_tools_and_refuses_its_plan_using_another(
+    alice, workspace_a, openai_server
+):
+    _switch_off(alice, workspace_a, "web.get")
+    openai_server.reply(json.dumps({"steps": [{"number": 1, "tool": "web.get", "input": {"url": "http://x.test"}}]}))
+    plan = make_plan("summarise the sales CSV files", execution_id="e1", workspace=workspace_a)
+    offered = {tool["name"] for tool in json.loads(openai_server.last_chat["messages"][1]["content"])["tools"]}
+    assert "web.get" not in offered
+    assert "drive.search" in offered
+    assert plan["planner"] == "rules"
+    assert "'web.get', which is switched off in this workspace" in plan["fallback_reason"]
+
+
+def test_it_refuses_a_given_plan_using_a_switched_off_tool(alice, workspace_a):
+    _switch_off(alice, workspace_a, "drive.list")
+    plan = {"steps": [{"number": 1, "tool": "drive.list", "input": {}}]}
+    with pytest.raises(PlanInvalid, match="switched off in this workspace"):
+        submit(user=alice, workspace=workspace_a, request_text="list", plan=plan)
+    assert not Execution.objects.exists()
+
+
+def test_it_refuses_to_run_a_tool_switched_off_after_the_plan_was_made(engine, alice, workspace_a):
+    plan = {"steps": [{"number": 1, "tool": "test.noop", "input": {"value": 1}}]}
+    execution = wait_for(
+        submit(user=alice, workspace=workspace_a, request_text="noop", plan=plan, plan_only=True),
+        statuses={ExecutionStatus.PLANNED},
+    )
+    _switch_off(alice, workspace_a, "test.noop")
+    assert run_planned(execution, alice)
+    execution = wait_for(execution)
+    assert execution.status == ExecutionStatus.FAILED
+    step = execution.steps.get()
+    assert step.status == StepStatus.FAILED
+    assert step.error == "test.noop cannot run: it is switched off in this workspace's tool catalogue."
