@@ -6,6 +6,7 @@ import json
 
 import pytest
 from django.core.exceptions import PermissionDenied
+from django.utils import timezone
 
 from orchestration.engine.runs import run_planned, submit
 from orchestration.models import Execution, ExecutionStatus, StepStatus
@@ -13,7 +14,7 @@ from orchestration.planning import NoToolForRequest, PlanInvalid, make_plan
 from orchestration.planning.schema import plannable_tools
 from tests.support.engine import wait_for
 from tools.discovery import discover_tools
-from tools.models import WorkspaceToolSetting
+from tools.models import ToolCatalog, WorkspaceToolSetting
 from tools.services.workspace_tools import (
     UnknownTool,
     approval_waived,
@@ -115,3 +116,86 @@ def test_it_refuses_to_run_a_tool_switched_off_after_the_plan_was_made(engine, a
     step = execution.steps.get()
     assert step.status == StepStatus.FAILED
     assert step.error == "test.noop cannot run: it is switched off in this workspace's tool catalogue."
+
+
+# --- the catalogue page ---
+
+
+def _page(client, query: str = "", **headers: str) -> str:
+    return client.get("/tools/", {"q": query} if query else {}, headers=headers).content.decode()
+
+
+def test_it_lists_every_catalogued_tool_with_its_source_flags_and_schema(client, alice):
+    client.force_login(alice)
+    page = _page(client)
+    assert page.count('class="tool-row') == ToolCatalog.objects.count()
+    rows = {name: _row(page, name) for name in ("email.send", "csv.to_json", "drive.write", "llm.chat")}
+    assert "Built-in" in rows["email.send"]
+    assert "critical" in rows["email.send"]
+    assert "rate limit smtp.send" in rows["email.send"]
+    assert "&quot;to&quot;" in rows["email.send"]  # the input schema
+    assert "Plugin chatops" in rows["csv.to_json"]
+    assert "locks the drive file it writes" in rows["drive.write"]
+    assert "cacheable" in rows["llm.chat"]
+    assert "Disable email.send" in rows["email.send"]
+
+
+def _row(page: str, name: str) -> str:
+    start = page.index(f'id="tool-{name.replace(".", "-2e-")}"')
+    return page[start : page.index("</tr>", start)]
+
+
+def test_it_shows_an_mcp_servers_tool_with_its_server(client, alice):
+    ToolCatalog.objects.create(
+        name="mcp.files.read_file",
+        tool_type="mcp",
+        capabilities=["files.read"],
+        metadata={"description": "Read a file on the files server", "input_schema": {"type": "object"}},
+        last_discovered_at=timezone.now(),
+    )
+    client.force_login(alice)
+    page = _page(client, "mcp")
+    assert page.count('class="tool-row') == 1
+    assert "MCP server files" in _row(page, "mcp.files.read_file")
+
+
+def test_it_searches_by_every_word_and_answers_htmx_with_the_fragment(client, alice):
+    client.force_login(alice)
+    fragment = _page(client, "critical smtp", HX_Request="true", HX_Target="tool-catalogue")
+    assert "<html" not in fragment
+    assert fragment.startswith('<div id="tool-catalogue">')
+    assert "email.send" in fragment
+    assert "web.post" not in fragment  # critical, but not smtp
+    assert "drive.list" not in fragment
+    assert "No tool matches" in _page(client, "no-such-thing")
+
+
+def test_it_switches_a_tool_off_and_on_from_the_page(client, alice, workspace_a):
+    client.force_login(alice)
+    response = client.post("/tools/web.get/setting/", {"enabled": "0", "q": "web"})
+    assert response.status_code == 302
+    assert response["Location"] == "/tools/?q=web"
+    assert not is_tool_enabled(workspace_a, "web.get")
+    assert "Disabled" in _row(_page(client), "web.get")
+    row = client.post("/tools/web.get/setting/", {"enabled": "1"}, headers={"HX-Request": "true"}).content.decode()
+    assert row.startswith('<tr id="tool-web-2e-get"')
+    assert "Disable web.get" in row
+    assert is_tool_enabled(workspace_a, "web.get")
+
+
+def test_it_shows_each_workspace_its_own_switches(client, alice, charlie, workspace_a):
+    change_tool_setting(alice, workspace_a, "web.get", enabled=False)
+    client.force_login(charlie)
+    row = _row(_page(client), "web.get")
+    assert "Enabled" in row
+    assert "Disabled" not in row
+
+
+def test_it_refuses_operators_unknown_tools_and_bad_values(client, alice, bob, workspace_a):
+    client.force_login(bob)
+    assert client.post("/tools/web.get/setting/", {"enabled": "0"}).status_code == 403
+    assert "Disable web.get" not in _page(client)
+    client.force_login(alice)
+    assert client.post("/tools/no.such/setting/", {"enabled": "0"}).status_code == 404
+    assert client.post("/tools/web.get/setting/", {"enabled": "maybe"}).status_code == 400
+    assert disabled_tools(workspace_a) == frozenset()
