@@ -51,7 +51,7 @@ def toggle(request: AuthedRequest, name: str) -> HttpResponse:
         return redirect("plugins:list")
     if htmx_partial(request):
         shown = next(plugin for plugin in services.installed_plugins(request.user) if plugin.row.name == name)
-        return render(request, "inc/plugin_card.html", {"plugin": shown, "may_manage": True})
+        return render(request, "inc/plugin_toggle.html", {"plugin": shown, "may_manage": True})
     messages.success(request, f"{name} is {'enabled' if enabled == '1' else 'disabled'} for every workspace.")
     return redirect("plugins:list")
 
