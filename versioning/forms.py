@@ -21,9 +21,9 @@ class StepForm(forms.Form):
     optional = forms.BooleanField(required=False)
     description = forms.CharField(required=False, max_length=500)
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, workspace: Any = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        tools = [("", "—")] + [(tool.name, tool.name) for tool in plannable_tools()]
+        tools = [("", "—")] + [(tool.name, tool.name) for tool in plannable_tools(workspace)]
         cast(forms.ChoiceField, self.fields["tool"]).choices = tools
 
     def clean_input(self) -> dict[str, Any]:

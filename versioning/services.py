@@ -42,7 +42,7 @@ def edit_plan(user: Any, execution: Execution, steps: list[dict[str, Any]], note
     if execution.status not in EDITABLE:
         raise EditRefused("A plan can be edited before its run starts or after it ends, not while it runs.")
     base = versions_of(execution).last()
-    plan = validate_plan({"steps": steps}, planner="edited")
+    plan = validate_plan({"steps": steps}, planner="edited", workspace=execution.workspace_id)
     plan["edited_from"] = base.version if base else None
     plan = seal_plan(plan, workspace_id=execution.workspace_id)
     metadata = {"source": "edit", "by": user.get_username(), "note": note.strip()[:300]}

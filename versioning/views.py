@@ -46,7 +46,11 @@ def _page(
     outcomes = services.outcomes(execution)
     latest = versions[-1] if versions else None
     if formset is None:
-        formset = StepFormSet(initial=initial_steps(latest.plan_data if latest else {"steps": []}), prefix="steps")
+        formset = StepFormSet(
+            initial=initial_steps(latest.plan_data if latest else {"steps": []}),
+            prefix="steps",
+            form_kwargs={"workspace": execution.workspace_id},
+        )
     context = {
         "execution": execution,
         "rows": [(version, outcomes.get(version.version)) for version in versions],
@@ -69,7 +73,10 @@ def versions(request: AuthedRequest, execution_id: uuid.UUID) -> HttpResponse:
         return _page(request, execution)
     if not may(request.user, Action.RUN, execution.workspace_id):
         raise PermissionDenied("You may not edit plans in this workspace.")
-    formset = cast(BaseStepFormSet, StepFormSet(request.POST, prefix="steps"))
+    formset = cast(
+        BaseStepFormSet,
+        StepFormSet(request.POST, prefix="steps", form_kwargs={"workspace": execution.workspace_id}),
+    )
     note = NoteForm(request.POST)
     if not formset.is_valid() or not note.is_valid():
         return _page(request, execution, formset, note, status=400)

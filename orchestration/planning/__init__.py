@@ -25,12 +25,18 @@ from orchestration.planning.learned import chosen_prompt, learned_plan
 from orchestration.planning.questions import NeedsAnswer
 from orchestration.planning.rules import NoToolForRequest, plan_with_rules
 from orchestration.planning.schema import PlanInvalid, plannable_tools, validate_plan
+from tenancy.models import Workspace
 from tools.base import Tool, ToolError
 from tools.llm_client import chat, llm_configured
+from tools.services.workspace_tools import WorkspaceRef
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["NeedsAnswer", "NoToolForRequest", "PlanInvalid", "make_plan"]
+
+
+def _workspace_id(workspace: WorkspaceRef | None) -> uuid.UUID | str | None:
+    return workspace.pk if isinstance(workspace, Workspace) else workspace
 
 
 def _catalogue(tools: list[Tool]) -> list[dict[str, Any]]:
@@ -48,12 +54,12 @@ def _catalogue(tools: list[Tool]) -> list[dict[str, Any]]:
 def plan_with_llm(
     request_text: str,
     tools: list[Tool],
+    workspace: WorkspaceRef | None = None,
     *,
-    workspace_id: uuid.UUID | str | None = None,
     execution_id: uuid.UUID | str = "",
 ) -> tuple[dict[str, Any], int]:
-    """Ask the model for a plan; returns the validated plan and the tokens spent."""
-    chosen = chosen_prompt("planner", workspace_id=workspace_id, execution_id=execution_id)
+    """Ask the model for a plan with only `tools`; returns the validated plan and the tokens spent."""
+    chosen = chosen_prompt("planner", workspace_id=_workspace_id(workspace), execution_id=execution_id)
     prompt, assignment = chosen if chosen is not None else (current_prompt("planner"), None)
     reply = chat(
         [
@@ -66,7 +72,7 @@ def plan_with_llm(
         raw = json.loads(reply.content)
     except (TypeError, json.JSONDecodeError) as exc:
         raise PlanInvalid([f"the model did not answer with JSON ({exc})"]) from None
-    plan = validate_plan(raw, planner="llm")
+    plan = validate_plan(raw, planner="llm", workspace=workspace)
     plan["prompt_version"] = prompt.version
     if assignment is not None:
         plan["ab_test"] = assignment
@@ -80,34 +86,35 @@ def make_plan(
     answers: dict[str, str] | None = None,
     me: str | None = None,
     drive_names: Sequence[str] | None = None,
-    workspace_id: uuid.UUID | str | None = None,
+    workspace: WorkspaceRef | None = None,
 ) -> dict[str, Any]:
     """A validated plan for the request (with `planner` saying who made it).
 
     `answers` are the person's answers to earlier questions, by field;
-    `me` is the asker's e-mail address; `drive_names` the workspace's files;
-    `workspace_id` the run's workspace, whose learned patterns are asked first.
+    `me` is the asker's e-mail address; `drive_names` the workspace's files.
+    Both planners are offered only the tools `workspace` may use; its learned
+    patterns and running A/B tests are asked first.
     """
     log_extra = {"execution_id": str(execution_id)}
-    learned = learned_plan(request_text, workspace_id=workspace_id, execution_id=execution_id, answers=answers)
+    learned = learned_plan(
+        request_text, workspace_id=_workspace_id(workspace), execution_id=execution_id, answers=answers
+    )
     if learned is not None:
         try:
-            plan = validate_plan(learned, planner=learned["planner"])
+            plan = validate_plan(learned, planner=learned["planner"], workspace=workspace)
         except PlanInvalid as exc:
             logger.warning("The learned plan is not valid any more (%s); planning anew", exc, extra=log_extra)
         else:
             logger.info("Planned from what was learned (%s)", plan["planner"], extra=log_extra)
             return plan
     fallback_reason = None
-    tools = plannable_tools()
+    tools = plannable_tools(workspace)
     if llm_configured():
         said = "".join(
             f"\n(Asked for {field}, the person answered: {answer})" for field, answer in (answers or {}).items()
         )
         try:
-            plan, tokens = plan_with_llm(
-                request_text + said, tools, workspace_id=workspace_id, execution_id=execution_id
-            )
+            plan, tokens = plan_with_llm(request_text + said, tools, workspace, execution_id=execution_id)
             plan["tokens_used"] = tokens
             logger.info("Planned with the language model: %d steps", len(plan["steps"]), extra=log_extra)
             return plan
@@ -115,8 +122,8 @@ def make_plan(
             fallback_reason = f"The model's plan was not usable: {exc}"
             logger.warning("%s; using the rule planner", fallback_reason, extra=log_extra)
     now = timezone.localtime().replace(tzinfo=None, microsecond=0)
-    planned = plan_with_rules(request_text, now=now, answers=answers, me=me, drive_names=drive_names)
-    plan = validate_plan(planned, planner="rules")
+    planned = plan_with_rules(request_text, now=now, answers=answers, me=me, drive_names=drive_names, tools=tools)
+    plan = validate_plan(planned, planner="rules", workspace=workspace)
     if fallback_reason:
         plan["fallback_reason"] = fallback_reason
     logger.info("Planned with rules: %d steps", len(plan["steps"]), extra=log_extra)
