@@ -26,7 +26,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from config.routing import websocket_urlpatterns
-from learning.models import LearnedPattern, PatternType, PromptVersion, RunRating
+from learning.models import ExecutionFeedback, LearnedPattern, PatternType, PromptVersion, RunRating
 from orchestration import events
 from orchestration.engine.runs import submit
 from orchestration.models import Execution, ExecutionStatus, ExecutionStep
@@ -36,6 +36,7 @@ from tenancy.roles import ResourceType
 from tenancy.tokens import create_token
 from tests.factories.tenancy import UserFactory
 from tests.support.engine import wait_for
+from tests.support.polling import eventually
 from tests.support.runs import critical_run
 from tests.support.sockets import socket_headers, socket_stack
 from tools.drive import WorkspaceDrive
@@ -97,7 +98,12 @@ def a_objects(alice, bob, charlie, workspace_a, workspace_b):
     webhook = create_webhook(
         alice, workspace_a, name="Zebracorn orders", trigger_type="http", action_config={"request": "Hi"}
     ).webhook
-    # What learning keeps of A: a pattern (mined from the report run, or made here) and an A/B test.
+    # What learning keeps of A: the patterns mined from the report run (once learning has read it, so the
+    # walk sees them still), a pattern made here and an A/B test.
+    eventually(
+        lambda: ExecutionFeedback.objects.filter(execution=report, learned_at__isnull=False).exists(),
+        what="learning to read the report run",
+    )
     pattern, _ = LearnedPattern.objects.get_or_create(
         workspace=workspace_a,
         pattern_type=PatternType.REQUEST_PLAN,

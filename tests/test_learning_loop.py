@@ -42,6 +42,7 @@ def learned_run(user, workspace, request_text: str, plan: dict[str, Any] | None 
     eventually(
         lambda: ExecutionFeedback.objects.filter(execution=execution, learned_at__isnull=False).exists(),
         what=f"learning to read run {execution.pk}",
+        timeout=30,
     )
     return execution
 
@@ -250,5 +251,6 @@ def planned_by_model(user, workspace) -> Execution:
     eventually(
         lambda: ExecutionFeedback.objects.filter(execution=execution, learned_at__isnull=False).exists(),
         what=f"learning to read run {execution.pk}",
+        timeout=30,
     )
     return execution

@@ -13,7 +13,9 @@ nightly batch still reads every run).
 from __future__ import annotations
 
 import logging
+import os
 import queue
+import socket
 import threading
 import time
 import uuid
@@ -22,6 +24,7 @@ from functools import partial
 
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connection, transaction
+from django.utils import timezone
 
 from orchestration.models import ExecutionStep, StepStatus
 
@@ -92,18 +95,22 @@ class LearningThread:
 
 
 QUIET_POLL_SECONDS = 0.05
+# Only this process's steps compete with its learning thread (claims are named host:pid:thread).
+_this_process = f"{socket.gethostname()}:{os.getpid()}:"
 # Steps of one run follow each other within milliseconds, and the next run's first step starts soon after
 # the previous run ends: quiet means no step running for this long.
 QUIET_SETTLE_SECONDS = 0.2
 
 
 def _wait_for_quiet(deadline: float) -> None:
-    """Wait until no step has been running for a moment (or the deadline passes), so learning takes
-    no interpreter time or SQLite writes from a step of this process."""
+    """Wait until no step of this process has been running for a moment (or the deadline passes), so
+    learning takes no interpreter time or SQLite writes from a step."""
     quiet_since: float | None = None
     while (now := time.monotonic()) < deadline:
         try:
-            busy = ExecutionStep.objects.filter(status=StepStatus.RUNNING).exists()
+            busy = ExecutionStep.objects.filter(
+                status=StepStatus.RUNNING, lease_expires_at__gt=timezone.now(), claimed_by__startswith=_this_process
+            ).exists()
         except DatabaseError:
             return
         if busy:
