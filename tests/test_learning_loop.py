@@ -83,7 +83,7 @@ def test_it_promotes_the_plan_that_succeeds_more_often_and_later_runs_succeed_mo
     assert results["A"]["runs"] >= 10
     assert results["B"]["runs"] >= 10
     assert results["A"]["success_rate"] <= 0.35
-    assert results["B"]["success_rate"] >= 0.85
+    assert results["B"]["success_rate"] >= 0.8  # 9 of 11 at worst: B fails its 1st and 11th call
     assert results["p_value"] < 0.05
     assert "B (Plan v2" in results["verdict"]
     assert {run.plan["ab_test"]["variant"] for run in during} == {"A", "B"}
@@ -227,7 +227,7 @@ def test_it_promotes_the_planner_prompt_whose_plans_succeed_more_often(alice, wo
     assert test.status == ABTestStatus.COMPLETED, test.results
     assert test.winner == "B"
     assert test.results["A"]["success_rate"] <= 0.35
-    assert test.results["B"]["success_rate"] >= 0.85
+    assert test.results["B"]["success_rate"] >= 0.8  # 9 of 11 at worst: B fails its 1st and 11th call
     assert test.results["p_value"] < 0.05
     assert current_prompt("planner").pk == second.pk  # promoted
 
