@@ -12,8 +12,11 @@ from orchestration.engine.runs import run_planned, submit
 from orchestration.models import Execution, ExecutionStatus, StepStatus
 from orchestration.planning import NoToolForRequest, PlanInvalid, make_plan
 from orchestration.planning.schema import plannable_tools
+from plugins.models import Plugin
+from plugins.sync import sync_plugins
 from tests.support.engine import wait_for
 from tools.discovery import discover_tools
+from tools.drive import WorkspaceDrive
 from tools.models import ToolCatalog, WorkspaceToolSetting
 from tools.services.workspace_tools import (
     UnknownTool,
@@ -199,3 +202,18 @@ def test_it_refuses_operators_unknown_tools_and_bad_values(client, alice, bob, w
     assert client.post("/tools/no.such/setting/", {"enabled": "0"}).status_code == 404
     assert client.post("/tools/web.get/setting/", {"enabled": "maybe"}).status_code == 400
     assert disabled_tools(workspace_a) == frozenset()
+
+
+def test_it_refuses_to_run_a_plugins_tool_once_the_plugin_is_disabled(engine, alice, workspace_a):
+    sync_plugins()
+    WorkspaceDrive(workspace_a.pk).write_text("people.csv", "name\nAda\n")
+    plan = {"steps": [{"number": 1, "tool": "csv.to_json", "input": {"file": "people.csv"}}]}
+    execution = wait_for(
+        submit(user=alice, workspace=workspace_a, request_text="convert", plan=plan, plan_only=True),
+        statuses={ExecutionStatus.PLANNED},
+    )
+    Plugin.objects.filter(name="chatops").update(enabled=False)
+    assert run_planned(execution, alice)
+    step = wait_for(execution).steps.get()
+    assert (step.status, step.error) == (StepStatus.FAILED, "csv.to_json cannot run: its plugin is disabled.")
+    assert not WorkspaceDrive(workspace_a.pk).exists("people.json")
