@@ -17,7 +17,7 @@ from plugins.sync import sync_plugins
 from tests.support.engine import wait_for
 from tools.discovery import discover_tools
 from tools.drive import WorkspaceDrive
-from tools.models import ToolCatalog, WorkspaceToolSetting
+from tools.models import ToolCatalog, ToolType, WorkspaceToolSetting
 from tools.services.workspace_tools import (
     UnknownTool,
     approval_waived,
@@ -151,7 +151,7 @@ def _row(page: str, name: str) -> str:
 def test_it_shows_an_mcp_servers_tool_with_its_server(client, alice):
     ToolCatalog.objects.create(
         name="mcp.files.read_file",
-        tool_type="mcp",
+        tool_type=ToolType.MCP,
         capabilities=["files.read"],
         metadata={"description": "Read a file on the files server", "input_schema": {"type": "object"}},
         last_discovered_at=timezone.now(),
