@@ -1,0 +1,266 @@
+"""The dashboard's figures of some runs, read from the raw rows, in a form that adds up.
+
+`Figures` holds what every panel needs, summed over any set of runs: runs by
+(time, status), per tool the finished/failed/cached counts, tokens, longest
+step and every timed duration (so percentiles stay exact, nearest-rank, a
+value that was measured), failed steps by (tool, error head), tokens by
+(completion time, agent) and rate-limit throttles by time. Times are epoch
+seconds truncated to a grain (an hour, or a minute for the last-hour view),
+so figures of different hours add up and a chart bucket is found from them
+exactly (buckets are whole hours or days, aligned in UTC).
+
+`collect` reads one time window of the raw rows; the rollup job stores its
+result per workspace and hour (monitoring/rollups.py), and the dashboard
+reads the parts of a range that are not rolled up (the current hour, the
+range's first partial hour) the same way, so both sides count alike.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.db.models import Count, QuerySet
+from django.db.models.functions import Left, Trunc
+
+from monitoring.models import Log
+from orchestration.models import FINISHED_STATUSES, Execution, ExecutionStep, StepStatus
+
+THROTTLE_SOURCE = "orchestration.engine.gates"
+THROTTLE_TEXT = "waits for rate limit"
+ERROR_HEAD = 160
+HOUR = 3600
+GRAINS = {"hour": HOUR, "minute": 60}
+SETTLED_STEPS = frozenset({StepStatus.SUCCEEDED, StepStatus.FAILED, StepStatus.SKIPPED})
+COUNTED_STEPS = (StepStatus.SUCCEEDED, StepStatus.FAILED)
+CHUNK = 2000  # run ids per IN list
+
+
+def floor_to(moment: datetime, seconds: int) -> int:
+    """Epoch seconds of the start of the `seconds`-long slot holding `moment` (UTC-aligned)."""
+    return math.floor(moment.timestamp() / seconds) * seconds
+
+
+@dataclass
+class ToolFigures:
+    finished: int = 0
+    failed: int = 0
+    cached: int = 0
+    tokens: int = 0
+    longest: int | None = None
+    durations: list[int] = field(default_factory=list)  # succeeded, uncached steps; any order
+
+    def add(self, other: ToolFigures) -> None:
+        self.finished += other.finished
+        self.failed += other.failed
+        self.cached += other.cached
+        self.tokens += other.tokens
+        if other.longest is not None and (self.longest is None or other.longest > self.longest):
+            self.longest = other.longest
+        self.durations.extend(other.durations)
+
+
+@dataclass
+class Figures:
+    runs: Counter[tuple[int, str]] = field(default_factory=Counter)
+    tools: dict[str, ToolFigures] = field(default_factory=dict)
+    errors: Counter[tuple[str, str]] = field(default_factory=Counter)
+    tokens: Counter[tuple[int, str]] = field(default_factory=Counter)
+    throttles: Counter[int] = field(default_factory=Counter)
+
+    def add(self, other: Figures) -> None:
+        self.runs.update(other.runs)
+        for tool, figures in other.tools.items():
+            self.tools.setdefault(tool, ToolFigures()).add(figures)
+        self.errors.update(other.errors)
+        self.tokens.update(other.tokens)
+        self.throttles.update(other.throttles)
+
+    def is_empty(self) -> bool:
+        return not (self.runs or self.tools or self.throttles)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "runs": [[at, status, n] for (at, status), n in sorted(self.runs.items())],
+            "tools": {
+                tool: [t.finished, t.failed, t.cached, t.tokens, t.longest, sorted(t.durations)]
+                for tool, t in sorted(self.tools.items())
+            },
+            "errors": [[tool, head, n] for (tool, head), n in sorted(self.errors.items())],
+            "tokens": [[at, agent, n] for (at, agent), n in sorted(self.tokens.items())],
+            "throttles": [[at, n] for at, n in sorted(self.throttles.items())],
+        }
+
+    def add_json(self, data: dict[str, Any]) -> None:
+        """Add figures stored with `to_json` (straight into these: the dashboard adds hundreds of them)."""
+        runs, errors, tokens, throttles = self.runs, self.errors, self.tokens, self.throttles
+        for at, status, n in data.get("runs", ()):
+            runs[(at, status)] += n
+        for tool, (finished, failed, cached, used, longest, durations) in data.get("tools", {}).items():
+            stats = self.tools.get(tool)
+            if stats is None:
+                stats = self.tools[tool] = ToolFigures()
+            stats.finished += finished
+            stats.failed += failed
+            stats.cached += cached
+            stats.tokens += used
+            if longest is not None and (stats.longest is None or longest > stats.longest):
+                stats.longest = longest
+            stats.durations.extend(durations)
+        for tool, head, n in data.get("errors", ()):
+            errors[(tool, head)] += n
+        for at, agent, n in data.get("tokens", ()):
+            tokens[(at, agent)] += n
+        for at, n in data.get("throttles", ()):
+            throttles[at] += n
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Figures:
+        figures = cls()
+        figures.add_json(data)
+        return figures
+
+
+Cell = tuple[uuid.UUID, int]  # (workspace id, epoch seconds of the hour)
+
+
+@dataclass
+class Collected:
+    """Figures per workspace and hour, and (when settling) the runs left out because they had not settled."""
+
+    cells: dict[Cell, Figures] = field(default_factory=dict)
+    pending: dict[Cell, list[str]] = field(default_factory=dict)
+    seen: dict[uuid.UUID, datetime] = field(default_factory=dict)  # when settling: each counted run's updated_at
+    into: Figures | None = None  # everything added to these figures, not kept per cell (the dashboard's reads)
+
+    def cell(self, key: Cell) -> Figures:
+        if self.into is not None:
+            return self.into
+        found = self.cells.get(key)
+        if found is None:
+            found = self.cells[key] = Figures()
+        return found
+
+    def merged(self) -> Figures:
+        if self.into is not None:
+            return self.into
+        total = Figures()
+        for figures in self.cells.values():
+            total.add(figures)
+        return total
+
+
+def collect(
+    workspace_ids: Iterable[uuid.UUID] | None,
+    start: datetime,
+    end: datetime | None,
+    *,
+    grain: str = "hour",
+    settle: bool = False,
+    into: Figures | None = None,
+) -> Collected:
+    """Figures of the runs created in [start, end) and the throttles logged then (no end: up to now).
+
+    `workspace_ids` None means every workspace. With `settle`, runs that are
+    not finished, or have a step not finished, are left out and listed in
+    `pending` (the rollup job reads them again later). With `into`, every
+    figure is added to it instead of being kept per workspace and hour.
+    """
+    runs = Execution.objects.filter(created_at__gte=start)
+    logs = Log.objects.filter(timestamp__gte=start, source=THROTTLE_SOURCE, message__contains=THROTTLE_TEXT)
+    if end is not None:
+        runs, logs = runs.filter(created_at__lt=end), logs.filter(timestamp__lt=end)
+    if workspace_ids is not None:
+        ids = list(workspace_ids)
+        runs, logs = runs.filter(workspace_id__in=ids), logs.filter(execution__workspace_id__in=ids)
+    collected = Collected(into=into)
+    _runs_and_steps(collected, runs, grain, settle)
+    _throttles(collected, logs, grain)
+    return collected
+
+
+def collect_runs(run_ids: Iterable[str | uuid.UUID], into: Figures, *, grain: str = "hour") -> None:
+    """Add the figures of these runs (their steps included), whenever they were created; no throttles."""
+    ids = [uuid.UUID(str(pk)) for pk in run_ids]
+    collected = Collected(into=into)
+    for start in range(0, len(ids), CHUNK):
+        chunk = ids[start : start + CHUNK]
+        _runs_and_steps(collected, Execution.objects.filter(pk__in=chunk), grain, False, chunk)
+
+
+def _runs_and_steps(
+    collected: Collected, runs: QuerySet[Execution], grain: str, settle: bool, ids: list[uuid.UUID] | None = None
+) -> None:
+    size = GRAINS[grain]
+    # updated_at only when settling: the rollup job checks afterwards what changed while it read.
+    fields = ["pk", "workspace_id", "created_at", "status", "updated_at" if settle else "created_at"]
+    found = list(runs.order_by().values_list(*fields))
+    cell_of = {pk: (workspace_id, floor_to(created_at, HOUR)) for pk, workspace_id, created_at, _, _ in found}
+    if ids is not None:
+        steps = ExecutionStep.objects.filter(execution_id__in=ids).order_by()
+    else:
+        steps = ExecutionStep.objects.filter(execution__in=runs.order_by().values("pk")).order_by()
+    if not settle:
+        steps = steps.filter(status__in=COUNTED_STEPS)
+    rows = list(
+        steps.annotate(head=Left("error", ERROR_HEAD)).values_list(
+            "execution_id", "tool", "agent_id", "status", "cached", "duration_ms", "tokens_used", "completed_at", "head"
+        )
+    )
+    unsettled: set[uuid.UUID] = set()
+    if settle:
+        unsettled = {pk for pk, _, _, status, _ in found if status not in FINISHED_STATUSES}
+        unsettled |= {row[0] for row in rows if row[3] not in SETTLED_STEPS}
+    for pk, _, created_at, status, updated_at in found:
+        if pk in unsettled:
+            # Read from its rows until it settles (and its hour is rolled up again).
+            collected.pending.setdefault(cell_of[pk], []).append(pk.hex)
+            continue
+        collected.cell(cell_of[pk]).runs[(floor_to(created_at, size), status)] += 1
+        if settle:
+            collected.seen[pk] = updated_at
+    for execution_id, tool, agent, status, cached, duration, tokens, completed_at, head in rows:
+        if execution_id in unsettled or status not in COUNTED_STEPS:
+            continue
+        figures = collected.cell(cell_of[execution_id])
+        stats = figures.tools.setdefault(tool, ToolFigures())
+        stats.finished += 1
+        stats.tokens += tokens
+        if status == StepStatus.FAILED:
+            stats.failed += 1
+            figures.errors[(tool, head or "")] += 1
+            continue
+        if cached:
+            stats.cached += 1
+        elif duration is not None:
+            stats.durations.append(duration)
+            stats.longest = duration if stats.longest is None else max(stats.longest, duration)
+        if completed_at is not None and tokens > 0:
+            figures.tokens[(floor_to(completed_at, size), agent)] += tokens
+
+
+def _throttles(collected: Collected, logs: QuerySet[Log], grain: str) -> None:
+    size = GRAINS[grain]
+    rows = (
+        logs.annotate(at=Trunc("timestamp", grain, tzinfo=UTC))
+        .order_by()
+        .values_list("execution__workspace_id", "at")
+        .annotate(n=Count("pk"))
+    )
+    for workspace_id, at, n in rows:
+        collected.cell((workspace_id, floor_to(at, HOUR))).throttles[floor_to(at, size)] += n
+
+
+def hour_start(moment: datetime) -> datetime:
+    return datetime.fromtimestamp(floor_to(moment, HOUR), tz=UTC)
+
+
+def next_hour(moment: datetime) -> datetime:
+    """The start of the first whole hour at or after `moment`."""
+    start = hour_start(moment)
+    return start if start == moment else start + timedelta(hours=1)
