@@ -27,7 +27,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.db import connection
-from django.db.models import Count, QuerySet, Sum
+from django.db.models import Count, Q, QuerySet, Sum
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Left, Trunc
 
@@ -189,13 +189,34 @@ def collect(
     return collected
 
 
-def collect_runs(run_ids: Iterable[str | uuid.UUID], into: Figures, *, grain: str = "hour") -> None:
-    """Add the figures of these runs (their steps included), whenever they were created; no throttles."""
+def read_rows(
+    into: Figures,
+    workspace_ids: list[uuid.UUID],
+    windows: list[tuple[datetime, datetime | None]],
+    run_ids: Iterable[str | uuid.UUID] = (),
+    *,
+    grain: str = "hour",
+) -> None:
+    """Add the figures of the runs created in these windows [start, end) (no end: up to now) and of
+    these runs wherever they were created, and of the throttles logged in the windows (the dashboard).
+
+    The windows and the runs must not overlap: nothing is counted twice only because they do not.
+    """
+    created, logged = Q(), Q()
+    for start, end in windows:
+        created |= Q(created_at__gte=start, **({"created_at__lt": end} if end is not None else {}))
+        logged |= Q(timestamp__gte=start, **({"timestamp__lt": end} if end is not None else {}))
+    runs = Execution.objects.filter(created, workspace_id__in=workspace_ids)
+    _read_into(into, runs, ExecutionStep.objects.filter(execution__in=runs.order_by().values("pk")), grain)
+    logs = Log.objects.filter(logged, source=THROTTLE_SOURCE, message__contains=THROTTLE_TEXT)
+    _throttles(Collected(into=into), logs, grain, workspace_ids)
     ids = [uuid.UUID(str(pk)) for pk in run_ids]
     if ids:
+        # Apart from the windows: or-ed with them, PostgreSQL scans every run instead of two indexes.
         among = _among(ids)
-        runs = Execution.objects.filter(pk__in=among)
-        _read_into(into, runs, ExecutionStep.objects.filter(execution_id__in=among), grain)
+        _read_into(
+            into, Execution.objects.filter(pk__in=among), ExecutionStep.objects.filter(execution_id__in=among), grain
+        )
 
 
 def _among(ids: list[uuid.UUID]) -> RawSQL:

@@ -39,7 +39,7 @@ from django.db import transaction
 from django.db.models.functions import Trunc
 from django.utils import timezone
 
-from monitoring.figures import THROTTLE_SOURCE, Collected, Figures, collect, collect_runs, hour_start, next_hour
+from monitoring.figures import THROTTLE_SOURCE, Collected, Figures, collect, hour_start, next_hour, read_rows
 from monitoring.models import Log, MetricRollup, RolledHour
 from orchestration.models import FINISHED_STATUSES, Execution, ExecutionStatus
 from orchestration.signals import FinishedRun
@@ -192,14 +192,15 @@ def figures_for_range(workspace_ids: list[uuid.UUID], since: datetime, grain: st
     pending: list[str] = []
     if rolled:
         good = _usable_hours(total, pending, workspace_ids, rolled)
+    windows: list[tuple[datetime, datetime | None]] = []
     cursor: datetime = since
     for hour in sorted(good):
         if cursor < hour:
-            collect(workspace_ids, cursor, hour, grain=grain, into=total)
+            windows.append((cursor, hour))
         cursor = hour + ONE_HOUR
-    collect(workspace_ids, cursor, None, grain=grain, into=total)
-    if pending:
-        collect_runs(pending, total, grain=grain)
+    windows.append((cursor, None))
+    # One read for all of it (the same few queries however many windows and pending runs).
+    read_rows(total, workspace_ids, windows, pending, grain=grain)
     return total
 
 
