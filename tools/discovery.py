@@ -6,7 +6,7 @@ Discovery upserts a row per registered tool and never deletes one: a tool
 that disappears (a plugin uninstalled) keeps its row, marked
 `{"available": false}`, so past executions that used it still make sense.
 Only built-in and plugin rows are ours to mark; rows for external tool
-servers are kept by whatever discovers those.
+servers and a workspace's MCP servers are kept by whatever discovers those.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ def discover_tools(tools: ToolRegistry | None = None, *, using: str = DEFAULT_DB
     tools = tools or registry
     report = DiscoveryReport()
     now = timezone.now()
-    rows = ToolCatalog.objects.using(using)
+    rows = ToolCatalog.objects.using(using).filter(workspace__isnull=True)
     with transaction.atomic(using=using):
         existing = {row.name: row for row in rows.select_for_update()}
         for tool in tools.all():
@@ -61,7 +61,7 @@ def discover_tools(tools: ToolRegistry | None = None, *, using: str = DEFAULT_DB
                 report.updated.append(tool.name)
         registered = {tool.name for tool in tools.all()}
         for name, row in sorted(existing.items()):
-            if name in registered or row.tool_type == ToolType.EXTERNAL:
+            if name in registered or row.tool_type in (ToolType.EXTERNAL, ToolType.MCP):
                 continue
             report.missing.append(name)
             if (row.metadata or {}).get("available") is not False:

@@ -239,7 +239,7 @@ def _run_claimed(claimed: Claimed) -> None:
     if plugin_hooks.handles("step_starting"):
         plugin_hooks.call("step_starting", **_hook_facts(claimed))
     try:
-        tool = registry.get(step.tool)
+        tool = registry.resolve(step.tool, claimed.workspace_id)
         call = _prepare_call(claimed, tool)
         outcome = _execute(claimed, tool, call)
     except Refused as exc:

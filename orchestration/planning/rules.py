@@ -23,8 +23,10 @@ from typing import Any
 
 from django.utils.text import slugify
 
+from orchestration.planning.named import named_tool_plan
 from orchestration.planning.questions import NeedsAnswer
 from orchestration.planning.understanding import Understanding, understand
+from tools.base import Tool
 from tools.llm_client import llm_configured
 from tools.registry import registry
 
@@ -43,10 +45,11 @@ class Draft:
     """The plan being built."""
 
     request: Understanding
+    tools: Sequence[Tool] = ()
     steps: list[dict[str, Any]] = field(default_factory=list)
 
     def add(self, capability: str, step_input: dict[str, Any], description: str) -> int:
-        tool = _tool_for(capability)
+        tool = _tool_for(capability, self.tools)
         if tool is None:
             raise NoToolForRequest(f"No installed tool can {description[:1].lower() + description[1:]}.")
         number = len(self.steps) + 1
@@ -62,8 +65,9 @@ class Draft:
         return number
 
 
-def _tool_for(capability: str) -> str | None:
-    candidates = [tool.name for tool in registry.all() if capability in tool.capabilities]
+def _tool_for(capability: str, tools: Sequence[Tool]) -> str | None:
+    """The first tool with the capability: the registered ones come before a workspace's own."""
+    candidates = [tool.name for tool in tools if capability in tool.capabilities]
     return candidates[0] if candidates else None
 
 
@@ -73,8 +77,8 @@ def _depends_on(step_input: Any) -> list[int]:
     return sorted(references_of(step_input))
 
 
-def capabilities_message() -> str:
-    capabilities = sorted({cap for tool in registry.all() for cap in tool.capabilities})
+def capabilities_message(tools: Sequence[Tool] | None = None) -> str:
+    capabilities = sorted({cap for tool in (registry.all() if tools is None else tools) for cap in tool.capabilities})
     return (
         "No tool can serve this request: I could not tell what to do with it. Installed tools can: "
         + ", ".join(capabilities)
@@ -91,29 +95,35 @@ def plan_with_rules(
     answers: dict[str, str] | None = None,
     me: str | None = None,
     drive_names: Sequence[str] | None = None,
+    tools: Sequence[Tool] | None = None,
 ) -> dict[str, Any]:
     """A plan for the request; NeedsAnswer for a missing detail, NoToolForRequest for what no tool serves.
 
     `me` is the address of the person asking ("e-mail me ..."); `drive_names`
     are the workspace's files, when known, so a search that would find
-    nothing is a question now rather than a failure later.
+    nothing is a question now rather than a failure later. `tools` are the
+    tools the plan may use (the registered ones when not given).
     """
+    tools = list(registry.all()) if tools is None else list(tools)
+    named = named_tool_plan(request_text, tools)
+    if named is not None:
+        return named
     if now is None:
         now = datetime.combine(today, time(0, 0)) if today else datetime.now().replace(microsecond=0)
     request = understand(request_text, now=now, answers=answers)
     if not request.intents:
-        raise NoToolForRequest(capabilities_message())
+        raise NoToolForRequest(capabilities_message(tools))
     if request.wants("model") and not llm_configured():
         raise NoToolForRequest(
             "This request needs a language model: set LLM_BASE_URL. Without one I can work on drive files, "
             "web pages, e-mail and the calendar."
         )
-    draft = Draft(request)
+    draft = Draft(request, tools)
     sources = _sources(draft, drive_names)
     products = _transforms(draft, sources, drive_names)
     _sinks(draft, sources, products, me)
     if not draft.steps:
-        raise NoToolForRequest(capabilities_message())
+        raise NoToolForRequest(capabilities_message(tools))
     return {"steps": draft.steps, "entities": request.entities.as_dict(), "intents": sorted(request.intents)}
 
 
@@ -237,7 +247,7 @@ def _transforms(draft: Draft, sources: Sources, drive_names: Sequence[str] | Non
 
 def _sinks(draft: Draft, sources: Sources, products: list[int], me: str | None) -> None:
     request = draft.request
-    model = next((n for n in products if draft.steps[n - 1]["tool"] == _tool_for("llm.chat")), None)
+    model = next((n for n in products if draft.steps[n - 1]["tool"] == _tool_for("llm.chat", draft.tools)), None)
     material = [n for n in products if n != model] or [
         n for n in (sources.page, sources.listing, sources.search) if n is not None
     ]

@@ -8,6 +8,7 @@ A plan is JSON: {"planner": ..., "steps": [{"number", "agent", "tool",
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from orchestration.agents import agent_for_tool
@@ -23,14 +24,17 @@ class PlanInvalid(ValueError):
         self.problems = problems
 
 
-def plannable_tools() -> list[Tool]:
-    """The registered tools a plan may use: all but those of disabled plugins."""
+def plannable_tools(workspace_id: uuid.UUID | str | None = None) -> list[Tool]:
+    """The tools a plan may use: the registered ones but those of disabled plugins, and the workspace's own."""
     disabled = disabled_tools()
-    return [tool for tool in registry.all() if tool.name not in disabled]
+    return [tool for tool in registry.for_workspace(workspace_id) if tool.name not in disabled]
 
 
-def validate_plan(raw: Any, *, planner: str) -> dict[str, Any]:
-    """The plan in normal form, or PlanInvalid listing every problem found."""
+def validate_plan(raw: Any, *, planner: str, workspace_id: uuid.UUID | str | None = None) -> dict[str, Any]:
+    """The plan in normal form, or PlanInvalid listing every problem found.
+
+    With `workspace_id`, the workspace's own tools (its MCP servers') count as known.
+    """
     if not isinstance(raw, dict) or not isinstance(raw.get("steps"), list) or not raw["steps"]:
         raise PlanInvalid(['a plan is an object with a non-empty "steps" list'])
     problems: list[str] = []
@@ -52,7 +56,7 @@ def validate_plan(raw: Any, *, planner: str) -> dict[str, Any]:
         if step.get("number", index) != index:
             problems.append(f"{where} is numbered {step.get('number')!r}; steps are numbered 1..N in order")
         tool = step.get("tool")
-        if not isinstance(tool, str) or tool not in registry:
+        if not isinstance(tool, str) or not registry.knows(tool, workspace_id):
             problems.append(f"{where} uses unknown tool {tool!r}")
         elif tool in disabled:
             problems.append(f"{where} uses {tool!r}, whose plugin is disabled")
@@ -73,8 +77,8 @@ def validate_plan(raw: Any, *, planner: str) -> dict[str, Any]:
         undeclared = references_of(tool_input) - set(depends_on)
         if undeclared:
             problems.append(f"{where} refers to steps {sorted(undeclared)} it does not depend on")
-        if isinstance(tool, str) and tool in registry:
-            required = registry.get(tool).input_schema.get("required", [])
+        if isinstance(tool, str) and registry.knows(tool, workspace_id):
+            required = registry.resolve(tool, workspace_id).input_schema.get("required", [])
             missing = [key for key in required if key not in tool_input]
             if missing:
                 problems.append(f"{where} ({tool}) lacks required input {missing}")
