@@ -21,12 +21,12 @@ import shlex
 import shutil
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
 import anyio
-import httpx2
 from django.conf import settings
 from mcp import Client, MCPError, StdioServerParameters, stdio_client
 from mcp.client._transport import Transport
@@ -85,19 +85,39 @@ def _workdir(server: McpServer) -> Path:
     return path
 
 
+@dataclass
+class Trouble:
+    """What a connection leaves behind for the error message: a stdio server's stderr, HTTP refusals."""
+
+    stderr: Any
+    refusals: list[int] = field(default_factory=list)
+
+    def stderr_tail(self) -> str:
+        self.stderr.flush()
+        self.stderr.seek(0)
+        text = self.stderr.read()[-_STDERR_TAIL:].strip()
+        return f" Its last words: {text}" if text else ""
+
+
+@contextlib.contextmanager
+def trouble() -> Iterator[Trouble]:
+    with tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace") as stderr:
+        yield Trouble(stderr)
+
+
 @contextlib.asynccontextmanager
-async def connect(server: McpServer, timeout: float, stderr: Any) -> AsyncIterator[Client]:
+async def connect(server: McpServer, timeout: float, trouble: Trouble) -> AsyncIterator[Client]:
     """A connected, initialised SDK client for the server."""
     transport: Any
     if server.transport == TransportKind.STDIO:
         words = allowed_command(server.command)
         program = shutil.which(words[0]) or words[0]
         params = StdioServerParameters(command=program, args=words[1:], cwd=str(_workdir(server)))
-        transport = stdio_client(params, errlog=stderr)
+        transport = stdio_client(params, errlog=trouble.stderr)
         async with Client(cast(Transport, transport), read_timeout_seconds=timeout, cache=None) as client:
             yield client
         return
-    async with guarded_client(open_headers(server), timeout) as http:
+    async with guarded_client(open_headers(server), timeout, trouble.refusals) as http:
         transport = streamable_http_client(server.url, http_client=http)
         async with Client(cast(Transport, transport), read_timeout_seconds=timeout, cache=None) as client:
             yield client
@@ -136,32 +156,27 @@ def _unwrap(exc: BaseException) -> BaseException:
     return exc
 
 
-def _stderr_tail(stderr: Any) -> str:
-    stderr.flush()
-    stderr.seek(0)
-    text = stderr.read()[-_STDERR_TAIL:].strip()
-    return f" Its last words: {text}" if text else ""
-
-
-def translate(server: McpServer, phase: str, exc: BaseException, stderr: Any, timeout: float) -> ToolError:
+def translate(server: McpServer, phase: str, exc: BaseException, trouble: Trouble, timeout: float) -> ToolError:
     """The tool contract's error for a failure while connecting, listing or calling (`phase`)."""
     exc = _unwrap(exc)
     where = f"The MCP server {server.name}"
     if isinstance(exc, ToolError):
         return exc
     if isinstance(exc, TimeoutError):
-        return RetryableToolError(f"{where} did not answer within {timeout:g} seconds while {phase}.")
+        return RetryableToolError(f"{where} did not answer within {timeout:.1f} seconds while {phase}.")
     detail = exc.message if isinstance(exc, MCPError) else f"{type(exc).__name__}: {exc}"
+    if trouble.refusals:
+        detail += f", HTTP {trouble.refusals[-1]}"
     if phase.startswith("calling"):
         return ToolError(
-            f"{where} stopped answering while {phase} ({detail}).{_stderr_tail(stderr)} It may or may not have "
+            f"{where} stopped answering while {phase} ({detail}).{trouble.stderr_tail()} It may or may not have "
             "acted, so the call is not repeated."
         )
     if isinstance(exc, FileNotFoundError | PermissionError):
         return ToolError(f"{where} could not be started: {exc}.")
-    if isinstance(exc, httpx2.HTTPStatusError) and exc.response.status_code in (401, 403):
-        return ToolError(f"{where} refused the credentials (HTTP {exc.response.status_code}): check its headers.")
-    return RetryableToolError(f"{where} could not be reached while {phase} ({detail}).{_stderr_tail(stderr)}")
+    if {401, 403} & set(trouble.refusals):
+        return ToolError(f"{where} refused the credentials (HTTP {trouble.refusals[-1]}): check its headers.")
+    return RetryableToolError(f"{where} could not be reached while {phase} ({detail}).{trouble.stderr_tail()}")
 
 
 def list_tools(server: McpServer, *, timeout: float | None = None) -> list[Tool]:
@@ -171,7 +186,7 @@ def list_tools(server: McpServer, *, timeout: float | None = None) -> list[Tool]
 
     async def work() -> list[Tool]:
         nonlocal phase
-        async with connect(server, seconds, stderr) as client:
+        async with connect(server, seconds, seen) as client:
             phase = "listing its tools"
             found: list[Tool] = []
             cursor: str | None = None
@@ -182,11 +197,11 @@ def list_tools(server: McpServer, *, timeout: float | None = None) -> list[Tool]
                 if not cursor:
                     return found
 
-    with tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace") as stderr:
+    with trouble() as seen:
         try:
             return run_bounded(work, deadline=time.monotonic() + seconds, is_cancelled=lambda: False)
         except Exception as exc:
-            raise translate(server, phase, exc, stderr, seconds) from None
+            raise translate(server, phase, exc, seen, seconds) from None
 
 
 def call_tool(
@@ -203,15 +218,15 @@ def call_tool(
 
     async def work() -> CallToolResult:
         nonlocal phase
-        async with connect(server, seconds, stderr) as client:
+        async with connect(server, seconds, seen) as client:
             phase = f"calling {tool}"
             return await client.call_tool(tool, arguments)
 
-    with tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace") as stderr:
+    with trouble() as seen:
         try:
             result = run_bounded(work, deadline=deadline, is_cancelled=is_cancelled)
         except Exception as exc:
-            raise translate(server, phase, exc, stderr, seconds) from None
+            raise translate(server, phase, exc, seen, seconds) from None
     if result.is_error:
         raise ToolError(f"{tool} on the MCP server {server.name} failed: {text_of(result)[:1000] or 'no details'}")
     return result

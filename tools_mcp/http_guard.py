@@ -62,12 +62,22 @@ class GuardedTransport(httpx2.AsyncHTTPTransport):
         )
 
 
-def guarded_client(headers: dict[str, str], timeout: float) -> httpx2.AsyncClient:
-    """The client the SDK's streamable-HTTP transport uses for one connection to a server."""
+def guarded_client(headers: dict[str, str], timeout: float, refusals: list[int]) -> httpx2.AsyncClient:
+    """The client the SDK's streamable-HTTP transport uses for one connection to a server.
+
+    The status of every refused request (4xx, 5xx) is appended to `refusals`: the SDK reports
+    them all as "an error response", and a person needs to know a 401 from a 500.
+    """
+
+    async def note(response: httpx2.Response) -> None:
+        if response.status_code >= 400:
+            refusals.append(response.status_code)
+
     return httpx2.AsyncClient(
         transport=GuardedTransport(),
         headers=headers,
         timeout=httpx2.Timeout(timeout),
         trust_env=False,
         follow_redirects=False,
+        event_hooks={"response": [note]},
     )

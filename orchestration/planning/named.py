@@ -1,8 +1,11 @@
-"""A request that names a workspace tool ("run mcp.git.git_status with repo_path=/srv/repo") gets that tool.
+"""Planning a workspace's own tools (its MCP servers') by rule: by name, or by what they do.
 
-Tools a workspace brought in (its MCP servers') have names like
-`mcp.<server>.<tool>` that no sentence says by accident, so when a request
-spells one out the rule planner plans exactly that step. Its input comes
+Tools a workspace brought in have names like `mcp.<server>.<tool>` that no
+sentence says by accident, so when a request spells one out ("run
+mcp.git.git_status with repo_path=/srv/repo") the rule planner plans exactly
+that step. A request the built-in reading finds nothing in may still say
+what a workspace tool does: a tool whose capability's noun and verb both
+appear in it ("show the git status", capability git.status) is planned. Its input comes
 from a JSON object in the request (`{"repo_path": "/srv/repo"}`) or from
 `key=value` pairs naming the tool's input properties, typed by its schema.
 Built-in tools are left to the rule planner's reading of the request.
@@ -71,11 +74,41 @@ def _typed(raw: str, schema: Any) -> Any:
     return raw
 
 
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+def _stem(word: str) -> str:
+    return word[:-1] if len(word) > 3 and word.endswith("s") else word
+
+
+def capable_tool(text: str, tools: Sequence[Tool]) -> Tool | None:
+    """The workspace tool whose capability the request speaks of (its noun and verb), if exactly one is."""
+    said = {_stem(word) for word in _WORD.findall(text.lower())}
+    matching = []
+    for tool in tools:
+        if tool.name in registry:
+            continue
+        for capability in tool.capabilities:
+            noun, _, verb = capability.partition(".")
+            if noun != "mcp" and verb and _stem(noun) in said and _stem(verb) in said:
+                matching.append(tool)
+                break
+    return matching[0] if len(matching) == 1 else None
+
+
+def capable_tool_plan(text: str, tools: Sequence[Tool]) -> dict[str, Any] | None:
+    """A one-step plan with the workspace tool that does what the request says, or None."""
+    tool = capable_tool(text, tools)
+    return None if tool is None else _one_step(text, tool)
+
+
 def named_tool_plan(text: str, tools: Sequence[Tool]) -> dict[str, Any] | None:
     """A one-step plan with the tool the request names, or None when it names none."""
     tool = named_tool(text, tools)
-    if tool is None:
-        return None
+    return None if tool is None else _one_step(text, tool)
+
+
+def _one_step(text: str, tool: Tool) -> dict[str, Any]:
     return {
         "steps": [
             {

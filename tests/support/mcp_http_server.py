@@ -24,6 +24,7 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -32,7 +33,8 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
 from mcp_types import ToolAnnotations
 
-from tests.support.engine import ROOT
+# Run as a module on its own (no Django), so it finds the project from here.
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def build() -> MCPServer:
@@ -113,7 +115,7 @@ def running(tmp_path: Any, api_key: str | None = None) -> Iterator[McpHttpServer
         yield McpHttpServer(url=f"http://127.0.0.1:{port}/mcp", process=process, record=record)
     finally:
         if process.poll() is None:
-            process.terminate()
+            process.kill()  # not terminate: uvicorn would wait for a slow call to end
             process.wait(timeout=10)
 
 
