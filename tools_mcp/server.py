@@ -26,6 +26,7 @@ from asgiref.sync import sync_to_async
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ToolError as McpToolError
 
 from api.serializers import ApprovalSerializer, ExecutionDetailSerializer
 from orchestration.engine import runs
@@ -45,15 +46,15 @@ class Caller:
     workspace_id: uuid.UUID
 
 
-class NotFound(ValueError):
-    pass
+class Refused(McpToolError):
+    """A call the tool answers with a message for the client (an unknown run, a request too long)."""
 
 
 def caller_of(ctx: Context) -> Caller:
     request = ctx.request_context.request
     caller = getattr(request, "scope", {}).get(SCOPE_KEY)
     if not isinstance(caller, Caller):  # only reachable through the endpoint, which always sets it
-        raise PermissionError("Not authenticated.")
+        raise Refused("Not authenticated.")
     return caller
 
 
@@ -64,15 +65,15 @@ def _user(caller: Caller) -> Any:
 def submit_request_as(caller: Caller, request: str) -> dict[str, Any]:
     text = request.strip()
     if not text:
-        raise ValueError("Give the request to run.")
+        raise Refused("Give the request to run.")
     if len(text) > MAX_REQUEST_CHARS:
-        raise ValueError(f"The request is longer than {MAX_REQUEST_CHARS} characters.")
+        raise Refused(f"The request is longer than {MAX_REQUEST_CHARS} characters.")
     user = _user(caller)
     workspace = Workspace.objects.for_user(user).get(pk=caller.workspace_id)
     try:
         execution = runs.submit(user=user, workspace=workspace, request_text=text)
-    except PermissionDenied as exc:
-        raise PermissionError(str(exc)) from None
+    except (PermissionDenied, ValueError) as exc:  # a role that may not run; a plugin refusing the request
+        raise Refused(str(exc)) from None
     return {"run_id": str(execution.pk), "status": execution.status}
 
 
@@ -80,7 +81,7 @@ def run_for(caller: Caller, run_id: str) -> dict[str, Any]:
     try:
         pk = uuid.UUID(run_id)
     except ValueError:
-        raise NotFound(f"No run {run_id!r} in this workspace.") from None
+        raise Refused(f"No run {run_id!r} in this workspace.") from None
     execution = (
         Execution.objects.for_user(_user(caller))
         .filter(pk=pk, workspace_id=caller.workspace_id)
@@ -88,7 +89,7 @@ def run_for(caller: Caller, run_id: str) -> dict[str, Any]:
         .first()
     )
     if execution is None:
-        raise NotFound(f"No run {run_id!r} in this workspace.")
+        raise Refused(f"No run {run_id!r} in this workspace.")
     return dict(ExecutionDetailSerializer(execution).data)
 
 
