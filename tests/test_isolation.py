@@ -24,6 +24,7 @@ from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import URLPattern, URLResolver, get_resolver
+from django.utils import timezone
 
 from config.routing import websocket_urlpatterns
 from orchestration import events
@@ -39,6 +40,8 @@ from tests.support.runs import critical_run
 from tests.support.sockets import socket_headers, socket_stack
 from tools.drive import WorkspaceDrive
 from tools.frozen import freeze
+from tools.models import ToolCatalog, ToolType
+from tools_mcp.models import McpServer, Transport
 from webhooks.services import create_webhook
 
 pytestmark = pytest.mark.usefixtures("engine")
@@ -91,8 +94,19 @@ def a_objects(alice, bob, charlie, workspace_a, workspace_b):
     webhook = create_webhook(
         alice, workspace_a, name="Zebracorn orders", trigger_type="http", action_config={"request": "Hi"}
     ).webhook
+    mcp_server = McpServer.objects.create(
+        workspace=workspace_a, name="zebracorn", transport=Transport.HTTP, url="https://mcp.example.com/mcp"
+    )
+    ToolCatalog.objects.create(
+        workspace=workspace_a,
+        name="mcp.zebracorn.audit",
+        tool_type=ToolType.MCP,
+        metadata={"server_id": str(mcp_server.pk), "server": "zebracorn", "tool": "audit", "available": True},
+        last_discovered_at=timezone.now(),
+    )
     return {
         "workspace": workspace_a,
+        "mcp_server": mcp_server,
         "invitation": invitation,
         "webhook": webhook,
         "token": create_token(alice, "zebracorn").token,
@@ -126,6 +140,7 @@ def fill_values(name: str, converter: str | None, route: str, a: dict[str, Any])
         "webhook_id": [str(a["webhook"].pk)],
         "token_id": [str(a["token"].pk)],
         "permission_id": [str(a["grant"].pk)],
+        "server_id": [str(a["mcp_server"].pk)],
         "name": [FILE, "data/zebracorn_sales_q2.csv", "reports/summarise-the-sales-csv-files.md"],
     }
     if name == "workspace_id":
@@ -200,6 +215,11 @@ def a_state(a: dict[str, Any]) -> dict[str, Any]:
         ),
         "files": sorted(f.name for f in WorkspaceDrive(workspace.pk).list()),
         "invitations": sorted(WorkspaceInvitation.objects.filter(workspace=workspace).values_list("pk", "role")),
+        "mcp_servers": sorted(
+            (server.pk, server.name, server.enabled, tuple(server.safe_tools), server.last_discovered_at)
+            for server in McpServer.objects.filter(workspace=workspace)
+        ),
+        "mcp_tools": sorted(ToolCatalog.objects.filter(workspace=workspace).values_list("name", "last_discovered_at")),
     }
 
 
