@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -19,13 +20,14 @@ from django.urls import reverse
 
 from monitoring.batching import flush_telemetry
 from monitoring.models import Trace
-from orchestration.engine.runs import submit
-from orchestration.models import ExecutionStatus, StepStatus
+from orchestration.engine.runs import cancel, submit
+from orchestration.models import ExecutionStatus, ExecutionStep, StepStatus
 from orchestration.planning import PlanInvalid, make_plan
 from orchestration.planning.schema import plannable_tools
 from safety.approvals import decide
 from safety.rate_limits import take
 from tests.support.engine import wait_for
+from tests.support.polling import eventually
 from tests.support.runs import approval_of
 from tools.models import ToolCatalog, ToolType
 from tools.registry import registry
@@ -88,7 +90,7 @@ def notes_server(alice, workspace_a, mcp_http_server) -> McpServer:
 
 
 def _step(execution):
-    return execution.steps.get(step_number=1)
+    return ExecutionStep.objects.get(execution_id=execution.pk, step_number=1)
 
 
 def test_it_discovers_the_tools_of_a_stdio_server_into_the_catalogue(git_server, workspace_a):
@@ -259,3 +261,17 @@ def test_it_marks_tools_a_server_stopped_listing_and_refreshes_when_due(notes_se
 def test_it_removes_a_deleted_servers_tools(notes_server, alice, workspace_a):
     services.delete(alice, notes_server)
     assert not ToolCatalog.objects.filter(workspace=workspace_a, name__startswith="mcp.notes.").exists()
+
+
+def test_it_stops_a_call_when_the_run_is_cancelled(notes_server, alice, workspace_a):
+    services.mark_safe(alice, notes_server, {"mcp.notes.slow"})
+    step = {"number": 1, "tool": "mcp.notes.slow", "input": {"seconds": 60}, "max_attempts": 1}
+    execution = submit(user=alice, workspace=workspace_a, request_text="slow", plan={"steps": [step]})
+    running = ExecutionStep.objects.filter(execution_id=execution.pk, step_number=1, status=StepStatus.RUNNING)
+    eventually(running.exists, what="the call to start", timeout=20)
+    assert cancel(execution, alice)
+    started = time.monotonic()
+    ended = eventually(lambda: _step(execution).status != StepStatus.RUNNING or None, what="the call to stop")
+    assert ended
+    assert time.monotonic() - started < 20  # not the tool's 60 seconds
+    assert wait_for(execution).status == ExecutionStatus.CANCELLED
