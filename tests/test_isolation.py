@@ -40,7 +40,8 @@ from tests.support.runs import critical_run
 from tests.support.sockets import socket_headers, socket_stack
 from tools.drive import WorkspaceDrive
 from tools.frozen import freeze
-from tools.models import ToolCatalog, ToolType
+from tools.models import ToolCatalog, ToolType, WorkspaceToolSetting
+from tools.services.workspace_tools import change_tool_setting
 from tools_mcp.models import McpServer, Transport
 from webhooks.services import create_webhook
 
@@ -91,6 +92,8 @@ def a_objects(alice, bob, charlie, workspace_a, workspace_b):
     invitation = WorkspaceInvitation.objects.create(
         workspace=workspace_a, identifier="dave", user=UserFactory.create(username="dave"), role="viewer"
     )
+    # A tool switched off in A: charlie's catalogue shows and changes only his workspace's switches.
+    change_tool_setting(alice, workspace_a, "web.get", enabled=False)
     webhook = create_webhook(
         alice, workspace_a, name="Zebracorn orders", trigger_type="http", action_config={"request": "Hi"}
     ).webhook
@@ -216,10 +219,15 @@ def a_state(a: dict[str, Any]) -> dict[str, Any]:
         "files": sorted(f.name for f in WorkspaceDrive(workspace.pk).list()),
         "invitations": sorted(WorkspaceInvitation.objects.filter(workspace=workspace).values_list("pk", "role")),
         "mcp_servers": sorted(
-            (server.pk, server.name, server.enabled, tuple(server.safe_tools), server.last_discovered_at)
+            (server.pk, server.name, server.enabled, server.url, server.last_discovered_at)
             for server in McpServer.objects.filter(workspace=workspace)
         ),
         "mcp_tools": sorted(ToolCatalog.objects.filter(workspace=workspace).values_list("name", "last_discovered_at")),
+        "tool_settings": sorted(
+            WorkspaceToolSetting.objects.filter(workspace=workspace).values_list(
+                "tool_name", "enabled", "approval_waived"
+            )
+        ),
     }
 
 

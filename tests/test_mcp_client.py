@@ -31,6 +31,8 @@ from tests.support.polling import eventually
 from tests.support.runs import approval_of
 from tools.models import ToolCatalog, ToolType
 from tools.registry import registry
+from tools.services.catalogue import catalogue
+from tools.services.workspace_tools import UnknownTool, change_tool_setting
 from tools_mcp import discovery, services
 from tools_mcp.marking import marked_safe
 from tools_mcp.models import McpServer, Transport
@@ -225,7 +227,7 @@ def test_it_keeps_a_workspaces_tools_to_itself(notes_server, alice, charlie, wor
 
 def test_it_plans_a_tool_by_what_the_request_asks(git_server, workspace_a, repo):
     plan = make_plan(
-        f"what is the git status of the repository? repo_path={repo}", execution_id="e1", workspace_id=workspace_a.pk
+        f"what is the git status of the repository? repo_path={repo}", execution_id="e1", workspace=workspace_a
     )
     assert [step["tool"] for step in plan["steps"]] == ["mcp.git.git_status"]
     assert plan["steps"][0]["input"] == {"repo_path": str(repo)}
@@ -234,7 +236,7 @@ def test_it_plans_a_tool_by_what_the_request_asks(git_server, workspace_a, repo)
 def test_it_gives_the_language_model_planner_the_mcp_tools(notes_server, workspace_a, openai_server):
     model_plan = {"steps": [{"number": 1, "tool": "mcp.notes.add", "input": {"a": 1, "b": 2}}]}
     openai_server.reply(model_plan)
-    plan = make_plan("add one and two", execution_id="e2", workspace_id=workspace_a.pk)
+    plan = make_plan("add one and two", execution_id="e2", workspace=workspace_a)
     assert plan["planner"] == "llm"
     assert plan["steps"][0]["tool"] == "mcp.notes.add"
     offered = {tool["name"]: tool for tool in json.loads(openai_server.last_chat["messages"][1]["content"])["tools"]}
@@ -275,3 +277,16 @@ def test_it_stops_a_call_when_the_run_is_cancelled(notes_server, alice, workspac
     assert ended
     assert time.monotonic() - started < 20  # not the tool's 60 seconds
     assert wait_for(execution).status == ExecutionStatus.CANCELLED
+
+
+def test_it_shows_a_workspaces_mcp_tools_in_its_catalogue_only(notes_server, alice, charlie, workspace_a, workspace_b):
+    assert "mcp.notes.add" in {entry.name for entry in catalogue(workspace_a)}
+    assert "mcp.notes.add" not in {entry.name for entry in catalogue(workspace_b)}
+    with pytest.raises(UnknownTool):
+        change_tool_setting(charlie, workspace_b, "mcp.notes.add", approval_waived=True)
+    # Marked safe on the catalogue page: the same mark the MCP server page sets.
+    change_tool_setting(alice, workspace_a, "mcp.notes.add", approval_waived=True)
+    assert registry.resolve("mcp.notes.add", workspace_a.pk).approval_reason({"a": 1, "b": 2}) is None
+    # Switched off there: neither planned nor run.
+    change_tool_setting(alice, workspace_a, "mcp.notes.add", enabled=False)
+    assert "mcp.notes.add" not in {tool.name for tool in plannable_tools(workspace_a)}

@@ -86,6 +86,10 @@ def _metadata(server: McpServer, info: McpToolInfo) -> dict[str, Any]:
         "description": (info.description or "")[:2000],
         "input_schema": info.input_schema,
         "annotations": hints,
+        # As the tool contract describes every tool, for the catalogue page: each call is approved unless marked safe.
+        "critical": True,
+        "side_effects": not hints.get("readOnlyHint", False),
+        "rate_limit": ["mcp", server.name],
         "available": True,
     }
 

@@ -8,7 +8,7 @@ from django import forms
 from django.conf import settings
 
 from tools.models import ToolCatalog
-from tools_mcp.models import SERVER_NAME, McpServer, Transport
+from tools_mcp.models import SERVER_NAME, Transport
 
 MAX_HEADERS = 20
 
@@ -68,9 +68,9 @@ class SafeToolsForm(forms.Form):
     the form is saved.
     """
 
-    def __init__(self, server: McpServer, tools: list[ToolCatalog], *args: Any, **kwargs: Any) -> None:
+    def __init__(self, tools: list[ToolCatalog], marked: set[str], *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        marked = set(server.safe_tools or [])
+        self.marked = marked
         self.suggested: set[str] = set()
         for row in tools:
             hints = (row.metadata or {}).get("annotations") or {}

@@ -1,26 +1,35 @@
 """Which MCP tools a workspace marked safe: they run without a person's approval per call.
 
-One place reads and writes the mark, so moving it to the tools app's
-per-workspace tool setting (`approval_waived`) changes these two functions
-and nothing else. A server's own hints (readOnlyHint...) only pre-fill the
-form; the mark is always a person's choice.
+The mark is the tools app's per-workspace tool setting (`approval_waived`,
+tools/services/workspace_tools.py), the same one the tool catalogue page
+sets; these two functions are the MCP side's only way to it. A server's own
+hints (readOnlyHint...) only pre-fill the form; the mark is always a
+person's choice.
 """
 
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
+from tools.services.workspace_tools import approval_waived, change_tool_setting, settings_by_tool
 from tools_mcp.models import McpServer
 
 
 def marked_safe(workspace_id: uuid.UUID | str, tool_name: str) -> bool:
-    server_name = tool_name.split(".")[1] if tool_name.count(".") >= 2 else ""
-    safe = McpServer.objects.filter(workspace_id=workspace_id, name=server_name).values_list("safe_tools", flat=True)
-    return any(tool_name in (names or []) for names in safe)
+    return approval_waived(workspace_id, tool_name)
 
 
-def set_marked_safe(server: McpServer, tool_names: set[str]) -> None:
-    """Mark exactly these tools of the server safe (others need approval again)."""
-    ours = sorted(name for name in tool_names if name.startswith(server.tool_prefix))
-    McpServer.objects.filter(pk=server.pk).update(safe_tools=ours)
-    server.safe_tools = ours
+def safe_tools(server: McpServer) -> set[str]:
+    """The server's tools the workspace marked safe."""
+    chosen = settings_by_tool(server.workspace_id)
+    return {name for name, row in chosen.items() if name.startswith(server.tool_prefix) and row.approval_waived}
+
+
+def set_marked_safe(user: Any, server: McpServer, tool_names: set[str], listed: set[str]) -> None:
+    """Mark exactly `tool_names` of the server's `listed` tools safe (the others need approval again)."""
+    already = safe_tools(server)
+    for name in sorted(listed):
+        safe = name in tool_names
+        if safe != (name in already):
+            change_tool_setting(user, server.workspace_id, name, approval_waived=safe)

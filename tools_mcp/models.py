@@ -38,8 +38,6 @@ class McpServer(models.Model):
     command = models.CharField(max_length=1000, blank=True, help_text="stdio: the command line, e.g. mcp-server-git")
     url = models.URLField(max_length=500, blank=True, help_text="http: the server's MCP endpoint")
     headers_sealed = models.TextField(blank=True, help_text="Sealed JSON object of HTTP headers (tenancy.secrets)")
-    # The tools a person marked safe (no approval per call), until tools.WorkspaceToolSetting carries it.
-    safe_tools = models.JSONField(default=list, blank=True)
     enabled = models.BooleanField(default=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

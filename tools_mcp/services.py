@@ -104,8 +104,9 @@ def set_enabled(user: Any, server: McpServer, enabled: bool) -> None:
 
 
 def mark_safe(user: Any, server: McpServer, tool_names: set[str]) -> None:
+    """Mark exactly these of the server's tools safe (owners and admins; the tool setting checks it too)."""
     require_manage(user, server.workspace_id)
-    set_marked_safe(server, tool_names)
+    set_marked_safe(user, server, tool_names, set(tools_of(server).values_list("name", flat=True)))
 
 
 def delete(user: Any, server: McpServer) -> None:

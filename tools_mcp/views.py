@@ -17,6 +17,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from config.http import AuthedRequest
 from tools_mcp import services
 from tools_mcp.forms import SafeToolsForm, ServerForm
+from tools_mcp.marking import safe_tools
 from tools_mcp.models import McpServer
 
 
@@ -73,7 +74,7 @@ def server_detail(request: AuthedRequest, server_id: uuid.UUID) -> HttpResponse:
     """The server and its tools; POST saves which tools are safe (run without approval)."""
     server = _server(request, server_id)
     tools = list(services.tools_of(server))
-    form = SafeToolsForm(server, tools, request.POST if request.method == "POST" else None)
+    form = SafeToolsForm(tools, safe_tools(server), request.POST if request.method == "POST" else None)
     if request.method == "POST":
         services.require_manage(request.user, server.workspace_id)
         if form.is_valid():

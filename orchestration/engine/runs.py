@@ -73,7 +73,7 @@ def submit(
     _ask_plugins(user, workspace, text)
     # Secrets typed into the plan are sealed before anything stores it.
     given = (
-        seal_plan(validate_plan(plan, planner="given", workspace_id=workspace.pk), workspace_id=workspace.pk)
+        seal_plan(validate_plan(plan, planner="given", workspace=workspace), workspace_id=workspace.pk)
         if plan is not None
         else None
     )
@@ -118,7 +118,7 @@ def _amend_plan(execution: Execution, plan: dict[str, Any]) -> dict[str, Any] | 
         if not isinstance(answer.value, dict):
             continue
         try:
-            candidate = validate_plan(answer.value, planner=plan["planner"], workspace_id=execution.workspace_id)
+            candidate = validate_plan(answer.value, planner=plan["planner"], workspace=execution.workspace_id)
         except PlanInvalid as exc:
             logger.error("Plugin %s amended the plan wrongly, amendment ignored: %s", answer.plugin, exc)
             record_plugin_error(answer.plugin, f"plan_made: the amended plan is invalid: {exc}")
@@ -150,7 +150,7 @@ def plan_execution(execution_id: str) -> None:
             or make_plan(
                 execution.request,
                 execution_id=execution_id,
-                workspace_id=execution.workspace_id,
+                workspace=execution.workspace_id,
                 **planning_inputs(execution),
             ),
             workspace_id=execution.workspace_id,

@@ -16,7 +16,7 @@ from __future__ import annotations
 import fnmatch
 import posixpath
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from typing import Any
@@ -45,13 +45,19 @@ class Draft:
     """The plan being built."""
 
     request: Understanding
-    tools: Sequence[Tool] = ()
+    tools: Sequence[Tool]  # the tools this plan may use (a workspace may have switched some off)
     steps: list[dict[str, Any]] = field(default_factory=list)
 
+    def tool_for(self, capability: str) -> str | None:
+        return _tool_for(capability, self.tools)
+
     def add(self, capability: str, step_input: dict[str, Any], description: str) -> int:
-        tool = _tool_for(capability, self.tools)
+        tool = self.tool_for(capability)
         if tool is None:
-            raise NoToolForRequest(f"No installed tool can {description[:1].lower() + description[1:]}.")
+            what = description[:1].lower() + description[1:]
+            if _tool_for(capability, registry.all()) is not None:
+                raise NoToolForRequest(f"No tool enabled in this workspace can {what}.")
+            raise NoToolForRequest(f"No installed tool can {what}.")
         number = len(self.steps) + 1
         self.steps.append(
             {
@@ -65,8 +71,7 @@ class Draft:
         return number
 
 
-def _tool_for(capability: str, tools: Sequence[Tool]) -> str | None:
-    """The first tool with the capability: the registered ones come before a workspace's own."""
+def _tool_for(capability: str, tools: Iterable[Tool]) -> str | None:
     candidates = [tool.name for tool in tools if capability in tool.capabilities]
     return candidates[0] if candidates else None
 
@@ -77,7 +82,7 @@ def _depends_on(step_input: Any) -> list[int]:
     return sorted(references_of(step_input))
 
 
-def capabilities_message(tools: Sequence[Tool] | None = None) -> str:
+def capabilities_message(tools: Iterable[Tool] | None = None) -> str:
     capabilities = sorted({cap for tool in (registry.all() if tools is None else tools) for cap in tool.capabilities})
     return (
         "No tool can serve this request: I could not tell what to do with it. Installed tools can: "
@@ -102,31 +107,31 @@ def plan_with_rules(
     `me` is the address of the person asking ("e-mail me ..."); `drive_names`
     are the workspace's files, when known, so a search that would find
     nothing is a question now rather than a failure later. `tools` are the
-    tools the plan may use (the registered ones when not given).
+    tools the plan may use (default: every registered one).
     """
-    tools = list(registry.all()) if tools is None else list(tools)
-    named = named_tool_plan(request_text, tools)
+    usable = list(registry.all()) if tools is None else list(tools)
+    named = named_tool_plan(request_text, usable)
     if named is not None:
         return named
     if now is None:
         now = datetime.combine(today, time(0, 0)) if today else datetime.now().replace(microsecond=0)
     request = understand(request_text, now=now, answers=answers)
     if not request.intents:
-        capable = capable_tool_plan(request_text, tools)
+        capable = capable_tool_plan(request_text, usable)
         if capable is not None:
             return capable
-        raise NoToolForRequest(capabilities_message(tools))
+        raise NoToolForRequest(capabilities_message(usable))
     if request.wants("model") and not llm_configured():
         raise NoToolForRequest(
             "This request needs a language model: set LLM_BASE_URL. Without one I can work on drive files, "
             "web pages, e-mail and the calendar."
         )
-    draft = Draft(request, tools)
+    draft = Draft(request, usable)
     sources = _sources(draft, drive_names)
     products = _transforms(draft, sources, drive_names)
     _sinks(draft, sources, products, me)
     if not draft.steps:
-        raise NoToolForRequest(capabilities_message(tools))
+        raise NoToolForRequest(capabilities_message(usable))
     return {"steps": draft.steps, "entities": request.entities.as_dict(), "intents": sorted(request.intents)}
 
 
@@ -250,7 +255,7 @@ def _transforms(draft: Draft, sources: Sources, drive_names: Sequence[str] | Non
 
 def _sinks(draft: Draft, sources: Sources, products: list[int], me: str | None) -> None:
     request = draft.request
-    model = next((n for n in products if draft.steps[n - 1]["tool"] == _tool_for("llm.chat", draft.tools)), None)
+    model = next((n for n in products if draft.steps[n - 1]["tool"] == draft.tool_for("llm.chat")), None)
     material = [n for n in products if n != model] or [
         n for n in (sources.page, sources.listing, sources.search) if n is not None
     ]

@@ -3,7 +3,8 @@
 A plan is JSON: {"planner": ..., "steps": [{"number", "agent", "tool",
 "input", "depends_on", "optional", "description"}...]}. Steps are numbered
 1..N in order, depend only on earlier steps, use registered tools, and refer
-(with {"$step": N}) only to steps they depend on.
+(with {"$step": N}) only to steps they depend on. A tool is usable unless its
+plugin is disabled or the workspace switched it off (the tool catalogue page).
 """
 
 from __future__ import annotations
@@ -14,8 +15,11 @@ from typing import Any
 from orchestration.agents import agent_for_tool
 from orchestration.engine.references import references_of
 from plugins.state import disabled_tools
+from tenancy.models import Workspace
 from tools.base import Tool
 from tools.registry import registry
+from tools.services.workspace_tools import WorkspaceRef
+from tools.services.workspace_tools import disabled_tools as workspace_disabled_tools
 
 
 class PlanInvalid(ValueError):
@@ -24,17 +28,32 @@ class PlanInvalid(ValueError):
         self.problems = problems
 
 
-def plannable_tools(workspace_id: uuid.UUID | str | None = None) -> list[Tool]:
-    """The tools a plan may use: the registered ones but those of disabled plugins, and the workspace's own."""
-    disabled = disabled_tools()
-    return [tool for tool in registry.for_workspace(workspace_id) if tool.name not in disabled]
+def plannable_tools(workspace: WorkspaceRef | None = None) -> list[Tool]:
+    """The tools a plan may use: the registered ones and the workspace's own (its MCP servers'), but not
+    those of disabled plugins nor those the workspace switched off."""
+    disabled = disabled_tools() | workspace_disabled_tools(workspace)
+    return [tool for tool in registry.for_workspace(_workspace_id(workspace)) if tool.name not in disabled]
 
 
-def validate_plan(raw: Any, *, planner: str, workspace_id: uuid.UUID | str | None = None) -> dict[str, Any]:
+def _workspace_id(workspace: WorkspaceRef | None) -> uuid.UUID | str | None:
+    return workspace.pk if isinstance(workspace, Workspace) else workspace
+
+
+def refusal(workspace_id: uuid.UUID | str, tool: str) -> str | None:
+    """Why the engine must not run the tool in the workspace now (switched off since the plan was made), or None."""
+    if tool in registry and registry.origin(tool).startswith("plugin:") and tool in disabled_tools():
+        return f"{tool} cannot run: its plugin is disabled."
+    if tool in workspace_disabled_tools(workspace_id):
+        return f"{tool} cannot run: it is switched off in this workspace's tool catalogue."
+    return None
+
+
+def validate_plan(raw: Any, *, planner: str, workspace: WorkspaceRef | None = None) -> dict[str, Any]:
     """The plan in normal form, or PlanInvalid listing every problem found.
 
-    With `workspace_id`, the workspace's own tools (its MCP servers') count as known.
+    With `workspace`, its own tools (its MCP servers') are known, and a tool switched off there is a problem.
     """
+    workspace_id = _workspace_id(workspace)
     if not isinstance(raw, dict) or not isinstance(raw.get("steps"), list) or not raw["steps"]:
         raise PlanInvalid(['a plan is an object with a non-empty "steps" list'])
     problems: list[str] = []
@@ -48,6 +67,7 @@ def validate_plan(raw: Any, *, planner: str, workspace_id: uuid.UUID | str | Non
         for step in raw["steps"]
     )
     disabled = disabled_tools() if uses_plugins else frozenset()
+    switched_off = workspace_disabled_tools(workspace)
     for index, step in enumerate(raw["steps"], start=1):
         where = f"step {index}"
         if not isinstance(step, dict):
@@ -60,6 +80,8 @@ def validate_plan(raw: Any, *, planner: str, workspace_id: uuid.UUID | str | Non
             problems.append(f"{where} uses unknown tool {tool!r}")
         elif tool in disabled:
             problems.append(f"{where} uses {tool!r}, whose plugin is disabled")
+        elif tool in switched_off:
+            problems.append(f"{where} uses {tool!r}, which is switched off in this workspace")
         tool_input = step.get("input", {})
         if not isinstance(tool_input, dict):
             problems.append(f"{where} input must be an object")

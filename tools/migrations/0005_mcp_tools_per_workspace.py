@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('tenancy', '0006_api_tokens'),
-        ('tools', '0003_email_deliveries'),
+        ('tools', '0004_workspace_tool_settings'),
     ]
 
     operations = [
