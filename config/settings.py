@@ -206,7 +206,9 @@ ORCHESTRATE_MCP_REFRESH_SECONDS = env_float("ORCHESTRATE_MCP_REFRESH_SECONDS", 3
 # Without EMAIL_URL nothing is delivered: messages are kept as .eml files in the built-in outbox.
 vars().update(env_email("EMAIL_URL"))
 EMAIL_BACKEND = (
-    "django.core.mail.backends.smtp.EmailBackend" if env_str("EMAIL_URL", "") else "tools.outbox.OutboxBackend"
+    "django.core.mail.backends.smtp.EmailBackend"
+    if env_str("EMAIL_URL", "")
+    else "tools.integrations.email.outbox.OutboxBackend"
 )
 OUTBOX_DIR = Path(env_str("ORCHESTRATE_OUTBOX_DIR", str(VAR_DIR / "outbox")) or VAR_DIR / "outbox")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "orchestrate@localhost")

@@ -292,7 +292,7 @@ def _kept_message(world: World) -> str:
     from django.core.mail import EmailMessage
 
     from orchestration.models import ExecutionStep, StepStatus
-    from tools.outbox import OutboxBackend, outbox_file
+    from tools.integrations.email.outbox import OutboxBackend, outbox_file
 
     message_id = f"<{world.workspace.pk.hex}@orchestrate>"
     if not ExecutionStep.objects.filter(execution=world.running, tool="email.send").exists():

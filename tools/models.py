@@ -13,7 +13,7 @@ class ToolType(models.TextChoices):
     BUILTIN = "builtin", "Built-in"
     PLUGIN = "plugin", "Plugin"
     EXTERNAL = "external", "External tool server"
-    MCP = "mcp", "MCP server"
+    MCP = "mcp", "MCP server"  # rows kept by the MCP servers' discovery, named mcp.<server>.<tool>
 
 
 class ToolCatalog(models.Model):

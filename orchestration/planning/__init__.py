@@ -23,7 +23,7 @@ from orchestration.planning.questions import NeedsAnswer
 from orchestration.planning.rules import NoToolForRequest, plan_with_rules
 from orchestration.planning.schema import PlanInvalid, plannable_tools, validate_plan
 from tools.base import Tool, ToolError
-from tools.llm_client import chat, llm_configured
+from tools.integrations.llm.client import chat, llm_configured
 from tools.services.workspace_tools import WorkspaceRef
 
 logger = logging.getLogger(__name__)

@@ -39,13 +39,9 @@ def _workspace_id(workspace: WorkspaceRef | None) -> uuid.UUID | str | None:
     return workspace.pk if isinstance(workspace, Workspace) else workspace
 
 
-def refusal(workspace_id: uuid.UUID | str, tool: str) -> str | None:
-    """Why the engine must not run the tool in the workspace now (switched off since the plan was made), or None."""
-    if tool in registry and registry.origin(tool).startswith("plugin:") and tool in disabled_tools():
-        return f"{tool} cannot run: its plugin is disabled."
-    if tool in workspace_disabled_tools(workspace_id):
-        return f"{tool} cannot run: it is switched off in this workspace's tool catalogue."
-    return None
+def plugin_disabled(tool: str) -> bool:
+    """Whether the tool is a plugin's and the plugin is switched off (a query only for plugins' tools)."""
+    return tool in registry and registry.origin(tool).startswith("plugin:") and tool in disabled_tools()
 
 
 def validate_plan(raw: Any, *, planner: str, workspace: WorkspaceRef | None = None) -> dict[str, Any]:

@@ -15,8 +15,8 @@ from typing import Any
 from django.utils.text import slugify
 
 from tools.base import Stage, Tool, ToolCall, ToolInputError, ToolResult
-from tools.builtin.drive import drive_errors
 from tools.drive import DriveError, clean_name
+from tools.integrations.drive.tool import drive_errors
 
 PREVIEW_CHARS = 500
 
