@@ -9,16 +9,14 @@ plugin is disabled or the workspace switched it off (the tool catalogue page).
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from orchestration.agents import agent_for_tool
 from orchestration.engine.references import references_of
 from plugins.state import disabled_tools
-from tenancy.models import Workspace
 from tools.base import Tool
 from tools.registry import registry
-from tools.services.workspace_tools import WorkspaceRef
+from tools.services.workspace_tools import WorkspaceRef, workspace_id_of
 from tools.services.workspace_tools import disabled_tools as workspace_disabled_tools
 
 
@@ -32,11 +30,7 @@ def plannable_tools(workspace: WorkspaceRef | None = None) -> list[Tool]:
     """The tools a plan may use: the registered ones and the workspace's own (its MCP servers'), but not
     those of disabled plugins nor those the workspace switched off."""
     disabled = disabled_tools() | workspace_disabled_tools(workspace)
-    return [tool for tool in registry.for_workspace(_workspace_id(workspace)) if tool.name not in disabled]
-
-
-def _workspace_id(workspace: WorkspaceRef | None) -> uuid.UUID | str | None:
-    return workspace.pk if isinstance(workspace, Workspace) else workspace
+    return [tool for tool in registry.for_workspace(workspace_id_of(workspace)) if tool.name not in disabled]
 
 
 def plugin_disabled(tool: str) -> bool:
@@ -49,7 +43,7 @@ def validate_plan(raw: Any, *, planner: str, workspace: WorkspaceRef | None = No
 
     With `workspace`, its own tools (its MCP servers') are known, and a tool switched off there is a problem.
     """
-    workspace_id = _workspace_id(workspace)
+    workspace_id = workspace_id_of(workspace)
     if not isinstance(raw, dict) or not isinstance(raw.get("steps"), list) or not raw["steps"]:
         raise PlanInvalid(['a plan is an object with a non-empty "steps" list'])
     problems: list[str] = []

@@ -20,9 +20,8 @@ from typing import Any
 
 from django.db.models import Q, QuerySet
 
-from tenancy.models import Workspace
 from tools.models import ToolCatalog, ToolType
-from tools.services.workspace_tools import WorkspaceRef, settings_by_tool
+from tools.services.workspace_tools import WorkspaceRef, settings_by_tool, workspace_id_of
 
 MAX_QUERY = 200
 
@@ -144,7 +143,7 @@ def _rows(workspace: WorkspaceRef | None) -> QuerySet[ToolCatalog]:
     """The installation's tools and the workspace's own; never another workspace's."""
     mine = Q(workspace__isnull=True)
     if workspace is not None:
-        mine |= Q(workspace_id=workspace.pk if isinstance(workspace, Workspace) else workspace)
+        mine |= Q(workspace_id=workspace_id_of(workspace))
     return ToolCatalog.objects.filter(mine)
 
 
