@@ -33,6 +33,16 @@ def plannable_tools(workspace: WorkspaceRef | None = None) -> list[Tool]:
     return [tool for tool in registry.for_workspace(workspace_id_of(workspace)) if tool.name not in disabled]
 
 
+def _resolved(tool: Any, workspace_id: Any) -> Tool | None:
+    """The tool a step names, registered or the workspace's own; None when there is none."""
+    if not isinstance(tool, str):
+        return None
+    try:
+        return registry.resolve(tool, workspace_id)
+    except KeyError:
+        return None
+
+
 def plugin_disabled(tool: str) -> bool:
     """Whether the tool is a plugin's and the plugin is switched off (a query only for plugins' tools)."""
     return tool in registry and registry.origin(tool).startswith("plugin:") and tool in disabled_tools()
@@ -66,7 +76,8 @@ def validate_plan(raw: Any, *, planner: str, workspace: WorkspaceRef | None = No
         if step.get("number", index) != index:
             problems.append(f"{where} is numbered {step.get('number')!r}; steps are numbered 1..N in order")
         tool = step.get("tool")
-        if not isinstance(tool, str) or not registry.knows(tool, workspace_id):
+        found = _resolved(tool, workspace_id)
+        if found is None:
             problems.append(f"{where} uses unknown tool {tool!r}")
         elif tool in disabled:
             problems.append(f"{where} uses {tool!r}, whose plugin is disabled")
@@ -89,8 +100,8 @@ def validate_plan(raw: Any, *, planner: str, workspace: WorkspaceRef | None = No
         undeclared = references_of(tool_input) - set(depends_on)
         if undeclared:
             problems.append(f"{where} refers to steps {sorted(undeclared)} it does not depend on")
-        if isinstance(tool, str) and registry.knows(tool, workspace_id):
-            required = registry.resolve(tool, workspace_id).input_schema.get("required", [])
+        if found is not None:
+            required = found.input_schema.get("required", [])
             missing = [key for key in required if key not in tool_input]
             if missing:
                 problems.append(f"{where} ({tool}) lacks required input {missing}")
