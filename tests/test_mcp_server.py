@@ -16,7 +16,7 @@ from typing import Any
 import anyio
 import httpx2
 import pytest
-from mcp import Client
+from mcp import Client, MCPError
 from mcp.client.streamable_http import streamable_http_client
 
 from orchestration.models import ExecutionStatus
@@ -97,8 +97,9 @@ def test_it_refuses_a_client_without_a_valid_token(server, workspace_a):
         answer = httpx2.post(url, json=body, headers={**headers, "Accept": "application/json, text/event-stream"})
         assert answer.status_code == 401
         assert answer.headers["www-authenticate"].startswith("Bearer")
-    with pytest.raises(Exception):  # noqa: B017, PT011  (the SDK reports the refusal its own way)
+    with pytest.raises(ExceptionGroup) as refused:  # the SDK's task groups carry its error for the 401
         tool_names(url, "")
+    assert refused.group_contains(MCPError, match="Server returned an error response", depth=None)
 
 
 def test_it_keeps_another_workspaces_runs_invisible(server, alice, charlie, workspace_a, workspace_b):
