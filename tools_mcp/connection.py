@@ -8,9 +8,9 @@ loop of its own, ends it at the step's deadline and when the step is
 cancelled (closing the connection, which stops a stdio server).
 
 Failures become the tool contract's errors, with messages naming the server:
-not reachable or not starting is retryable; a server that goes away while a
-call is in flight is not (it may have acted, and a repeat could act twice);
-a tool's own error result is a plain failure.
+not reachable or not starting (or too slow to list its tools) is retryable;
+a call cut off or timed out in flight is not (the server may have acted, and
+a repeat could act twice); a tool's own error result is a plain failure.
 """
 
 from __future__ import annotations
@@ -163,7 +163,13 @@ def translate(server: McpServer, phase: str, exc: BaseException, trouble: Troubl
     if isinstance(exc, ToolError):
         return exc
     if isinstance(exc, TimeoutError):
-        return RetryableToolError(f"{where} did not answer within {timeout:.1f} seconds while {phase}.")
+        late = f"{where} did not answer within {timeout:.1f} seconds while {phase}."
+        # A call that timed out may have acted all the same: like one cut off, it is not repeated.
+        return (
+            ToolError(f"{late} It may or may not have acted, so the call is not repeated.")
+            if phase.startswith("calling")
+            else RetryableToolError(late)
+        )
     detail = exc.message if isinstance(exc, MCPError) else f"{type(exc).__name__}: {exc}"
     if trouble.refusals:
         detail += f", HTTP {trouble.refusals[-1]}"
