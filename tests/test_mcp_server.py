@@ -129,3 +129,14 @@ def test_it_lists_pending_approvals_and_offers_no_way_to_decide_them(server, ali
     assert "approve" in json.dumps(answer)  # an unknown tool: nothing decided
     mine.refresh_from_db()
     assert mine.status == ApprovalStatus.PENDING
+
+
+def test_it_limits_requests_per_token(alice, workspace_a):
+    token = create_token(alice, "mcp client").secret
+    body = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}
+    headers = {"Authorization": f"Bearer {token}", "Accept": "application/json, text/event-stream"}
+    with live_server(ORCHESTRATE_EMBEDDED_SCHEDULER="false", API_RATE_LIMIT="3/min") as limited:
+        answers = [httpx2.post(endpoint(limited, workspace_a), json=body, headers=headers) for _ in range(4)]
+    assert all(answer.status_code != 429 for answer in answers[:3])
+    assert answers[3].status_code == 429
+    assert "3/min" in answers[3].text

@@ -4,7 +4,8 @@ Requests under /mcp/ are answered here rather than by Django (config/asgi.py
 routes them), inside the same request-body limit. Each must carry a personal
 API token (`Authorization: Bearer orc_...`) of a member of the workspace in
 the URL; without one the answer is 401, and a workspace the token's user is
-not in is a 404, as if it did not exist. The host is checked against
+not in is a 404, as if it did not exist; past the REST API's request limit
+per token (API_RATE_LIMIT) it is a 429. The host is checked against
 ALLOWED_HOSTS like any request. The SDK's session manager runs stateless
 (every POST stands alone, answered with JSON), so any server process can
 answer any request; it is started on the first request, since daphne sends
@@ -24,6 +25,7 @@ from django.conf import settings
 from django.http.request import split_domain_port, validate_host
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
+from rest_framework.throttling import SimpleRateThrottle
 
 from config.body_limits import limits
 from tenancy.access import role_of
@@ -34,13 +36,28 @@ PREFIX = "/mcp/"
 _PATH = re.compile(r"^/mcp/(?P<workspace>[0-9a-fA-F-]{36})/?$")
 
 
+class TokenThrottle(SimpleRateThrottle):
+    """The REST API's request limit (API_RATE_LIMIT), counted per token for this endpoint."""
+
+    scope = "token"
+
+    def __init__(self, token_id: uuid.UUID) -> None:
+        super().__init__()
+        self.token_id = token_id
+
+    def get_cache_key(self, request: Any, view: Any) -> str:
+        return self.cache_format % {"scope": "mcp", "ident": f"token:{self.token_id}"}
+
+
 def identify(secret: str, workspace_id: uuid.UUID) -> tuple[Caller | None, int]:
-    """The caller for a token in a workspace, or None and the status to answer (401, 404)."""
+    """The caller for a token in a workspace, or None and the status to answer (401, 404, 429)."""
     token = authenticate(secret)
     if token is None:
         return None, 401
     if role_of(token.user, workspace_id) is None:
         return None, 404
+    if not TokenThrottle(token.pk).allow_request(None, None):  # type: ignore[arg-type]  # keyed by the token alone
+        return None, 429
     return Caller(user_id=token.user.pk, workspace_id=workspace_id), 200
 
 
@@ -114,6 +131,8 @@ class McpEndpoint:
             if status == 401:
                 challenge = [(b"www-authenticate", b'Bearer realm="orchestrate-mcp"')]
                 await _answer(send, 401, "Send a personal API token: Authorization: Bearer orc_...", challenge)
+            elif status == 429:
+                await _answer(send, 429, f"Too many requests for this token (limit {settings.API_RATE_LIMIT}).")
             else:
                 await _answer(send, 404, "No such workspace.")
             return
