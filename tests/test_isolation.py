@@ -27,6 +27,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 
 from config.routing import websocket_urlpatterns
+from learning.models import ExecutionFeedback, LearnedPattern, PatternType, PromptVersion, RunRating
 from orchestration import events
 from orchestration.engine.runs import submit
 from orchestration.models import Execution, ExecutionStatus, ExecutionStep
@@ -36,6 +37,7 @@ from tenancy.roles import ResourceType
 from tenancy.tokens import create_token
 from tests.factories.tenancy import UserFactory
 from tests.support.engine import wait_for
+from tests.support.polling import eventually
 from tests.support.runs import critical_run
 from tests.support.sockets import socket_headers, socket_stack
 from tools.drive import WorkspaceDrive
@@ -43,6 +45,7 @@ from tools.frozen import freeze
 from tools.models import ToolCatalog, ToolType, WorkspaceToolSetting
 from tools.services.workspace_tools import change_tool_setting
 from tools_mcp.models import McpServer, Transport
+from versioning.models import ABTest, ABTestStatus, PlanVersion
 from webhooks.services import create_webhook
 
 pytestmark = pytest.mark.usefixtures("engine")
@@ -107,7 +110,31 @@ def a_objects(alice, bob, charlie, workspace_a, workspace_b):
         metadata={"server_id": str(mcp_server.pk), "server": "zebracorn", "tool": "audit", "available": True},
         last_discovered_at=timezone.now(),
     )
+    # What learning keeps of A: the patterns mined from the report run (once learning has read it, so the
+    # walk sees them still), a pattern made here and an A/B test.
+    eventually(
+        lambda: ExecutionFeedback.objects.filter(execution=report, learned_at__isnull=False).exists(),
+        what="learning to read the report run",
+    )
+    pattern, _ = LearnedPattern.objects.get_or_create(
+        workspace=workspace_a,
+        pattern_type=PatternType.REQUEST_PLAN,
+        key="zebracorn",
+        defaults={"description": "zebracorn -> Analysis", "signature": "en|analyse|files", "plan_template": []},
+    )
+    test = ABTest.objects.create(
+        workspace=workspace_a,
+        name="Zebracorn plans",
+        subject="en|analyse|files",
+        variant_a={"label": "zebracorn one", "template": []},
+        variant_b={"label": "zebracorn two", "template": []},
+        status=ABTestStatus.RUNNING,
+        results={"decided": True, "leader": "B", "p_value": 0.001, "alpha": 0.05, "A": {}, "B": {}},
+        auto_promote=False,
+    )
     return {
+        "pattern": pattern,
+        "ab_test": test,
         "workspace": workspace_a,
         "mcp_server": mcp_server,
         "invitation": invitation,
@@ -145,7 +172,15 @@ def fill_values(name: str, converter: str | None, route: str, a: dict[str, Any])
         "permission_id": [str(a["grant"].pk)],
         "server_id": [str(a["mcp_server"].pk)],
         "name": [FILE, "data/zebracorn_sales_q2.csv", "reports/summarise-the-sales-csv-files.md"],
+        "pattern_id": [str(a["pattern"].pk)],
+        "test_id": [str(a["ab_test"].pk)],
+        "version": ["1"],
     }
+    # Prompts are shared by every workspace, not A's: charlie may read them.
+    if name == "agent_id":
+        return [("planner", False)]
+    if name == "version_id":
+        return [(str(PromptVersion.objects.get(agent_id="planner", version=1).pk), False)]
     if name == "workspace_id":
         return [(str(a["workspace"].pk), True), (str(a["own_workspace"].pk), False)]
     if name in by_name:
@@ -223,6 +258,10 @@ def a_state(a: dict[str, Any]) -> dict[str, Any]:
             for server in McpServer.objects.filter(workspace=workspace)
         ),
         "mcp_tools": sorted(ToolCatalog.objects.filter(workspace=workspace).values_list("name", "last_discovered_at")),
+        "patterns": sorted(LearnedPattern.objects.filter(workspace=workspace).values_list("pk", "enabled")),
+        "ab_tests": sorted(ABTest.objects.filter(workspace=workspace).values_list("pk", "status")),
+        "ratings": sorted(RunRating.objects.filter(execution__workspace=workspace).values_list("pk", "rating")),
+        "plan_versions": sorted(PlanVersion.objects.filter(plan__workspace=workspace).values_list("pk", "version")),
         "tool_settings": sorted(
             WorkspaceToolSetting.objects.filter(workspace=workspace).values_list(
                 "tool_name", "enabled", "approval_waived"
