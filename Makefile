@@ -15,9 +15,16 @@ PHOENIX_VERSION := 20.26.1
 ST_VENV := .venv-schemathesis
 ST_STAMP := $(ST_VENV)/.installed
 
-.PHONY: setup browser services prometheus otel-receiver schemathesis run test typecheck lint format screenshots clean
+.PHONY: setup gettext browser services prometheus otel-receiver schemathesis run test typecheck lint format screenshots clean
 
-setup: $(STAMP)
+# The translation catalogues, compiled in pure Python (tenancy/management/commands/compilecatalogues.py):
+# running the console needs no GNU gettext.
+MO_FILES := $(patsubst %.po,%.mo,$(wildcard locale/*/LC_MESSAGES/django.po))
+
+setup: $(STAMP) $(MO_FILES)
+
+locale/%/LC_MESSAGES/django.mo: locale/%/LC_MESSAGES/django.po $(STAMP)
+	$(PY) manage.py compilecatalogues
 
 # The example plugin is its own package (as a third-party plugin would be); the tests use it installed.
 EXAMPLE_PLUGIN := plugins/examples/chatops
@@ -52,6 +59,18 @@ browser:
 	    || echo "note: could not install chromium; the browser tests will skip (and fail in CI)"; \
 	else \
 	  echo "note: $(CHROMIUM) is missing; install it (sudo apt-get install chromium) or the browser tests skip"; \
+	fi
+
+# The translation check (tests/test_i18n.py) runs Django's makemessages, which needs GNU gettext's
+# xgettext and msgmerge. Installed here when missing and we are root; otherwise a note, and that test skips.
+gettext:
+	@if command -v xgettext >/dev/null && command -v msgmerge >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "Installing gettext for the translation check (apt-get)..."; \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gettext >/dev/null; } \
+	    || echo "note: could not install gettext; the translation check will skip (and fail in CI)"; \
+	else \
+	  echo "note: xgettext is missing; install it (sudo apt-get install gettext) or the translation check skips"; \
 	fi
 
 # The fault tests start private Redis and PostgreSQL servers on spare ports (never
@@ -90,7 +109,7 @@ $(PHOENIX_VENV)/.installed:
 # workers (`services`) and drive Chromium against a server (`browser`) run after, one at a time.
 TEST_WORKERS ?= auto
 # Both passes run even when the first fails, so one run reports every failure.
-test: setup browser services prometheus otel-receiver schemathesis
+test: setup gettext browser services prometheus otel-receiver schemathesis
 	@$(PY) -m pytest -n $(TEST_WORKERS) -m "not services and not browser"; parallel=$$?; \
 	$(PY) -m pytest -m "services or browser"; serial=$$?; \
 	test $$parallel -eq 0 && test $$serial -eq 0

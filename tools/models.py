@@ -4,14 +4,15 @@ import uuid
 from typing import ClassVar
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from tenancy.scoping import TenantQuerySet
 
 
 class ToolType(models.TextChoices):
-    BUILTIN = "builtin", "Built-in"
-    PLUGIN = "plugin", "Plugin"
-    EXTERNAL = "external", "External tool server"
+    BUILTIN = "builtin", _("Built-in")
+    PLUGIN = "plugin", _("Plugin")
+    EXTERNAL = "external", _("External tool server")
 
 
 class ToolCatalog(models.Model):
@@ -70,9 +71,9 @@ class CalendarEvent(models.Model):
 
 
 class DeliveryStatus(models.TextChoices):
-    PREPARED = "prepared", "Prepared (nothing handed over yet)"
-    SENDING = "sending", "Handing over (outcome unknown if the worker died here)"
-    SENT = "sent", "Sent"
+    PREPARED = "prepared", _("Prepared (nothing handed over yet)")
+    SENDING = "sending", _("Handing over (outcome unknown if the worker died here)")
+    SENT = "sent", _("Sent")
 
 
 class EmailDelivery(models.Model):

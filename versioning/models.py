@@ -4,6 +4,7 @@ import uuid
 from typing import ClassVar
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from tenancy.scoping import TenantQuerySet
 
@@ -40,9 +41,9 @@ class PlanVersion(models.Model):
 
 
 class ABTestStatus(models.TextChoices):
-    DRAFT = "draft", "Draft"
-    RUNNING = "running", "Running"
-    COMPLETED = "completed", "Completed"
+    DRAFT = "draft", _("Draft")
+    RUNNING = "running", _("Running")
+    COMPLETED = "completed", _("Completed")
 
 
 class ABTest(models.Model):

@@ -23,6 +23,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from orchestration.engine.runs import submit
 from orchestration.models import Execution
@@ -57,7 +58,7 @@ def may_manage(user: AnyUser, webhook: Webhook) -> bool:
 
 def _require_manage(user: AnyUser, webhook: Webhook) -> None:
     if not may_manage(user, webhook):
-        raise PermissionDenied("Only the webhook's creator, workspace owners and admins may change it.")
+        raise PermissionDenied(_("Only the webhook's creator, workspace owners and admins may change it."))
 
 
 def next_slot_after(webhook: Webhook, moment: datetime) -> datetime | None:
@@ -86,7 +87,9 @@ def create_webhook(
 ) -> Created:
     """A new webhook run as `user`, with its secret (the only time it is shown)."""
     if not may_create(user, workspace):
-        raise PermissionDenied(f"You may not create webhooks in {workspace.name}: viewers can only look.")
+        raise PermissionDenied(
+            _("You may not create webhooks in %(name)s: viewers can only look.") % {"name": workspace.name}
+        )
     if trigger_type not in TriggerType.values:
         raise ConfigInvalid(f"The trigger type must be one of {', '.join(TriggerType.values)}.")
     name = (name or "").strip()
@@ -95,7 +98,7 @@ def create_webhook(
     if Webhook.objects.filter(workspace=workspace, name=name).exists():
         raise ConfigInvalid(f"{workspace.name} already has a webhook named {name!r}.")
     if user.pk is None:
-        raise PermissionDenied("Sign in to create webhooks.")
+        raise PermissionDenied(_("Sign in to create webhooks."))
     secret = signing.new_secret()
     webhook = Webhook(
         user_id=user.pk,

@@ -275,7 +275,8 @@ def _sinks(draft: Draft, sources: Sources, products: list[int], me: str | None) 
             {
                 "title": title,
                 "sections": [{"$step": number} for number in material],
-                "filename": f"reports/{slugify(title)[:60] or 'report'}.md",
+                "filename": f"reports/{slugify(title, allow_unicode=True)[:60] or 'report'}.md",
+                "language": request.language.code,
             },
             _("Write the report"),
         )
