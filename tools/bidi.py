@@ -24,7 +24,8 @@ RTL_LETTER = re.compile(r"[\u0590-\u05ff\u0600-\u06ff\ufb1d-\ufdff\ufe70-\ufeff]
 LATIN_LETTER = re.compile(r"[A-Za-z]")
 # What stays left to right inside right-to-left text: links, addresses, file names, code-ish tokens.
 LTR_PIECE = re.compile(
-    r"https?://[^\s<>\"']+|[\w.+-]+@[\w-]+(?:\.[\w-]+)+|[\w./-]+\.(?:csv|tsv|json|txt|md|log|markdown|pdf)\b",
+    r"https?://[^\s<>\"']+|[A-Za-z0-9_.+-]+@[\w-]+(?:\.[\w-]+)+"
+    r"|[A-Za-z0-9_][A-Za-z0-9_./-]*\.(?:csv|tsv|json|txt|md|log|markdown|pdf)\b",
     re.IGNORECASE,
 )
 RLM, LRI, PDI = "\u200f", "\u2066", "\u2069"
@@ -36,8 +37,10 @@ def has_rtl(text: str) -> bool:
 
 
 def is_rtl(text: str) -> bool:
-    """Whether the text reads right to left: more right-to-left letters than Latin ones."""
-    return len(RTL_LETTER.findall(text or "")) >= max(1, len(LATIN_LETTER.findall(text or "")))
+    """Whether the text reads right to left: more right-to-left letters than Latin ones (links,
+    addresses and file names not counted: they are Latin in any language)."""
+    words = LTR_PIECE.sub(" ", text or "")
+    return len(RTL_LETTER.findall(words)) >= max(1, len(LATIN_LETTER.findall(words)))
 
 
 def _isolate(line: str) -> str:

@@ -60,7 +60,8 @@ def _is_file_list(section: Any) -> bool:
 
 
 def render_analysis(section: dict[str, Any]) -> list[str]:
-    lines = [f"## {_('Data')}", ""]
+    heading = _("Data")
+    lines = [f"## {heading}", ""]
     for table in section["files"]:
         columns = table.get("columns") or {}
         rows_count = int(table.get("rows", 0) or 0)
@@ -75,7 +76,8 @@ def render_analysis(section: dict[str, Any]) -> list[str]:
         lines += _table([_("Column"), _("Type"), _("Min"), _("Max"), _("Mean"), _("Sum"), _("Missing")], rows)
     totals = section.get("totals") or {}
     if totals and len(section["files"]) > 1:
-        lines += [f"### {_('Totals across files')}", ""]
+        totals_heading = _("Totals across files")
+        lines += [f"### {totals_heading}", ""]
         rows = [
             [name, t.get("sum"), t.get("mean"), t.get("min"), t.get("max"), t.get("count"), len(t.get("files", []))]
             for name, t in totals.items()
@@ -105,13 +107,15 @@ def render_section(section: Any) -> list[str]:
         if _is_analysis(section):
             return render_analysis(section)
         if isinstance(section.get("summary"), str):
-            return [f"## {_('Summary')}", "", section["summary"].strip(), ""]
+            heading = _("Summary")
+            return [f"## {heading}", "", section["summary"].strip(), ""]
         if isinstance(section.get("content"), str):
             return [section["content"].strip(), ""]
         if isinstance(section.get("text"), str):
             return [section["text"].strip(), ""]
         if _is_file_list(section):
-            lines = [f"## {_('Files')}", ""]
+            heading = _("Files")
+            lines = [f"## {heading}", ""]
             lines += [f"- {f['name']}" + (f" ({_size(f['size'])})" if "size" in f else "") for f in section["files"]]
             return [*lines, ""]
     if isinstance(section, list) and all(isinstance(item, str) for item in section):
