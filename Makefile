@@ -15,7 +15,7 @@ PHOENIX_VERSION := 20.26.1
 ST_VENV := .venv-schemathesis
 ST_STAMP := $(ST_VENV)/.installed
 
-.PHONY: setup gettext browser services prometheus otel-receiver schemathesis run test typecheck lint format screenshots clean
+.PHONY: setup system-packages browser services prometheus test-deps otel-receiver schemathesis run test typecheck lint format screenshots clean
 
 # The translation catalogues, compiled in pure Python (tenancy/management/commands/compilecatalogues.py):
 # running the console needs no GNU gettext.
@@ -48,54 +48,36 @@ $(ST_STAMP): requirements-schemathesis.txt
 run: setup
 	$(PY) manage.py serve --host $(HOST) --port $(PORT)
 
-# The browser tests drive Debian's Chromium (Playwright cannot download its own
-# offline). Installed here when missing and we are root; otherwise a note, and
-# those tests skip (in CI a skip is a failure, see tests/conftest.py).
-browser:
-	@if [ -x $(CHROMIUM) ]; then :; \
+# Debian packages the tests drive: Chromium (browser tests; Playwright cannot download
+# its own offline), redis-server and PostgreSQL's server binaries (the fault tests start
+# private servers on spare ports, never the machine's own), Prometheus (the scrape
+# test) and GNU gettext (the translation check runs Django's makemessages, tests/test_i18n.py).
+# Whatever is missing is installed in one apt-get when we are root; otherwise a
+# note, and the tests that need it skip (in CI a skip is a failure, see tests/conftest.py).
+system-packages:
+	@missing=""; recommends_off=""; \
+	[ -x $(CHROMIUM) ] || missing="$$missing chromium"; \
+	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
+	ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	command -v xgettext >/dev/null && command -v msgmerge >/dev/null || missing="$$missing gettext"; \
+	[ -x $(PROMETHEUS) ] || recommends_off="prometheus"; \
+	if [ -z "$$missing$$recommends_off" ]; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	  echo "Installing chromium for the browser tests (apt-get)..."; \
-	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
-	    || echo "note: could not install chromium; the browser tests will skip (and fail in CI)"; \
+	  echo "Installing$$missing $$recommends_off for the tests (apt-get, once)..."; \
+	  { apt-get update -qq \
+	    && { [ -z "$$missing" ] || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; } \
+	    && { [ -z "$$recommends_off" ] || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$recommends_off >/dev/null; }; } \
+	    || echo "note: could not install$$missing $$recommends_off; the tests that need them skip (and fail in CI)"; \
 	else \
-	  echo "note: $(CHROMIUM) is missing; install it (sudo apt-get install chromium) or the browser tests skip"; \
+	  echo "note: missing$$missing $$recommends_off (sudo apt-get install$$missing $$recommends_off); the tests that need them skip"; \
 	fi
 
-# The translation check (tests/test_i18n.py) runs Django's makemessages, which needs GNU gettext's
-# xgettext and msgmerge. Installed here when missing and we are root; otherwise a note, and that test skips.
-gettext:
-	@if command -v xgettext >/dev/null && command -v msgmerge >/dev/null; then :; \
-	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	  echo "Installing gettext for the translation check (apt-get)..."; \
-	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gettext >/dev/null; } \
-	    || echo "note: could not install gettext; the translation check will skip (and fail in CI)"; \
-	else \
-	  echo "note: xgettext is missing; install it (sudo apt-get install gettext) or the translation check skips"; \
-	fi
+# The names the docs and older habits use for parts of the above.
+browser services prometheus: system-packages
 
-# The fault tests start private Redis and PostgreSQL servers on spare ports (never
-# the machine's own), so they need the server binaries. Installed here when
-# missing and we are root; otherwise a note, and those tests skip (fail in CI).
-services:
-	@if command -v redis-server >/dev/null && ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then :; \
-	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	  echo "Installing redis-server and postgresql for the fault tests (apt-get)..."; \
-	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server postgresql >/dev/null; } \
-	    || echo "note: could not install redis-server and postgresql; the fault tests will skip (and fail in CI)"; \
-	else \
-	  echo "note: redis-server or PostgreSQL's server binaries are missing; the fault tests skip"; \
-	fi
-
-# The monitoring test scrapes /metrics with a real Prometheus server: Debian's package, installed like chromium.
-prometheus:
-	@if [ -x $(PROMETHEUS) ]; then :; \
-	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	  echo "Installing prometheus for the monitoring tests (apt-get)..."; \
-	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; } \
-	    || echo "note: could not install prometheus; its test will skip (and fail in CI)"; \
-	else \
-	  echo "note: $(PROMETHEUS) is missing; install it (sudo apt-get install prometheus) or its test skips"; \
-	fi
+# Everything `make test` needs, fetched side by side (apt and three pip installs).
+test-deps:
+	@$(MAKE) --no-print-directory -j4 setup system-packages otel-receiver schemathesis
 
 otel-receiver: $(PHOENIX_VENV)/.installed
 
@@ -105,13 +87,22 @@ $(PHOENIX_VENV)/.installed:
 	$(PHOENIX_VENV)/bin/python -m pip install --quiet --disable-pip-version-check arize-phoenix==$(PHOENIX_VERSION)
 	touch $@
 
-# Independent tests run on every core (pytest-xdist); the ones that kill and restart Celery
-# workers (`services`) and drive Chromium against a server (`browser`) run after, one at a time.
+# Independent tests run on every core (pytest-xdist); the rest run after, one at a time.
+# Which ones depends on the database, as the run modes do (README, "Run modes"):
+# on SQLite (the embedded default) the `browser` tests drive Chromium against a real
+# server; on PostgreSQL (DATABASE_URL=postgres://..., the distributed mode's database)
+# the `services` tests kill and restart Celery workers, beat, Redis and PostgreSQL
+# (the crash suite among them). Celery workers over SQLite is not a supported setup.
 TEST_WORKERS ?= auto
+ifneq ($(filter postgres%,$(DATABASE_URL)),)
+SERIAL_TESTS := services
+else
+SERIAL_TESTS := browser and not services
+endif
 # Both passes run even when the first fails, so one run reports every failure.
-test: setup gettext browser services prometheus otel-receiver schemathesis
+test: test-deps
 	@$(PY) -m pytest -n $(TEST_WORKERS) -m "not services and not browser"; parallel=$$?; \
-	$(PY) -m pytest -m "services or browser"; serial=$$?; \
+	$(PY) -m pytest -m "$(SERIAL_TESTS)"; serial=$$?; \
 	test $$parallel -eq 0 && test $$serial -eq 0
 
 # Refresh the screenshots the docs show (test runs write theirs to test-artifacts/screenshots/).

@@ -18,7 +18,6 @@ from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.test import Client
 
-from monitoring.log_handler import flush_database_logs
 from orchestration import events
 from orchestration.engine.runs import submit
 from orchestration.events import publish_execution
@@ -170,13 +169,6 @@ def test_it_stops_sending_to_a_member_removed_from_the_workspace(bob, workspace_
     async_to_sync(run)()
 
 
-@pytest.fixture
-def no_planning(monkeypatch):
-    monkeypatch.setattr("orchestration.engine.runs.enqueue_plan", lambda execution_id, then=None: None)
-    yield
-    flush_database_logs()
-
-
 def _live_url(user, query: str = "") -> str:
     """The stream the list page connects to, as the page renders it (with its filters and render time)."""
     client = Client()
@@ -188,7 +180,6 @@ def _live_url(user, query: str = "") -> str:
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.usefixtures("no_planning")
 def test_it_brings_a_teammates_new_run_to_the_top_of_the_list_and_updates_it(alice, bob, charlie, workspace_a):
     old = ExecutionFactory.create(workspace=workspace_a, user=alice, request="Listed before")
     alice_headers, charlie_headers = socket_headers(alice), socket_headers(charlie)
@@ -211,9 +202,11 @@ def test_it_brings_a_teammates_new_run_to_the_top_of_the_list_and_updates_it(ali
                 frames["all"].append(await watcher.receive_from(timeout=5))
                 frames["failed"].append(await filtered.receive_from(timeout=5))
 
-            execution = await database_sync_to_async(submit)(
-                user=bob, workspace=workspace_a, request_text="Bob's <i>run</i>"
+            # A new run as the engine publishes it, held still (no planner) so each frame is the test's doing.
+            execution = await database_sync_to_async(ExecutionFactory.create)(
+                user=bob, workspace=workspace_a, request="Bob's <i>run</i>"
             )
+            await database_sync_to_async(publish_execution)(execution.pk)
             frames["all"].append(await watcher.receive_from(timeout=5))
             frames["failed"].append(await filtered.receive_from(timeout=5))
             await change(execution.pk, status=ExecutionStatus.RUNNING, total_steps=3, current_step=1)

@@ -57,7 +57,7 @@ def test_it_finds_a_string_left_unmarked(tmp_path):
     assert unmarked_strings(template) == ['title="Plain title"', "Plain text"]
 
 
-@pytest.mark.skipif(not shutil.which("xgettext"), reason="makemessages needs GNU gettext (make gettext)")
+@pytest.mark.skipif(not shutil.which("xgettext"), reason="makemessages needs GNU gettext (make system-packages)")
 def test_it_has_a_hebrew_translation_for_every_marked_string(tmp_path, monkeypatch):
     """makemessages run into a copy of the catalogue: any msgid it finds without a translation fails."""
     target = tmp_path / "locale" / "he" / "LC_MESSAGES"

@@ -39,6 +39,8 @@ from tests.support.runs import critical_run
 from tests.support.sockets import socket_headers, socket_stack
 from tools.drive import WorkspaceDrive
 from tools.frozen import freeze
+from tools.models import WorkspaceToolSetting
+from tools.services.workspace_tools import change_tool_setting
 from webhooks.services import create_webhook
 
 pytestmark = pytest.mark.usefixtures("engine")
@@ -88,6 +90,8 @@ def a_objects(alice, bob, charlie, workspace_a, workspace_b):
     invitation = WorkspaceInvitation.objects.create(
         workspace=workspace_a, identifier="dave", user=UserFactory.create(username="dave"), role="viewer"
     )
+    # A tool switched off in A: charlie's catalogue shows and changes only his workspace's switches.
+    change_tool_setting(alice, workspace_a, "web.get", enabled=False)
     webhook = create_webhook(
         alice, workspace_a, name="Zebracorn orders", trigger_type="http", action_config={"request": "Hi"}
     ).webhook
@@ -200,6 +204,11 @@ def a_state(a: dict[str, Any]) -> dict[str, Any]:
         ),
         "files": sorted(f.name for f in WorkspaceDrive(workspace.pk).list()),
         "invitations": sorted(WorkspaceInvitation.objects.filter(workspace=workspace).values_list("pk", "role")),
+        "tool_settings": sorted(
+            WorkspaceToolSetting.objects.filter(workspace=workspace).values_list(
+                "tool_name", "enabled", "approval_waived"
+            )
+        ),
     }
 
 

@@ -21,6 +21,7 @@ from django.urls import get_resolver
 
 from config.routing import websocket_urlpatterns
 from orchestration.models import Execution, ExecutionStatus
+from plugins.models import Plugin
 from safety.models import ApprovalStatus, PendingApproval
 from tenancy.models import ApiToken, WorkspaceInvitation, WorkspaceMember, WorkspacePermission
 from tenancy.roles import Action, Role
@@ -40,6 +41,7 @@ from tests.support.views import (
     url_routes,
 )
 from tools.frozen import freeze
+from tools.services.workspace_tools import is_tool_enabled
 from webhooks.models import FiringSource, Webhook, WebhookExecution
 from webhooks.services import create_webhook
 
@@ -350,6 +352,91 @@ class TestCalendarPage(ViewTests):
 
     def url(self, world: World) -> str:
         return "/orchestrate/calendar/"
+
+
+# --- the tool catalogue (tools.views) and the plugins page (plugins.views) ---
+
+
+class TestToolCatalogue(ViewTests, HtmxFragmentTests):
+    route = "tools/"
+    action = None  # the tools are the installation's: everyone signed in sees the catalogue
+    scoped = False
+    htmx_headers: ClassVar[dict[str, str]] = {**HTMX, "HX-Target": "tool-catalogue"}
+    fragment_marker = 'id="tool-catalogue"'
+
+    def url(self, world: World) -> str:
+        return "/tools/?q=drive"
+
+    def allowed(self, response: HttpResponse, world: World) -> bool:
+        return response.status_code == 200 and "drive.search" in body(response)
+
+
+class TestToolSetting(ViewTests):
+    route = "tools/<str:name>/setting/"
+    method = "POST"
+    action = Action.MANAGE_SETTINGS
+    scoped = False  # the tool is the installation's; the switch is in the user's current workspace
+
+    def url(self, world: World) -> str:
+        return "/tools/web.get/setting/"
+
+    def data(self, world: World) -> dict[str, Any]:
+        return {"enabled": "0"}
+
+    def allowed(self, response: HttpResponse, world: World) -> bool:
+        return response.status_code == 302 and not is_tool_enabled(world.workspace, "web.get")
+
+    def refused(self, response: HttpResponse, world: World) -> bool:
+        return response.status_code == 403 and is_tool_enabled(world.workspace, "web.get")
+
+
+class TestPluginsPage(ViewTests):
+    route = "plugins/"
+    # Superusers and owners of any workspace; owners only is the one action only owners have.
+    # Superusers: tests/test_plugins_page.py.
+    action = Action.DELETE_WORKSPACE
+    scoped = False
+
+    def url(self, world: World) -> str:
+        return "/plugins/"
+
+    def allowed(self, response: HttpResponse, world: World) -> bool:
+        return response.status_code == 200 and 'id="plugin-chatops"' in body(response)
+
+
+SUPERUSERS_ONLY = "superuser"  # no workspace role has it: plugins act on every workspace
+
+
+class TestPluginToggle(ViewTests):
+    route = "plugins/<str:name>/toggle/"
+    method = "POST"
+    action = SUPERUSERS_ONLY
+    scoped = False
+
+    def url(self, world: World) -> str:
+        return "/plugins/chatops/toggle/"
+
+    def data(self, world: World) -> dict[str, Any]:
+        return {"enabled": "0"}
+
+    def refused(self, response: HttpResponse, world: World) -> bool:
+        return response.status_code == 403 and not Plugin.objects.filter(enabled=False, name="chatops").exists()
+
+
+class TestPluginSettings(ViewTests):
+    route = "plugins/<str:name>/settings/"
+    method = "POST"
+    action = SUPERUSERS_ONLY
+    scoped = False
+
+    def url(self, world: World) -> str:
+        return "/plugins/chatops/settings/"
+
+    def data(self, world: World) -> dict[str, Any]:
+        return {"settings": '{"webhook_url": "https://taken.example"}'}
+
+    def refused(self, response: HttpResponse, world: World) -> bool:
+        return response.status_code == 403 and not Plugin.objects.filter(config__has_key="webhook_url").exists()
 
 
 # --- the approvals queue (safety.views) ---

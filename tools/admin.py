@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from tenancy.admin_scoping import ScopedSystemWrittenAdmin, SuperuserOnlyAdmin
-from tools.models import CalendarEvent, EmailDelivery, ToolCatalog
+from tenancy.admin_scoping import ScopedSystemWrittenAdmin, SuperuserOnlyAdmin, WorkspaceScopedAdmin
+from tools.models import CalendarEvent, EmailDelivery, ToolCatalog, WorkspaceToolSetting
 
 
 @admin.register(ToolCatalog)
@@ -30,3 +30,13 @@ class EmailDeliveryAdmin(ScopedSystemWrittenAdmin):
     list_filter = ["status"]
     search_fields = ["message_id", "execution__id"]
     raw_id_fields = ["execution"]
+
+
+@admin.register(WorkspaceToolSetting)
+class WorkspaceToolSettingAdmin(WorkspaceScopedAdmin):
+    """A workspace's tools switched off or marked safe; owners and admins change them (also on the catalogue page)."""
+
+    list_display = ["tool_name", "workspace", "enabled", "approval_waived", "updated_by", "updated_at"]
+    list_filter = ["enabled", "approval_waived", "workspace"]
+    search_fields = ["tool_name"]
+    readonly_fields = ["updated_by", "updated_at"]

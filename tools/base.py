@@ -103,6 +103,8 @@ class Tool(ABC):
     cache_ttl_seconds: ClassVar[int] = 3600
     side_effects: ClassVar[bool] = False  # changes something outside the run
     rate_limit: ClassVar[tuple[str, str] | None] = None  # (integration, operation) bucket
+    # What `resources()` locks, said for people (the catalogue shows it), e.g. "the drive file it writes".
+    locks: ClassVar[str] = ""
 
     def resources(self, tool_input: dict[str, Any], workspace_id: str) -> list[str]:
         """Ids of shared resources the call must lock while it runs."""
@@ -149,4 +151,5 @@ class Tool(ABC):
             "cacheable": cls.cacheable,
             "side_effects": cls.side_effects,
             "rate_limit": list(cls.rate_limit) if cls.rate_limit else None,
+            "locks": cls.locks or ("shared resources" if cls.resources is not Tool.resources else ""),
         }

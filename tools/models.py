@@ -3,6 +3,7 @@ from __future__ import annotations
 import uuid
 from typing import ClassVar
 
+from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -32,6 +33,41 @@ class ToolCatalog(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class WorkspaceToolSetting(models.Model):
+    """A workspace's choice about one tool: switched off there, or its approval waived there.
+
+    No row means the defaults: the tool is enabled and its critical calls need
+    approval. Keyed by the tool's catalogue name (not a foreign key) so a
+    setting outlives the tool's catalogue row being renamed or a plugin or
+    tool server going away and coming back; `tools.services.workspace_tools`
+    is the one place that reads these rows.
+    """
+
+    workspace_path: ClassVar[str] = "workspace"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    workspace = models.ForeignKey("tenancy.Workspace", on_delete=models.CASCADE, related_name="tool_settings")
+    tool_name = models.CharField(max_length=200, help_text="The tool's name in tool_catalog, e.g. email.send")
+    enabled = models.BooleanField(default=True, help_text="Off: never planned nor run in this workspace")
+    approval_waived = models.BooleanField(
+        default=False, help_text="Marked safe: its calls run without asking a person first in this workspace"
+    )
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        db_table = "workspace_tool_settings"
+        ordering = ["tool_name"]
+        constraints = [models.UniqueConstraint(fields=["workspace", "tool_name"], name="workspace_tool_setting_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.tool_name} in {self.workspace_id}: {'on' if self.enabled else 'off'}"
 
 
 class CalendarEvent(models.Model):

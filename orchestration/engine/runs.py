@@ -73,7 +73,11 @@ def submit(
         raise PermissionDenied(gettext_lazy("You may not run requests in %(name)s.") % {"name": workspace.name})
     _ask_plugins(user, workspace, text)
     # Secrets typed into the plan are sealed before anything stores it.
-    given = seal_plan(validate_plan(plan, planner="given"), workspace_id=workspace.pk) if plan is not None else None
+    given = (
+        seal_plan(validate_plan(plan, planner="given", workspace=workspace), workspace_id=workspace.pk)
+        if plan is not None
+        else None
+    )
     sent: list[bool] = []
     with transaction.atomic():
         execution = Execution.objects.create(
@@ -115,7 +119,7 @@ def _amend_plan(execution: Execution, plan: dict[str, Any]) -> dict[str, Any] | 
         if not isinstance(answer.value, dict):
             continue
         try:
-            candidate = validate_plan(answer.value, planner=plan["planner"])
+            candidate = validate_plan(answer.value, planner=plan["planner"], workspace=execution.workspace_id)
         except PlanInvalid as exc:
             logger.error("Plugin %s amended the plan wrongly, amendment ignored: %s", answer.plugin, exc)
             record_plugin_error(answer.plugin, f"plan_made: the amended plan is invalid: {exc}")
@@ -143,7 +147,13 @@ def plan_execution(execution_id: str) -> None:
     try:
         with_span = start_span("plan", execution_id=execution_id, parent=span)
         plan = seal_plan(
-            execution.plan or make_plan(execution.request, execution_id=execution_id, **planning_inputs(execution)),
+            execution.plan
+            or make_plan(
+                execution.request,
+                execution_id=execution_id,
+                workspace=execution.workspace_id,
+                **planning_inputs(execution),
+            ),
             workspace_id=execution.workspace_id,
         )
         with_span.end(metadata={"planner": plan["planner"], "steps": len(plan["steps"])})

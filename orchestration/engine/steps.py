@@ -59,6 +59,7 @@ from orchestration.models import (
     SharedContext,
     StepStatus,
 )
+from orchestration.planning.schema import refusal
 from persistence.checkpoints import insert_checkpoint, json_param, step_progress
 from plugins import hooks as plugin_hooks
 from safety.locks import release
@@ -239,6 +240,10 @@ def _run_claimed(claimed: Claimed) -> None:
     if plugin_hooks.handles("step_starting"):
         plugin_hooks.call("step_starting", **_hook_facts(claimed))
     try:
+        # Switched off after the plan was made: refused before anything of the tool runs.
+        switched_off = refusal(claimed.workspace_id, step.tool)
+        if switched_off:
+            raise Refused(switched_off)
         tool = registry.get(step.tool)
         call = _prepare_call(claimed, tool)
         outcome = _execute(claimed, tool, call)

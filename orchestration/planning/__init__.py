@@ -24,6 +24,7 @@ from orchestration.planning.rules import NoToolForRequest, plan_with_rules
 from orchestration.planning.schema import PlanInvalid, plannable_tools, validate_plan
 from tools.base import Tool, ToolError
 from tools.llm_client import chat, llm_configured
+from tools.services.workspace_tools import WorkspaceRef
 
 logger = logging.getLogger(__name__)
 
@@ -42,8 +43,10 @@ def _catalogue(tools: list[Tool]) -> list[dict[str, Any]]:
     ]
 
 
-def plan_with_llm(request_text: str, tools: list[Tool]) -> tuple[dict[str, Any], int]:
-    """Ask the model for a plan; returns the validated plan and the tokens spent."""
+def plan_with_llm(
+    request_text: str, tools: list[Tool], workspace: WorkspaceRef | None = None
+) -> tuple[dict[str, Any], int]:
+    """Ask the model for a plan with only `tools`; returns the validated plan and the tokens spent."""
     prompt = current_prompt("planner")
     reply = chat(
         [
@@ -56,7 +59,7 @@ def plan_with_llm(request_text: str, tools: list[Tool]) -> tuple[dict[str, Any],
         raw = json.loads(reply.content)
     except (TypeError, json.JSONDecodeError) as exc:
         raise PlanInvalid([f"the model did not answer with JSON ({exc})"]) from None
-    plan = validate_plan(raw, planner="llm")
+    plan = validate_plan(raw, planner="llm", workspace=workspace)
     plan["prompt_version"] = prompt.version
     return plan, reply.total_tokens
 
@@ -68,21 +71,23 @@ def make_plan(
     answers: dict[str, str] | None = None,
     me: str | None = None,
     drive_names: Sequence[str] | None = None,
+    workspace: WorkspaceRef | None = None,
 ) -> dict[str, Any]:
     """A validated plan for the request (with `planner` saying who made it).
 
     `answers` are the person's answers to earlier questions, by field;
     `me` is the asker's e-mail address; `drive_names` the workspace's files.
+    Both planners are offered only the tools `workspace` may use.
     """
     log_extra = {"execution_id": str(execution_id)}
     fallback_reason = None
-    tools = plannable_tools()
+    tools = plannable_tools(workspace)
     if llm_configured():
         said = "".join(
             f"\n(Asked for {field}, the person answered: {answer})" for field, answer in (answers or {}).items()
         )
         try:
-            plan, tokens = plan_with_llm(request_text + said, tools)
+            plan, tokens = plan_with_llm(request_text + said, tools, workspace)
             plan["tokens_used"] = tokens
             logger.info("Planned with the language model: %d steps", len(plan["steps"]), extra=log_extra)
             return plan
@@ -90,8 +95,8 @@ def make_plan(
             fallback_reason = f"The model's plan was not usable: {exc}"
             logger.warning("%s; using the rule planner", fallback_reason, extra=log_extra)
     now = timezone.localtime().replace(tzinfo=None, microsecond=0)
-    planned = plan_with_rules(request_text, now=now, answers=answers, me=me, drive_names=drive_names)
-    plan = validate_plan(planned, planner="rules")
+    planned = plan_with_rules(request_text, now=now, answers=answers, me=me, drive_names=drive_names, tools=tools)
+    plan = validate_plan(planned, planner="rules", workspace=workspace)
     if fallback_reason:
         plan["fallback_reason"] = fallback_reason
     logger.info("Planned with rules: %d steps", len(plan["steps"]), extra=log_extra)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import fnmatch
 import posixpath
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from typing import Any
@@ -27,6 +27,7 @@ from django.utils.translation import gettext as _
 
 from orchestration.planning.questions import NeedsAnswer
 from orchestration.planning.understanding import Understanding, understand
+from tools.base import Tool
 from tools.llm_client import llm_configured
 from tools.registry import registry
 
@@ -45,12 +46,19 @@ class Draft:
     """The plan being built."""
 
     request: Understanding
+    tools: Sequence[Tool]  # the tools this plan may use (a workspace may have switched some off)
     steps: list[dict[str, Any]] = field(default_factory=list)
 
+    def tool_for(self, capability: str) -> str | None:
+        return _tool_for(capability, self.tools)
+
     def add(self, capability: str, step_input: dict[str, Any], description: str) -> int:
-        tool = _tool_for(capability)
+        tool = self.tool_for(capability)
         if tool is None:
-            raise NoToolForRequest(_("No installed tool can do this step: %(step)s.") % {"step": description})
+            what = {"what": description[:1].lower() + description[1:]}  # "send the e-mail"
+            if _tool_for(capability, registry.all()) is not None:
+                raise NoToolForRequest(_("No tool enabled in this workspace can %(what)s.") % what)
+            raise NoToolForRequest(_("No installed tool can %(what)s.") % what)
         number = len(self.steps) + 1
         self.steps.append(
             {
@@ -64,8 +72,8 @@ class Draft:
         return number
 
 
-def _tool_for(capability: str) -> str | None:
-    candidates = [tool.name for tool in registry.all() if capability in tool.capabilities]
+def _tool_for(capability: str, tools: Iterable[Tool]) -> str | None:
+    candidates = [tool.name for tool in tools if capability in tool.capabilities]
     return candidates[0] if candidates else None
 
 
@@ -75,8 +83,8 @@ def _depends_on(step_input: Any) -> list[int]:
     return sorted(references_of(step_input))
 
 
-def capabilities_message() -> str:
-    capabilities = sorted({cap for tool in registry.all() for cap in tool.capabilities})
+def capabilities_message(tools: Iterable[Tool] | None = None) -> str:
+    capabilities = sorted({cap for tool in (registry.all() if tools is None else tools) for cap in tool.capabilities})
     return _(
         "No tool can serve this request: I could not tell what to do with it. Installed tools can: "
         "%(capabilities)s. For example: 'summarise the sales CSV files and e-mail the results to "
@@ -92,24 +100,29 @@ def plan_with_rules(
     answers: dict[str, str] | None = None,
     me: str | None = None,
     drive_names: Sequence[str] | None = None,
+    tools: Sequence[Tool] | None = None,
 ) -> dict[str, Any]:
     """A plan for the request; NeedsAnswer for a missing detail, NoToolForRequest for what no tool serves.
 
     `me` is the address of the person asking ("e-mail me ..."); `drive_names`
     are the workspace's files, when known, so a search that would find
-    nothing is a question now rather than a failure later.
+    nothing is a question now rather than a failure later. `tools` are the
+    tools the plan may use (default: every registered one).
     """
+    usable = list(registry.all()) if tools is None else list(tools)
     if now is None:
         now = datetime.combine(today, time(0, 0)) if today else datetime.now().replace(microsecond=0)
     request = understand(request_text, now=now, answers=answers)
     # Step names and questions in the language of the request, whatever the console's language.
     with translation.override(request.language.code):
-        return _plan(request, me, drive_names)
+        return _plan(request, me, drive_names, usable)
 
 
-def _plan(request: Understanding, me: str | None, drive_names: Sequence[str] | None) -> dict[str, Any]:
+def _plan(
+    request: Understanding, me: str | None, drive_names: Sequence[str] | None, usable: list[Tool]
+) -> dict[str, Any]:
     if not request.intents:
-        raise NoToolForRequest(capabilities_message())
+        raise NoToolForRequest(capabilities_message(usable))
     if request.wants("model") and not llm_configured():
         raise NoToolForRequest(
             _(
@@ -117,12 +130,12 @@ def _plan(request: Understanding, me: str | None, drive_names: Sequence[str] | N
                 "web pages, e-mail and the calendar."
             )
         )
-    draft = Draft(request)
+    draft = Draft(request, usable)
     sources = _sources(draft, drive_names)
     products = _transforms(draft, sources, drive_names)
     _sinks(draft, sources, products, me)
     if not draft.steps:
-        raise NoToolForRequest(capabilities_message())
+        raise NoToolForRequest(capabilities_message(usable))
     return {
         "steps": draft.steps,
         "entities": request.entities.as_dict(),
@@ -253,7 +266,7 @@ def _transforms(draft: Draft, sources: Sources, drive_names: Sequence[str] | Non
 
 def _sinks(draft: Draft, sources: Sources, products: list[int], me: str | None) -> None:
     request = draft.request
-    model = next((n for n in products if draft.steps[n - 1]["tool"] == _tool_for("llm.chat")), None)
+    model = next((n for n in products if draft.steps[n - 1]["tool"] == draft.tool_for("llm.chat")), None)
     material = [n for n in products if n != model] or [
         n for n in (sources.page, sources.listing, sources.search) if n is not None
     ]

@@ -3,11 +3,13 @@
 A plan is JSON: {"planner": ..., "steps": [{"number", "agent", "tool",
 "input", "depends_on", "optional", "description"}...]}. Steps are numbered
 1..N in order, depend only on earlier steps, use registered tools, and refer
-(with {"$step": N}) only to steps they depend on.
+(with {"$step": N}) only to steps they depend on. A tool is usable unless its
+plugin is disabled or the workspace switched it off (the tool catalogue page).
 """
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from orchestration.agents import agent_for_tool
@@ -15,6 +17,8 @@ from orchestration.engine.references import references_of
 from plugins.state import disabled_tools
 from tools.base import Tool
 from tools.registry import registry
+from tools.services.workspace_tools import WorkspaceRef
+from tools.services.workspace_tools import disabled_tools as workspace_disabled_tools
 
 
 class PlanInvalid(ValueError):
@@ -23,14 +27,26 @@ class PlanInvalid(ValueError):
         self.problems = problems
 
 
-def plannable_tools() -> list[Tool]:
-    """The registered tools a plan may use: all but those of disabled plugins."""
-    disabled = disabled_tools()
+def plannable_tools(workspace: WorkspaceRef | None = None) -> list[Tool]:
+    """The registered tools a plan may use: all but those of disabled plugins and those the workspace switched off."""
+    disabled = disabled_tools() | workspace_disabled_tools(workspace)
     return [tool for tool in registry.all() if tool.name not in disabled]
 
 
-def validate_plan(raw: Any, *, planner: str) -> dict[str, Any]:
-    """The plan in normal form, or PlanInvalid listing every problem found."""
+def refusal(workspace_id: uuid.UUID | str, tool: str) -> str | None:
+    """Why the engine must not run the tool in the workspace now (switched off since the plan was made), or None."""
+    if tool in registry and registry.origin(tool).startswith("plugin:") and tool in disabled_tools():
+        return f"{tool} cannot run: its plugin is disabled."
+    if tool in workspace_disabled_tools(workspace_id):
+        return f"{tool} cannot run: it is switched off in this workspace's tool catalogue."
+    return None
+
+
+def validate_plan(raw: Any, *, planner: str, workspace: WorkspaceRef | None = None) -> dict[str, Any]:
+    """The plan in normal form, or PlanInvalid listing every problem found.
+
+    With `workspace`, a tool switched off there is a problem too.
+    """
     if not isinstance(raw, dict) or not isinstance(raw.get("steps"), list) or not raw["steps"]:
         raise PlanInvalid(['a plan is an object with a non-empty "steps" list'])
     problems: list[str] = []
@@ -44,6 +60,7 @@ def validate_plan(raw: Any, *, planner: str) -> dict[str, Any]:
         for step in raw["steps"]
     )
     disabled = disabled_tools() if uses_plugins else frozenset()
+    switched_off = workspace_disabled_tools(workspace)
     for index, step in enumerate(raw["steps"], start=1):
         where = f"step {index}"
         if not isinstance(step, dict):
@@ -56,6 +73,8 @@ def validate_plan(raw: Any, *, planner: str) -> dict[str, Any]:
             problems.append(f"{where} uses unknown tool {tool!r}")
         elif tool in disabled:
             problems.append(f"{where} uses {tool!r}, whose plugin is disabled")
+        elif tool in switched_off:
+            problems.append(f"{where} uses {tool!r}, which is switched off in this workspace")
         tool_input = step.get("input", {})
         if not isinstance(tool_input, dict):
             problems.append(f"{where} input must be an object")

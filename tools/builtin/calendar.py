@@ -181,6 +181,7 @@ def describe_event(event: Event) -> dict[str, Any]:
 
 class CalendarCreateEvent(Tool):
     name = "calendar.create_event"
+    locks = "the workspace's calendar"
     description = (
         "Schedule an event on the workspace's calendar (CalDAV, or the built-in one), inviting attendees by e-mail; "
         "the start is ISO 8601 (UTC unless it has an offset), with an end or a duration (default 60 minutes)."
@@ -296,6 +297,7 @@ class CalendarListEvents(Tool):
 
 class CalendarDeleteEvent(Tool):
     name = "calendar.delete_event"
+    locks = "the workspace's calendar"
     description = "Delete an event from the workspace's calendar by its UID; an event that is already gone is fine."
     stage = Stage.SINK
     capabilities = ("calendar.delete_event",)

@@ -200,6 +200,7 @@ class DriveRead(Tool):
 
 class DriveWrite(Tool):
     name = "drive.write"
+    locks = "the drive file it writes"
     description = "Write a text file to the workspace drive, replacing any file of the same name."
     stage = Stage.SINK
     capabilities = ("files.write",)

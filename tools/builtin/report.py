@@ -155,6 +155,7 @@ def render_report(title: str, sections: list[Any], language: str | None = None) 
 
 class ReportCompose(Tool):
     name = "report.compose"
+    locks = "the report file it writes"
     description = (
         "Write a Markdown report to the drive from earlier outputs (analysis tables, summaries, text); "
         "returns its path and a preview."

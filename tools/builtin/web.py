@@ -132,6 +132,7 @@ class WebGet(Tool):
 
 class WebPost(Tool):
     name = "web.post"
+    locks = "the web host it posts to"
     description = (
         "Send data to a public http(s) URL with POST (a JSON value in 'json' or text in 'body', optional headers) "
         "and return the answer's status and content; needs a person's approval."
