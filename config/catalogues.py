@@ -10,6 +10,7 @@ msgstr and msgstr[n], "#, fuzzy" flags and "#~" obsolete entries (skipped).
 from __future__ import annotations
 
 import ast
+import os
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -115,7 +116,10 @@ def write_mo(entries: list[Entry], path: Path) -> None:
         offset += len(pairs[original]) + 1
     header = struct.pack("Iiiiiii", 0x950412DE, 0, count, 7 * 4, 7 * 4 + count * 8, 0, 0)
     tables = struct.pack(f"{len(id_offsets)}i", *id_offsets) + struct.pack(f"{len(str_offsets)}i", *str_offsets)
-    path.write_bytes(header + tables + ids + strs)
+    # Written aside and moved into place: test processes compile at once, and none may read half a file.
+    partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    partial.write_bytes(header + tables + ids + strs)
+    os.replace(partial, path)
 
 
 def compile_catalogues(locale_dir: Path) -> list[Path]:

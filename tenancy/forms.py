@@ -68,7 +68,7 @@ class GrantForm(forms.Form):
         max_length=100,
         required=False,
         initial=ANY_RESOURCE,
-        help_text="A tool name, a run's id, … or * for every resource of the type.",
+        help_text=_("A tool name, a run's id, … or * for every resource of the type."),
     )
     permissions = forms.MultipleChoiceField(
         label=_("Permissions"),
@@ -81,10 +81,10 @@ class GrantForm(forms.Form):
         kwargs.setdefault("auto_id", "grant-%s")
         super().__init__(*args, **kwargs)
         self._members = {str(member.user_id): member.user for member in members}
-        cast(forms.ChoiceField, self.fields["user"]).choices = [(EVERYONE, "Everyone in the workspace")] + [
+        cast(forms.ChoiceField, self.fields["user"]).choices = [(EVERYONE, _("Everyone in the workspace"))] + [
             (user_id, user.get_username()) for user_id, user in self._members.items()
         ]
-        self.fields["user"].error_messages["invalid_choice"] = "Choose a member of this workspace, or everyone."
+        self.fields["user"].error_messages["invalid_choice"] = _("Choose a member of this workspace, or everyone.")
 
     def clean_user(self) -> Any:
         value = self.cleaned_data["user"]

@@ -13,10 +13,10 @@ from webhooks.models import FiringSource, TriggerType, Webhook
 
 
 class WebhookForm(forms.Form):
-    name = forms.CharField(max_length=100)
+    name = forms.CharField(label=_("Name"), max_length=100)
     trigger_type = forms.ChoiceField(choices=TriggerType.choices, initial=TriggerType.HTTP, label=_("Trigger"))
     cron = forms.CharField(
-        required=False, max_length=100, label=_("Schedule (cron)"), help_text='e.g. "0 9 * * 1-5": weekdays at 9:00'
+        required=False, max_length=100, label=_("Schedule (cron)"), help_text=_('e.g. "0 9 * * 1-5": weekdays at 9:00')
     )
     timezone = forms.ChoiceField(required=False, initial="UTC", label=_("Time zone"))
     request = forms.CharField(
@@ -24,18 +24,18 @@ class WebhookForm(forms.Form):
         required=False,
         max_length=10_000,
         label=_("Request to run"),
-        help_text="May insert fields of the payload: {{ payload.customer.name }}",
+        help_text=_("May insert fields of the payload: {{ payload.customer.name }}"),
     )
     plan = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 4}),
         required=False,
         label=_("Saved plan (JSON, optional)"),
-        help_text='Run this plan instead of planning the request; {"$payload": "field"} inserts a payload field.',
+        help_text=_('Run this plan instead of planning the request; {"$payload": "field"} inserts a payload field.'),
     )
     notify_url = forms.URLField(
         required=False, assume_scheme="https", label=_("Notify this URL when runs finish (optional)")
     )
-    enabled = forms.BooleanField(required=False, initial=True)
+    enabled = forms.BooleanField(label=_("Enabled"), required=False, initial=True)
 
     def __init__(self, *args: Any, editing: Webhook | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -85,9 +85,13 @@ class WebhookForm(forms.Form):
 
 class HistoryFilterForm(forms.Form):
     outcome = forms.ChoiceField(
-        required=False, choices=[("", _("Any outcome")), ("ok", _("Succeeded")), ("failed", _("Failed or refused"))]
+        label=_("Outcome"),
+        required=False,
+        choices=[("", _("Any outcome")), ("ok", _("Succeeded")), ("failed", _("Failed or refused"))],
     )
-    source = forms.ChoiceField(required=False, choices=[("", _("Any source")), *FiringSource.choices])
+    source = forms.ChoiceField(
+        label=_("Source"), required=False, choices=[("", _("Any source")), *FiringSource.choices]
+    )
 
     def filters(self) -> dict[str, Any]:
         if not self.is_valid():

@@ -18,7 +18,9 @@ EXPIRY_CHOICES = [("30", "30 days"), ("90", "90 days"), ("365", "1 year"), ("0",
 
 
 class TokenForm(forms.Form):
-    name = forms.CharField(max_length=100, help_text="What will use it, e.g. the nightly export script")
+    name = forms.CharField(
+        label=_("Name"), max_length=100, help_text=_("What will use it, e.g. the nightly export script")
+    )
     days = forms.TypedChoiceField(choices=EXPIRY_CHOICES, coerce=int, initial="90", label=_("Expires after"))
 
 

@@ -124,6 +124,8 @@ def test_it_switches_to_hebrew_and_every_page_reads_right_to_left(pages, alice, 
         ("webhooks", "/webhooks/"),
         ("webhook", f"/webhooks/{webhook.webhook.pk}/"),
         ("tokens", "/tokens/"),
+        ("tools", "/tools/"),
+        ("plugins", "/plugins/"),
     ):
         page.goto(path)
         _check_and_shoot(page, name)
