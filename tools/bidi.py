@@ -24,7 +24,7 @@ RTL_LETTER = re.compile(r"[\u0590-\u05ff\u0600-\u06ff\ufb1d-\ufdff\ufe70-\ufeff]
 LATIN_LETTER = re.compile(r"[A-Za-z]")
 # What stays left to right inside right-to-left text: links, addresses, file names, code-ish tokens.
 LTR_PIECE = re.compile(
-    r"https?://[^\s<>\"']+|[A-Za-z0-9_.+-]+@[\w-]+(?:\.[\w-]+)+"
+    r"https?://[^\s<>\"']+|[A-Za-z0-9_][A-Za-z0-9_.+-]*@[\w-]+(?:\.[\w-]+)+"
     r"|[A-Za-z0-9_][A-Za-z0-9_./-]*\.(?:csv|tsv|json|txt|md|log|markdown|pdf)\b",
     re.IGNORECASE,
 )
