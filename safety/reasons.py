@@ -62,3 +62,25 @@ def localised_reason(reason: str) -> str:
         if match:
             return prefix + translate(match)
     return prefix + reason
+
+
+_WAITING = [
+    (re.compile(r"approval by a person: (?P<reason>.+)", re.S), "approval"),
+    (re.compile(r"lock on (?P<resource>\S+) \(held by (?P<holder>[^)]+)\)"), "lock"),
+]
+
+
+def localised_waiting(waiting_for: str) -> str:
+    """What a step waits for (written by the engine in English), in the active language."""
+    for pattern, kind in _WAITING:
+        match = pattern.fullmatch(waiting_for.strip())
+        if match and kind == "approval":
+            return gettext("approval by a person: %(reason)s") % {"reason": localised_reason(match["reason"])}
+        if match:
+            return gettext("lock on %(resource)s (held by %(holder)s)") % {
+                "resource": match["resource"],
+                "holder": match["holder"],
+            }
+    if waiting_for == "resuming":
+        return gettext("resuming")
+    return waiting_for

@@ -24,7 +24,7 @@ from config.catalogues import read_po
 from orchestration.models import Execution
 from orchestration.planning.questions import NeedsAnswer
 from orchestration.planning.rules import plan_with_rules
-from safety.reasons import localised_reason
+from safety.reasons import localised_reason, localised_waiting
 from tenancy.models import UserPreference
 from tests.factories.orchestration import ExecutionFactory
 from tests.support.i18n import unmarked_strings
@@ -188,3 +188,11 @@ def test_it_marks_right_to_left_text_in_an_email_body():
     assert '<bdi dir="ltr">bob@example.com</bdi>' in html
     assert '<p dir="ltr">Thanks</p>' in html
     assert mark_plain("Hello") == "Hello"
+
+
+def test_it_shows_what_a_step_waits_for_in_the_readers_language():
+    waiting = "approval by a person: Sends e-mail to 1 recipient(s) outside the system"
+    with translation.override("he"):
+        assert localised_waiting(waiting) == "אישור של אדם: שולח דואר לנמען אחד מחוץ למערכת"
+    with translation.override("en"):
+        assert localised_waiting(waiting) == "approval by a person: Sends e-mail to 1 recipient outside the system"
