@@ -84,6 +84,25 @@ class AnswerSerializer(Serializer):
     answer = serializers.CharField(max_length=2000, help_text="Free text, or one of the question's candidates")
 
 
+class RatingSerializer(Serializer):
+    rating = serializers.IntegerField(min_value=1, max_value=5, help_text="1 (poor) to 5 (excellent)")
+    comment = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+
+
+class FeedbackSerializer(Serializer):
+    """A finished run's feedback: your rating, everyone's mean, and the run's own figures."""
+
+    your_rating = serializers.IntegerField(allow_null=True)
+    your_comment = serializers.CharField()
+    mean_rating = serializers.IntegerField(allow_null=True, help_text="Everyone's ratings, rounded")
+    success = serializers.BooleanField()
+    duration_ms = serializers.IntegerField()
+    tokens_used = serializers.IntegerField()
+    steps_count = serializers.IntegerField()
+    error_count = serializers.IntegerField()
+    patterns = serializers.ListField(child=serializers.CharField(), help_text="The run's tool sequence")
+
+
 class ExecutionFilterSerializer(Serializer):
     status = serializers.ChoiceField(choices=ExecutionStatus.choices, required=False)
     workspace = serializers.UUIDField(required=False)

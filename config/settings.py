@@ -10,6 +10,7 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 from config.env import (
@@ -175,6 +176,18 @@ ORCHESTRATE_EXTRA_PLUGINS = env_list("ORCHESTRATE_EXTRA_PLUGINS", [])  # dotted 
 ORCHESTRATE_PLUGIN_HOOK_TIMEOUT = env_float("ORCHESTRATE_PLUGIN_HOOK_TIMEOUT", 5.0, minimum=0.01)
 ORCHESTRATE_PLUGIN_REFUSE_ON_ERROR = env_bool("ORCHESTRATE_PLUGIN_REFUSE_ON_ERROR", False)
 
+# Learning (learning/, versioning/): whether finished runs are learned from (after the run, off the step's
+# path), the confidence a learned pattern needs before it plans a request, and the A/B tests' significance level.
+ORCHESTRATE_LEARNING = env_bool("ORCHESTRATE_LEARNING", True)
+# In the embedded mode the learning thread waits for a moment with no step running, at most this long.
+ORCHESTRATE_LEARNING_MAX_DELAY = env_float("ORCHESTRATE_LEARNING_MAX_DELAY", 30.0, minimum=0)
+ORCHESTRATE_PATTERN_MIN_CONFIDENCE = env_float("ORCHESTRATE_PATTERN_MIN_CONFIDENCE", 0.5, minimum=0)
+if ORCHESTRATE_PATTERN_MIN_CONFIDENCE > 1:
+    raise ImproperlyConfigured("ORCHESTRATE_PATTERN_MIN_CONFIDENCE must be between 0 and 1")
+ORCHESTRATE_AB_ALPHA = env_float("ORCHESTRATE_AB_ALPHA", 0.05, minimum=0.0001)
+if ORCHESTRATE_AB_ALPHA >= 0.5:
+    raise ImproperlyConfigured("ORCHESTRATE_AB_ALPHA must be below 0.5")
+
 # Any OpenAI-compatible chat completions endpoint (OpenAI, Ollama, vLLM...).
 # With LLM_BASE_URL set the planner asks the model first, and the llm tool works.
 LLM_BASE_URL = env_str("LLM_BASE_URL", "") or None
@@ -194,7 +207,9 @@ ORCHESTRATE_RATE_LIMITS = env_rate_limits(
 # Without EMAIL_URL nothing is delivered: messages are kept as .eml files in the built-in outbox.
 vars().update(env_email("EMAIL_URL"))
 EMAIL_BACKEND = (
-    "django.core.mail.backends.smtp.EmailBackend" if env_str("EMAIL_URL", "") else "tools.outbox.OutboxBackend"
+    "django.core.mail.backends.smtp.EmailBackend"
+    if env_str("EMAIL_URL", "")
+    else "tools.integrations.email.outbox.OutboxBackend"
 )
 OUTBOX_DIR = Path(env_str("ORCHESTRATE_OUTBOX_DIR", str(VAR_DIR / "outbox")) or VAR_DIR / "outbox")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "orchestrate@localhost")
@@ -250,6 +265,8 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Cron webhooks: each slot is claimed in the database, so several beats never fire one twice.
     "webhooks-cron": {"task": "webhooks.cron_tick", "schedule": ORCHESTRATE_CRON_SECONDS},
+    # The nightly learning batch: every workspace's patterns and prompt scores computed again from all outcomes.
+    "learning-nightly": {"task": "learning.nightly", "schedule": crontab(hour=3, minute=17)},
 }
 
 # The REST API (api/): personal tokens or the console's session, problem-details errors,

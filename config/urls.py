@@ -25,6 +25,8 @@ urlpatterns = [
     path("approvals/", include("safety.urls")),
     path("workspaces/", include("tenancy.urls")),
     path("monitoring/", include("monitoring.urls")),
+    path("learning/", include("learning.urls")),
+    path("plans/", include("versioning.urls")),
     path("tools/", include("tools.urls")),
     path("plugins/", include("plugins.urls")),
     path("metrics", metrics_view, name="metrics"),

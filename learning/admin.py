@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from learning.models import ExecutionFeedback, LearnedPattern, PromptVersion
-from tenancy.admin_scoping import SuperuserOnlyAdmin, WorkspaceScopedAdmin
+from learning.models import ExecutionFeedback, LearnedPattern, PatternOutcome, PromptVersion, RunRating
+from tenancy.admin_scoping import ScopedSystemWrittenAdmin, SuperuserOnlyAdmin, WorkspaceScopedAdmin
 
 
 @admin.register(ExecutionFeedback)
@@ -14,15 +14,32 @@ class ExecutionFeedbackAdmin(WorkspaceScopedAdmin):
     raw_id_fields = ["execution"]
 
 
+@admin.register(RunRating)
+class RunRatingAdmin(WorkspaceScopedAdmin):
+    list_display = ["execution", "user", "rating", "updated_at"]
+    list_filter = ["rating"]
+    search_fields = ["execution__id", "comment"]
+    raw_id_fields = ["execution", "user"]
+    read_only_for_staff = True  # people rate in the console, one rating each
+
+
 @admin.register(LearnedPattern)
-class LearnedPatternAdmin(SuperuserOnlyAdmin):
-    list_display = ["description", "pattern_type", "confidence", "usage_count", "success_rate", "last_used_at"]
-    list_filter = ["pattern_type"]
-    search_fields = ["description"]
+class LearnedPatternAdmin(WorkspaceScopedAdmin):
+    list_display = ["description", "pattern_type", "workspace", "confidence", "usage_count", "success_rate", "enabled"]
+    list_filter = ["pattern_type", "enabled", "promoted"]
+    search_fields = ["description", "signature"]
+    raw_id_fields = ["workspace"]
+
+
+@admin.register(PatternOutcome)
+class PatternOutcomeAdmin(ScopedSystemWrittenAdmin):
+    list_display = ["pattern", "execution", "succeeded", "score", "created_at"]
+    list_filter = ["succeeded"]
+    raw_id_fields = ["pattern", "execution"]
 
 
 @admin.register(PromptVersion)
 class PromptVersionAdmin(SuperuserOnlyAdmin):
-    list_display = ["agent_id", "version", "performance_score", "token_efficiency", "success_rate", "created_at"]
-    list_filter = ["agent_id"]
-    search_fields = ["agent_id", "prompt"]
+    list_display = ["agent_id", "version", "is_current", "performance_score", "token_efficiency", "success_rate"]
+    list_filter = ["agent_id", "is_current"]
+    search_fields = ["agent_id", "prompt", "note"]

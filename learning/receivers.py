@@ -1,10 +1,17 @@
-"""What learning does when a run ends: keep its feedback row (connected in LearningConfig.ready())."""
+"""What learning does when a run ends (connected in LearningConfig.ready()).
+
+Inside the transaction that ends the run it keeps only the run's feedback
+row (one write); everything else, mining patterns and measuring tests, runs
+after the commit on learning's own worker (`learning.services.jobs`), never
+on a step's path.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from learning.models import ExecutionFeedback
+from learning.services.jobs import schedule_learning
 from orchestration.signals import FinishedRun
 
 
@@ -20,3 +27,4 @@ def record_feedback(sender: Any, run: FinishedRun, **kwargs: Any) -> None:
             "patterns": [" -> ".join(run.agents)],
         },
     )
+    schedule_learning(run.execution_id)

@@ -52,8 +52,8 @@ def agent_for_tool(tool_name: str) -> str:
 
 
 def current_prompt(agent_name: str) -> PromptVersion:
-    """The newest prompt of the agent, creating version 1 from the default on first use."""
-    prompt = PromptVersion.objects.filter(agent_id=agent_name).order_by("-version").first()
+    """The agent's current prompt (the one made current, else the newest), creating version 1 on first use."""
+    prompt = PromptVersion.objects.filter(agent_id=agent_name).order_by("-is_current", "-version").first()
     if prompt is not None:
         return prompt
     agent = AGENTS.get(agent_name) or Agent(agent_name, agent_name, f"You are the {agent_name} agent.")

@@ -1,4 +1,4 @@
-"""A workspace's outbox: the e-mail its runs kept instead of delivering (see `tools.outbox`).
+"""A workspace's outbox: the e-mail its runs kept instead of delivering (see `tools.integrations.email.outbox`).
 
 Messages are found through the workspace's own `email.send` steps (their
 output names the Message-ID, and so the file), never by listing the folder:
@@ -17,7 +17,7 @@ from typing import Any
 from orchestration.engine.outputs import load_output
 from orchestration.models import ExecutionStep, StepStatus
 from tenancy.models import Workspace
-from tools.outbox import outbox_file, outbox_name, read_outbox_file
+from tools.integrations.email.outbox import outbox_file, outbox_name, read_outbox_file
 
 MAX_LISTED = 100
 EMAIL_TOOL = "email.send"

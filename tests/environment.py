@@ -14,7 +14,8 @@ os.environ.setdefault(
     "ORCHESTRATE_EXTRA_TOOLS",
     "tests.support.tools.EffectTool,tests.support.tools.NoopTool,tests.support.tools.FlakyTool,"
     "tests.support.tools.SleepTool,tests.support.tools.CriticalEffectTool,tests.support.tools.LockingTool,"
-    "tests.support.tools.LimitedTool,tests.support.tools.ShareTool,tests.support.tools.DatabaseBlipTool",
+    "tests.support.tools.LimitedTool,tests.support.tools.ShareTool,tests.support.tools.DatabaseBlipTool,"
+    "tests.support.tools.OddsTool",
 )
 # Plugins that record and misbehave on demand (their row's settings say when), beside the installed example.
 os.environ.setdefault(
@@ -26,6 +27,8 @@ os.environ.setdefault(
 os.environ.setdefault("ORCHESTRATE_LOG_FLUSHER", "0")
 # Likewise buffered spans and metrics: written when a run ends or a test flushes them.
 os.environ.setdefault("ORCHESTRATE_TELEMETRY_FLUSHER", "0")
+# The embedded learning thread waits for a quiet moment at most this long (tests wait for learning to catch up).
+os.environ.setdefault("ORCHESTRATE_LEARNING_MAX_DELAY", "5")
 # Tests sweep when they mean to; a background sweeper would act on other tests' rows.
 os.environ.setdefault("ORCHESTRATE_EMBEDDED_SWEEPER", "false")
 os.environ.setdefault("ORCHESTRATE_WORKER_SWEEPER", "false")

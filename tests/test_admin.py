@@ -38,10 +38,12 @@ SPEC_TABLES = 25
 def test_it_registers_all_25_models():
     models = _our_models()
     # The specification's 25 tables, plus calendar_events (the planner's built-in calendar),
-    # email_deliveries, login_throttles, workspace_invitations, api_tokens and workspace_tool_settings.
+    # email_deliveries, login_throttles, workspace_invitations, api_tokens and workspace_tool_settings,
+    # and learning's run_ratings, pattern_outcomes and ab_test_runs.
     extra = {
         *("calendar_events", "email_deliveries", "login_throttles", "workspace_invitations", "api_tokens"),
         "workspace_tool_settings",
+        *("run_ratings", "pattern_outcomes", "ab_test_runs"),
     }
     spec = [model for model in models if model._meta.db_table not in extra]
     assert len(spec) == SPEC_TABLES
@@ -71,6 +73,8 @@ def test_it_loads_every_changelist_and_add_page(client, superuser, model):
         "email_deliveries",
         "login_throttles",
         "api_tokens",
+        "pattern_outcomes",
+        "ab_test_runs",
     }
     assert add.status_code == (403 if opts.db_table in read_only else 200)
 

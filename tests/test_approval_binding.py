@@ -23,9 +23,9 @@ from safety.models import ApprovalStatus, PendingApproval
 from tests.support import tool_call
 from tests.support.engine import wait_for
 from tools.base import ToolError
-from tools.builtin.email import EmailSend
 from tools.drive import WorkspaceDrive
 from tools.frozen import freeze
+from tools.integrations.email.tool import EmailSend
 
 PUBLIC = "# Public report\n\nRevenue rose.\n"
 PAYROLL = "name,salary\nalice,180000\n"

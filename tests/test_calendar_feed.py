@@ -15,7 +15,7 @@ from orchestration.models import StepStatus
 from tests.factories.orchestration import ExecutionFactory, ExecutionStepFactory
 from tests.support import tool_call
 from tools.base import Tool
-from tools.builtin.calendar import CalendarCreateEvent, CalendarDeleteEvent
+from tools.integrations.calendar.tool import CalendarCreateEvent, CalendarDeleteEvent
 
 # This module is its own URLconf until the feed is wired into config/urls.py.
 urlpatterns = [path("calendar/<str:token>.ics", calendar_feed, name="calendar_feed")]

@@ -9,7 +9,7 @@ import pytest
 
 from tests.support import tool_call
 from tools.base import ToolError
-from tools.builtin.calendar import CalendarCreateEvent, CalendarDeleteEvent, CalendarListEvents
+from tools.integrations.calendar.tool import CalendarCreateEvent, CalendarDeleteEvent, CalendarListEvents
 
 TOMORROW_10 = datetime.combine(datetime.now(UTC).date() + timedelta(days=1), time(10, 0), tzinfo=UTC)
 

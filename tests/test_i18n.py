@@ -29,7 +29,7 @@ from tenancy.models import UserPreference
 from tests.factories.orchestration import ExecutionFactory
 from tests.support.i18n import unmarked_strings
 from tools.bidi import LRI, PDI, RLM, html_body, mark_plain
-from tools.builtin.report import render_report
+from tools.integrations.report.tool import render_report
 
 TEMPLATES = Path(settings.BASE_DIR) / "templates"
 CATALOGUE = Path(settings.BASE_DIR) / "locale" / "he" / "LC_MESSAGES" / "django.po"

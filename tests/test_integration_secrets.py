@@ -21,7 +21,7 @@ from tenancy.integrations import KEEP
 from tenancy.models import Workspace
 from tenancy.secrets import SecretUnreadable, open_sealed, seal
 from tests.factories.tenancy import UserFactory
-from tools.caldav_client import caldav_config
+from tools.integrations.calendar.settings import caldav_config
 
 PASSWORD = "caldav-pass-7d1e0b-never-stored"
 

@@ -26,6 +26,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from config.routing import websocket_urlpatterns
+from learning.models import ExecutionFeedback, LearnedPattern, PatternType, PromptVersion, RunRating
 from orchestration import events
 from orchestration.engine.runs import submit
 from orchestration.models import Execution, ExecutionStatus, ExecutionStep
@@ -35,12 +36,14 @@ from tenancy.roles import ResourceType
 from tenancy.tokens import create_token
 from tests.factories.tenancy import UserFactory
 from tests.support.engine import wait_for
+from tests.support.polling import eventually
 from tests.support.runs import critical_run
 from tests.support.sockets import socket_headers, socket_stack
 from tools.drive import WorkspaceDrive
 from tools.frozen import freeze
 from tools.models import WorkspaceToolSetting
 from tools.services.workspace_tools import change_tool_setting
+from versioning.models import ABTest, ABTestStatus, PlanVersion
 from webhooks.services import create_webhook
 
 pytestmark = pytest.mark.usefixtures("engine")
@@ -95,7 +98,31 @@ def a_objects(alice, bob, charlie, workspace_a, workspace_b):
     webhook = create_webhook(
         alice, workspace_a, name="Zebracorn orders", trigger_type="http", action_config={"request": "Hi"}
     ).webhook
+    # What learning keeps of A: the patterns mined from the report run (once learning has read it, so the
+    # walk sees them still), a pattern made here and an A/B test.
+    eventually(
+        lambda: ExecutionFeedback.objects.filter(execution=report, learned_at__isnull=False).exists(),
+        what="learning to read the report run",
+    )
+    pattern, _ = LearnedPattern.objects.get_or_create(
+        workspace=workspace_a,
+        pattern_type=PatternType.REQUEST_PLAN,
+        key="zebracorn",
+        defaults={"description": "zebracorn -> Analysis", "signature": "en|analyse|files", "plan_template": []},
+    )
+    test = ABTest.objects.create(
+        workspace=workspace_a,
+        name="Zebracorn plans",
+        subject="en|analyse|files",
+        variant_a={"label": "zebracorn one", "template": []},
+        variant_b={"label": "zebracorn two", "template": []},
+        status=ABTestStatus.RUNNING,
+        results={"decided": True, "leader": "B", "p_value": 0.001, "alpha": 0.05, "A": {}, "B": {}},
+        auto_promote=False,
+    )
     return {
+        "pattern": pattern,
+        "ab_test": test,
         "workspace": workspace_a,
         "invitation": invitation,
         "webhook": webhook,
@@ -131,7 +158,15 @@ def fill_values(name: str, converter: str | None, route: str, a: dict[str, Any])
         "token_id": [str(a["token"].pk)],
         "permission_id": [str(a["grant"].pk)],
         "name": [FILE, "data/zebracorn_sales_q2.csv", "reports/summarise-the-sales-csv-files.md"],
+        "pattern_id": [str(a["pattern"].pk)],
+        "test_id": [str(a["ab_test"].pk)],
+        "version": ["1"],
     }
+    # Prompts are shared by every workspace, not A's: charlie may read them.
+    if name == "agent_id":
+        return [("planner", False)]
+    if name == "version_id":
+        return [(str(PromptVersion.objects.get(agent_id="planner", version=1).pk), False)]
     if name == "workspace_id":
         return [(str(a["workspace"].pk), True), (str(a["own_workspace"].pk), False)]
     if name in by_name:
@@ -204,6 +239,10 @@ def a_state(a: dict[str, Any]) -> dict[str, Any]:
         ),
         "files": sorted(f.name for f in WorkspaceDrive(workspace.pk).list()),
         "invitations": sorted(WorkspaceInvitation.objects.filter(workspace=workspace).values_list("pk", "role")),
+        "patterns": sorted(LearnedPattern.objects.filter(workspace=workspace).values_list("pk", "enabled")),
+        "ab_tests": sorted(ABTest.objects.filter(workspace=workspace).values_list("pk", "status")),
+        "ratings": sorted(RunRating.objects.filter(execution__workspace=workspace).values_list("pk", "rating")),
+        "plan_versions": sorted(PlanVersion.objects.filter(plan__workspace=workspace).values_list("pk", "version")),
         "tool_settings": sorted(
             WorkspaceToolSetting.objects.filter(workspace=workspace).values_list(
                 "tool_name", "enabled", "approval_waived"

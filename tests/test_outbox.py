@@ -14,9 +14,9 @@ from safety.approvals import decide
 from safety.models import PendingApproval
 from tests.support import tool_call
 from tests.support.engine import wait_for
-from tools.builtin.email import EmailSend
 from tools.drive import WorkspaceDrive
-from tools.outbox import NOT_DELIVERED, OUTBOX_BACKEND, outbox_file
+from tools.integrations.email.outbox import NOT_DELIVERED, OUTBOX_BACKEND, outbox_file
+from tools.integrations.email.tool import EmailSend
 
 REPORT = "# Q3 sales\n\nnorth 1200\n"
 

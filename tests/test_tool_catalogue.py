@@ -12,9 +12,12 @@ from orchestration.engine.runs import run_planned, submit
 from orchestration.models import Execution, ExecutionStatus, StepStatus
 from orchestration.planning import NoToolForRequest, PlanInvalid, make_plan
 from orchestration.planning.schema import plannable_tools
+from plugins.models import Plugin
+from plugins.sync import sync_plugins
 from tests.support.engine import wait_for
 from tools.discovery import discover_tools
-from tools.models import ToolCatalog, WorkspaceToolSetting
+from tools.drive import WorkspaceDrive
+from tools.models import ToolCatalog, ToolType, WorkspaceToolSetting
 from tools.services.workspace_tools import (
     UnknownTool,
     approval_waived,
@@ -148,7 +151,7 @@ def _row(page: str, name: str) -> str:
 def test_it_shows_an_mcp_servers_tool_with_its_server(client, alice):
     ToolCatalog.objects.create(
         name="mcp.files.read_file",
-        tool_type="mcp",
+        tool_type=ToolType.MCP,
         capabilities=["files.read"],
         metadata={"description": "Read a file on the files server", "input_schema": {"type": "object"}},
         last_discovered_at=timezone.now(),
@@ -199,3 +202,18 @@ def test_it_refuses_operators_unknown_tools_and_bad_values(client, alice, bob, w
     assert client.post("/tools/no.such/setting/", {"enabled": "0"}).status_code == 404
     assert client.post("/tools/web.get/setting/", {"enabled": "maybe"}).status_code == 400
     assert disabled_tools(workspace_a) == frozenset()
+
+
+def test_it_refuses_to_run_a_plugins_tool_once_the_plugin_is_disabled(engine, alice, workspace_a):
+    sync_plugins()
+    WorkspaceDrive(workspace_a.pk).write_text("people.csv", "name\nAda\n")
+    plan = {"steps": [{"number": 1, "tool": "csv.to_json", "input": {"file": "people.csv"}}]}
+    execution = wait_for(
+        submit(user=alice, workspace=workspace_a, request_text="convert", plan=plan, plan_only=True),
+        statuses={ExecutionStatus.PLANNED},
+    )
+    Plugin.objects.filter(name="chatops").update(enabled=False)
+    assert run_planned(execution, alice)
+    step = wait_for(execution).steps.get()
+    assert (step.status, step.error) == (StepStatus.FAILED, "csv.to_json cannot run: its plugin is disabled.")
+    assert not WorkspaceDrive(workspace_a.pk).exists("people.json")

@@ -98,12 +98,15 @@ def test_it_marks_tools_that_disappeared_without_deleting_them(empty_catalogue):
         name="old.tool", tool_type=ToolType.PLUGIN, metadata={"version": "2"}, last_discovered_at=now
     )
     ToolCatalog.objects.create(name="remote.search", tool_type=ToolType.EXTERNAL, last_discovered_at=now)
+    ToolCatalog.objects.create(name="mcp.files.read_file", tool_type=ToolType.MCP, last_discovered_at=now)
 
     report = discover_tools()
 
     assert report.missing == ["old.tool"]
     assert ToolCatalog.objects.get(name="old.tool").metadata == {"version": "2", "available": False}
-    assert ToolCatalog.objects.get(name="remote.search").metadata == {}  # external servers are not ours to mark
+    # External and MCP servers' rows are kept by whatever discovers those, not marked here.
+    assert ToolCatalog.objects.get(name="remote.search").metadata == {}
+    assert ToolCatalog.objects.get(name="mcp.files.read_file").metadata == {}
 
 
 def test_it_types_extra_and_plugin_tools_as_plugins(empty_catalogue):

@@ -14,7 +14,7 @@ import pytest
 
 from tests.support import tool_call
 from tools.base import RetryableToolError, Tool, ToolError, ToolInputError, ToolResult
-from tools.builtin.calendar import CalendarCreateEvent, CalendarDeleteEvent, CalendarListEvents
+from tools.integrations.calendar.tool import CalendarCreateEvent, CalendarDeleteEvent, CalendarListEvents
 from tools.models import CalendarEvent
 
 TOMORROW_10 = datetime.combine(datetime.now(UTC).date() + timedelta(days=1), time(10, 0), tzinfo=UTC)

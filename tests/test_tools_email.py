@@ -9,9 +9,9 @@ from django.core import mail
 
 from tests.support import tool_call
 from tools.base import RetryableToolError, ToolError, ToolInputError
-from tools.builtin.email import EmailSend, message_hash, message_id
-from tools.deliveries import DeliveryRecord
 from tools.drive import WorkspaceDrive
+from tools.integrations.email.deliveries import DeliveryRecord
+from tools.integrations.email.tool import EmailSend, message_hash, message_id
 from tools.models import DeliveryStatus
 
 HOST = "127.0.0.1"

@@ -5,7 +5,7 @@ import pytest
 from tests.support import run_tool, tool_call
 from tools.base import RetryableToolError, ToolError
 from tools.drive import WorkspaceDrive
-from tools.llm_client import ChatReply, chat, chat_json, llm_configured
+from tools.integrations.llm.client import ChatReply, chat, chat_json, llm_configured
 from tools.registry import registry
 
 ARTICLE = (

@@ -20,8 +20,8 @@ import pytest
 
 from tests.support import tool_call
 from tools.base import RetryableToolError, ToolError, ToolInputError
-from tools.builtin.web import WebGet, WebPost
 from tools.http import fetch
+from tools.integrations.web.tool import WebGet, WebPost
 from tools.ssrf import BlockedAddress
 
 # The servers (`server`, `other_server`, `server6`, `tls_server`) and `dns`.

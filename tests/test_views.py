@@ -20,6 +20,7 @@ from django.test import Client
 from django.urls import get_resolver
 
 from config.routing import websocket_urlpatterns
+from learning.models import LearnedPattern, PatternType, PromptVersion, RunRating
 from orchestration.models import Execution, ExecutionStatus
 from plugins.models import Plugin
 from safety.models import ApprovalStatus, PendingApproval
@@ -42,6 +43,7 @@ from tests.support.views import (
 )
 from tools.frozen import freeze
 from tools.services.workspace_tools import is_tool_enabled
+from versioning.models import ABTest, ABTestStatus, PlanVersion
 from webhooks.models import FiringSource, Webhook, WebhookExecution
 from webhooks.services import create_webhook
 
@@ -290,7 +292,7 @@ def _kept_message(world: World) -> str:
     from django.core.mail import EmailMessage
 
     from orchestration.models import ExecutionStep, StepStatus
-    from tools.outbox import OutboxBackend, outbox_file
+    from tools.integrations.email.outbox import OutboxBackend, outbox_file
 
     message_id = f"<{world.workspace.pk.hex}@orchestrate>"
     if not ExecutionStep.objects.filter(execution=world.running, tool="email.send").exists():
@@ -1000,6 +1002,288 @@ class TestNotificationsStream(SocketTests):
 
     def path(self, world: World) -> str:
         return "/ws/notifications/"
+
+
+# --- learning and plan versions (learning.views, versioning.views) ---
+
+STAFF_ONLY = "staff"  # not an action of any workspace role: every member is refused
+
+
+def _pattern(world: World) -> LearnedPattern:
+    return LearnedPattern.objects.create(
+        workspace=world.workspace,
+        pattern_type=PatternType.REQUEST_PLAN,
+        key="k1",
+        signature="en|analyse|file",
+        description="en|analyse|file -> Analysis",
+        plan_template=[{"number": 1, "tool": "test.noop", "input": {"value": 1}}],
+    )
+
+
+def _finished_plan(world: World) -> Execution:
+    """The failed run of A with a first plan version to edit, diff and re-run."""
+    plan = {"planner": "rules", "steps": [{"number": 1, "tool": "test.noop", "input": {"value": 1}, "depends_on": []}]}
+    PlanVersion.objects.get_or_create(plan=world.failed, version=1, defaults={"plan_data": plan})
+    return world.failed
+
+
+class TestLearningPage(ViewTests):
+    route = "learning/"
+    action = Action.VIEW
+    scoped = False
+
+    def url(self, world: World) -> str:
+        _pattern(world)
+        return "/learning/"
+
+    def allowed(self, response: HttpResponse, world: World) -> bool:
+        return response.status_code == 200 and "en|analyse|file -&gt; Analysis" in body(response)
+
+
+class TestTogglePattern(ViewTests):
+    route = "learning/patterns/<uuid:pattern_id>/toggle"
+    method = "POST"
+    action = Action.MANAGE_SETTINGS
+    _made: LearnedPattern | None = None
+
+    def url(self, world: World) -> str:
+        self._made = _pattern(world)
+        return f"/learning/patterns/{self._made.pk}/toggle"
+
+    def _enabled(self) -> bool:
+        assert self._made is not None
+        return LearnedPattern.objects.get(pk=self._made.pk).enabled
+
+    def allowed(self, response: HttpResponse, world: World) -> bool:
+        return response.status_code == 302 and not self._enabled()
+
+    def refused(self, response: HttpResponse, world: World) -> bool:
+        return response.status_code == 403 and self._enabled()
+
+
+class TestStartABTest(ViewTests):
+    route = "learning/tests/"
+    method = "POST"
+    action = Action.MANAGE_SETTINGS
+    scoped = False
+
+    def data(self, world: World) -> dict[str, Any]:
+        execution = _finished_plan(world)
+        second = PlanVersion.objects.create(
+            plan=execution,
+            version=2,
+            plan_data={"steps": [{"number": 1, "tool": "test.noop", "input": {"value": 2}, "depends_on": []}]},
+        )
+        first = PlanVersion.objects.get(plan=execution, version=1)
+        return {
+            "name": "noop values",
+            "variant_a": f"version:{first.pk}",
+            "variant_b": f"version:{second.pk}",
+            "traffic_split": "0.5",
+            "min_sample": "5",
+            "auto_promote": "on",
+        }
+
+    def url(self, world: World) -> str:
+        return "/learning/tests/"
+
+    def call(self, client: Client, world: World, headers: dict[str, str] | None = None) -> HttpResponse:
+        return client.post(self.url(world), self.data(world), headers=headers)  # type: ignore[return-value]
+
+    def allowed(self, response: HttpResponse, world: World) -> bool:
+        return response.status_code == 302 and ABTest.objects.filter(name="noop values").exists()
+
+    def refused(self, response: HttpResponse, world: World) -> bool:
+        return response.status_code == 403 and not ABTest.objects.exists()
+
+
+class TestPromoteABTest(ViewTests):
+    route = "learning/tests/<uuid:test_id>/promote"
+    method = "POST"
+    action = Action.MANAGE_SETTINGS
+    _test: ABTest | None = None
+
+    def url(self, world: World) -> str:
+        template = [{"number": 1, "tool": "test.noop", "input": {"value": 1}}]
+        other = [{"number": 1, "tool": "test.noop", "input": {"value": 2}}]
+        blank = {"runs": 20, "successes": 2, "success_rate": 0.1, "mean_rating": None, "tokens": 0, "duration_ms": 1}
+        self._test = ABTest.objects.create(
+            workspace=world.workspace,
+            name="decided",
+            subject="en|-|-",
+            variant_a={"label": "one", "template": template},
+            variant_b={"label": "two", "template": other},
+            auto_promote=False,
+            status=ABTestStatus.RUNNING,
+            results={
+                "A": blank,
+                "B": {**blank, "successes": 18, "success_rate": 0.9},
+                "p_value": 0.0001,
+                "alpha": 0.05,
+                "decided": True,
+                "leader": "B",
+            },
+        )
+        return f"/learning/tests/{self._test.pk}/promote"
+
+    def _status(self) -> str:
+        assert self._test is not None
+        return ABTest.objects.get(pk=self._test.pk).status
+
+    def allowed(self, response: HttpResponse, world: World) -> bool:
+        return response.status_code == 302 and self._status() == ABTestStatus.COMPLETED
+
+    def refused(self, response: HttpResponse, world: World) -> bool:
+        return response.status_code == 403 and self._status() == ABTestStatus.RUNNING
+
+
+class TestRateRun(ViewTests):
+    route = "learning/runs/<uuid:execution_id>/rating"
+    method = "POST"
+    action = Action.VIEW
+
+    def url(self, world: World) -> str:
+        return f"/learning/runs/{world.failed.pk}/rating"
+
+    def data(self, world: World) -> dict[str, Any]:
+        return {"rating": "4", "comment": "close"}
+
+    def allowed(self, response: HttpResponse, world: World) -> bool:
+        return response.status_code == 302 and RunRating.objects.filter(execution=world.failed, rating=4).exists()
+
+
+class TestPromptList(ViewTests):
+    route = "learning/prompts/"
+    action = None  # prompts are shared by every workspace: anyone signed in reads them
+    scoped = False
+
+    def url(self, world: World) -> str:
+        return "/learning/prompts/"
+
+
+class TestAgentPrompts(ViewTests):
+    route = "learning/prompts/<slug:agent_id>/"
+    action = None
+    scoped = False
+
+    def url(self, world: World) -> str:
+        return "/learning/prompts/planner/"
+
+    def allowed(self, response: HttpResponse, world: World) -> bool:
+        return response.status_code == 200 and "v1" in body(response)
+
+
+class TestNewPromptVersion(ViewTests):
+    route = "learning/prompts/<slug:agent_id>/"
+    method = "POST"
+    action = STAFF_ONLY
+    scoped = False
+
+    def url(self, world: World) -> str:
+        return "/learning/prompts/planner/"
+
+    def data(self, world: World) -> dict[str, Any]:
+        return {"prompt": "Plan carefully.", "note": "shorter"}
+
+    def refused(self, response: HttpResponse, world: World) -> bool:
+        return response.status_code == 403 and not PromptVersion.objects.filter(prompt="Plan carefully.").exists()
+
+
+class TestComparePrompts(ViewTests):
+    route = "learning/prompts/<slug:agent_id>/compare"
+    action = None
+    scoped = False
+
+    def url(self, world: World) -> str:
+        return "/learning/prompts/planner/compare?a=1&b=1"
+
+
+class TestMakePromptCurrent(ViewTests):
+    route = "learning/prompts/versions/<int:version_id>/current"
+    method = "POST"
+    action = STAFF_ONLY
+    scoped = False
+
+    def url(self, world: World) -> str:
+        version = PromptVersion.objects.get(agent_id="planner", version=1)
+        return f"/learning/prompts/versions/{version.pk}/current"
+
+    def refused(self, response: HttpResponse, world: World) -> bool:
+        return response.status_code == 403 and not PromptVersion.objects.filter(is_current=True).exists()
+
+
+class TestPlanVersions(ViewTests):
+    route = "plans/<uuid:execution_id>/"
+    action = Action.VIEW
+
+    def url(self, world: World) -> str:
+        return f"/plans/{_finished_plan(world).pk}/"
+
+    def allowed(self, response: HttpResponse, world: World) -> bool:
+        return response.status_code == 200 and 'id="plan-v1"' in body(response)
+
+
+class TestEditPlan(ViewTests):
+    route = "plans/<uuid:execution_id>/"
+    method = "POST"
+    action = Action.RUN
+
+    def url(self, world: World) -> str:
+        return f"/plans/{_finished_plan(world).pk}/"
+
+    def data(self, world: World) -> dict[str, Any]:
+        return {
+            "steps-TOTAL_FORMS": "1",
+            "steps-INITIAL_FORMS": "1",
+            "steps-0-tool": "test.noop",
+            "steps-0-input": '{"value": 2}',
+            "steps-0-depends_on": "",
+            "note": "value two",
+        }
+
+    def _edited(self, world: World) -> bool:
+        return PlanVersion.objects.filter(plan=world.failed, version=2).exists()
+
+    def allowed(self, response: HttpResponse, world: World) -> bool:
+        return response.status_code == 302 and self._edited(world)
+
+    def refused(self, response: HttpResponse, world: World) -> bool:
+        return response.status_code == 403 and not self._edited(world)
+
+
+class TestPlanDiff(ViewTests):
+    route = "plans/<uuid:execution_id>/diff"
+    action = Action.VIEW
+
+    def url(self, world: World) -> str:
+        execution = _finished_plan(world)
+        PlanVersion.objects.get_or_create(
+            plan=execution,
+            version=2,
+            defaults={"plan_data": {"steps": [{"number": 1, "tool": "test.noop", "input": {"value": 2}}]}},
+        )
+        return f"/plans/{execution.pk}/diff?a=1&b=2"
+
+    def allowed(self, response: HttpResponse, world: World) -> bool:
+        return response.status_code == 200 and "input value: 1 → 2" in body(response)
+
+
+class TestRerunPlanVersion(ViewTests):
+    route = "plans/<uuid:execution_id>/versions/<int:version>/rerun"
+    method = "POST"
+    action = Action.RUN
+
+    def url(self, world: World) -> str:
+        return f"/plans/{_finished_plan(world).pk}/versions/1/rerun"
+
+    def _reruns(self, world: World) -> int:
+        return Execution.objects.filter(plan__rerun_of__execution=str(world.failed.pk)).count()
+
+    def allowed(self, response: HttpResponse, world: World) -> bool:
+        return response.status_code == 302 and self._reruns(world) == 1
+
+    def refused(self, response: HttpResponse, world: World) -> bool:
+        return response.status_code == 403 and self._reruns(world) == 0
 
 
 # --- coverage ---

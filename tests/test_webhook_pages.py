@@ -129,7 +129,7 @@ def test_it_rotates_and_shows_the_new_secret_once(client, alice, workspace_a):
 
 
 @pytest.mark.skipif(not all(map(shutil.which, ["bash", "curl", "openssl"])), reason="needs bash, curl and openssl")
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("engine")  # the run it starts finishes before the tables are flushed under it
 def test_it_gives_a_curl_example_that_a_live_server_accepts(alice, workspace_a):
     created = create_webhook(
         alice,

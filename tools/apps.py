@@ -14,8 +14,8 @@ class ToolsConfig(AppConfig):
     verbose_name = "Tools"
 
     def ready(self) -> None:
-        from tools.builtin import BUILTIN_TOOLS
         from tools.discovery import discover_after_migrate
+        from tools.integrations import BUILTIN_TOOLS
         from tools.registry import registry
 
         for tool_class in BUILTIN_TOOLS:

@@ -5,7 +5,7 @@ run; the catalogue is what the console and the planner's history see.
 Discovery upserts a row per registered tool and never deletes one: a tool
 that disappears (a plugin uninstalled) keeps its row, marked
 `{"available": false}`, so past executions that used it still make sense.
-Only built-in and plugin rows are ours to mark; rows for external tool
+Only built-in and plugin rows are ours to mark; rows for external and MCP tool
 servers are kept by whatever discovers those.
 """
 
@@ -61,7 +61,7 @@ def discover_tools(tools: ToolRegistry | None = None, *, using: str = DEFAULT_DB
                 report.updated.append(tool.name)
         registered = {tool.name for tool in tools.all()}
         for name, row in sorted(existing.items()):
-            if name in registered or row.tool_type == ToolType.EXTERNAL:
+            if name in registered or row.tool_type not in (ToolType.BUILTIN, ToolType.PLUGIN):
                 continue
             report.missing.append(name)
             if (row.metadata or {}).get("available") is not False:

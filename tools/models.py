@@ -14,6 +14,7 @@ class ToolType(models.TextChoices):
     BUILTIN = "builtin", _("Built-in")
     PLUGIN = "plugin", _("Plugin")
     EXTERNAL = "external", _("External tool server")
+    MCP = "mcp", _("MCP server")  # rows kept by the MCP servers' discovery, named mcp.<server>.<tool>
 
 
 class ToolCatalog(models.Model):

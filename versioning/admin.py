@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from tenancy.admin_scoping import SuperuserOnlyAdmin, WorkspaceScopedAdmin
-from versioning.models import ABTest, PlanVersion
+from tenancy.admin_scoping import ScopedSystemWrittenAdmin, WorkspaceScopedAdmin
+from versioning.models import ABTest, ABTestRun, PlanVersion
 
 
 @admin.register(PlanVersion)
@@ -14,7 +14,15 @@ class PlanVersionAdmin(WorkspaceScopedAdmin):
 
 
 @admin.register(ABTest)
-class ABTestAdmin(SuperuserOnlyAdmin):
-    list_display = ["name", "status", "created_at"]
-    list_filter = ["status"]
-    search_fields = ["name"]
+class ABTestAdmin(WorkspaceScopedAdmin):
+    list_display = ["name", "workspace", "kind", "status", "winner", "created_at"]
+    list_filter = ["status", "kind"]
+    search_fields = ["name", "subject"]
+    raw_id_fields = ["workspace", "created_by"]
+
+
+@admin.register(ABTestRun)
+class ABTestRunAdmin(ScopedSystemWrittenAdmin):
+    list_display = ["test", "execution", "variant", "created_at"]
+    list_filter = ["variant"]
+    raw_id_fields = ["test", "execution"]

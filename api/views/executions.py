@@ -18,10 +18,13 @@ from api.serializers import (
     ExecutionDetailSerializer,
     ExecutionFilterSerializer,
     ExecutionSerializer,
+    FeedbackSerializer,
     MessageSerializer,
+    RatingSerializer,
     StepSerializer,
 )
 from api.views.base import get_scoped, query
+from learning.services.feedback import RatingInvalid, feedback_of, rate_run, rating_of
 from orchestration.engine import runs
 from orchestration.models import Execution
 from orchestration.questions import InvalidAnswer, QuestionClosed, answer_question
@@ -136,6 +139,39 @@ class ExecutionViewSet(viewsets.GenericViewSet):
         except InvalidAnswer as exc:
             raise ValidationError({"answer": [str(exc)]}) from None
         return Response(ExecutionDetailSerializer(answered).data)
+
+    @extend_schema(methods=["GET"], request=None, responses={200: FeedbackSerializer})
+    @extend_schema(methods=["PUT"], request=RatingSerializer, responses={200: FeedbackSerializer})
+    @action(detail=True, methods=["get", "put"])
+    def rating(self, request: Request, pk: str) -> Response:
+        """Your rating of a finished run (PUT rates it, or changes your rating) and the run's feedback."""
+        execution = _execution(request, pk)
+        if request.method == "PUT":
+            body = RatingSerializer(data=request.data)
+            body.is_valid(raise_exception=True)
+            try:
+                rate_run(request.user, execution, body.validated_data["rating"], body.validated_data["comment"])
+            except RatingInvalid as exc:
+                raise Conflict(str(exc)) from None
+        elif not execution.is_finished:
+            raise Conflict("Only a finished run has feedback.")
+        feedback = feedback_of(execution)
+        mine = rating_of(request.user, execution)
+        return Response(
+            FeedbackSerializer(
+                {
+                    "your_rating": mine.rating if mine else None,
+                    "your_comment": mine.comment if mine else "",
+                    "mean_rating": feedback.user_rating,
+                    "success": feedback.success,
+                    "duration_ms": feedback.duration_ms,
+                    "tokens_used": feedback.tokens_used,
+                    "steps_count": feedback.steps_count,
+                    "error_count": feedback.error_count,
+                    "patterns": [str(item) for item in feedback.patterns],
+                }
+            ).data
+        )
 
     @extend_schema(responses=StepSerializer(many=True))
     @action(detail=True, methods=["get"])

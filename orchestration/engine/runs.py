@@ -218,6 +218,19 @@ def run_planned(execution: Execution, user: Any) -> bool:
     return True
 
 
+def replace_planned_steps(execution: Execution, plan: dict[str, Any]) -> bool:
+    """Give a run planned with "Plan only" an edited (validated) plan before it starts; False once it started."""
+    with transaction.atomic():
+        if not Execution.objects.filter(pk=execution.pk, status=ExecutionStatus.PLANNED).update(
+            plan=plan, total_steps=len(plan["steps"]), updated_at=timezone.now()
+        ):
+            return False
+        ExecutionStep.objects.filter(execution=execution).delete()
+        _create_steps(execution, plan["steps"])
+    publish_execution(execution.pk)
+    return True
+
+
 def _create_steps(execution: Execution, planned: list[dict[str, Any]]) -> None:
     dependents: dict[int, list[int]] = {step["number"]: [] for step in planned}
     for step in planned:

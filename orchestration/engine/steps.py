@@ -59,7 +59,7 @@ from orchestration.models import (
     SharedContext,
     StepStatus,
 )
-from orchestration.planning.schema import refusal
+from orchestration.planning.schema import plugin_disabled
 from persistence.checkpoints import insert_checkpoint, json_param, step_progress
 from plugins import hooks as plugin_hooks
 from safety.locks import release
@@ -90,6 +90,8 @@ class Claimed:
     context: dict[str, Any]
     worker: str
     request_payload: dict[str, Any]
+    # The workspace switched the step's tool off (tool catalogue) since the run was planned.
+    switched_off: bool = False
 
 
 def worker_name() -> str:
@@ -140,7 +142,10 @@ _CLAIM = (
     " AND EXISTS (SELECT 1 FROM executions e WHERE e.id = execution_steps.execution_id AND e.status IN (%s, %s))"
     " RETURNING id, execution_id, step_number, agent_id, tool, input, depends_on, dependents, optional, attempts,"
     " max_attempts, timeout_seconds,"
-    " (SELECT workspace_id FROM executions e WHERE e.id = execution_steps.execution_id), {outputs}, {context}"
+    " (SELECT workspace_id FROM executions e WHERE e.id = execution_steps.execution_id), {outputs}, {context},"
+    # Read in the claim, so the per-workspace tool switch costs the step no query of its own.
+    " EXISTS (SELECT 1 FROM workspace_tool_settings s WHERE s.tool_name = execution_steps.tool AND NOT s.enabled"
+    " AND s.workspace_id = (SELECT workspace_id FROM executions e WHERE e.id = execution_steps.execution_id))"
 )
 _WAITING = (
     "(status IN (%s, %s) AND remaining_deps = 0 AND (retry_at IS NULL OR retry_at <= %s))"
@@ -179,7 +184,7 @@ def claim(step_id: uuid.UUID | str, worker: str) -> Claimed | None:
         if row is None:
             return None
     (pk, execution_id, number, agent, tool, tool_input, depends_on, dependents, optional, attempts) = row[:10]
-    max_attempts, timeout_seconds, workspace_id, outputs, context = row[10:]
+    max_attempts, timeout_seconds, workspace_id, outputs, context, switched_off = row[10:]
     step = ExecutionStep(
         id=uuid.UUID(str(pk)),
         execution_id=uuid.UUID(str(execution_id)),
@@ -206,6 +211,7 @@ def claim(step_id: uuid.UUID | str, worker: str) -> Claimed | None:
         context=_json(context) or {},
         worker=worker,
         request_payload={"step": number, "tool": tool, "input": step.input, "attempt": attempts},
+        switched_off=bool(switched_off),
     )
 
 
@@ -241,9 +247,10 @@ def _run_claimed(claimed: Claimed) -> None:
         plugin_hooks.call("step_starting", **_hook_facts(claimed))
     try:
         # Switched off after the plan was made: refused before anything of the tool runs.
-        switched_off = refusal(claimed.workspace_id, step.tool)
-        if switched_off:
-            raise Refused(switched_off)
+        if claimed.switched_off:
+            raise Refused(f"{step.tool} cannot run: it is switched off in this workspace's tool catalogue.")
+        if plugin_disabled(step.tool):
+            raise Refused(f"{step.tool} cannot run: its plugin is disabled.")
         tool = registry.get(step.tool)
         call = _prepare_call(claimed, tool)
         outcome = _execute(claimed, tool, call)

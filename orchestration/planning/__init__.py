@@ -1,6 +1,8 @@
 """Planning: turn a request into a validated plan.
 
-The LLM planner is asked first when a model endpoint is configured; an
+What was learned is asked first (`orchestration.planning.learned`): a
+learned pattern confident enough for the request's signature, or the
+variant a running A/B test gives the run. Then the LLM planner is asked first when a model endpoint is configured; an
 answer that is not valid JSON or not a valid plan falls back to the rule
 planner, and the reason is logged and kept in the plan. A request that
 misses a detail raises NeedsAnswer (the run asks the person, see
@@ -19,16 +21,22 @@ from typing import Any
 from django.utils import timezone
 
 from orchestration.agents import current_prompt
+from orchestration.planning.learned import chosen_prompt, learned_plan
 from orchestration.planning.questions import NeedsAnswer
 from orchestration.planning.rules import NoToolForRequest, plan_with_rules
 from orchestration.planning.schema import PlanInvalid, plannable_tools, validate_plan
+from tenancy.models import Workspace
 from tools.base import Tool, ToolError
-from tools.llm_client import chat, llm_configured
+from tools.integrations.llm.client import chat, llm_configured
 from tools.services.workspace_tools import WorkspaceRef
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["NeedsAnswer", "NoToolForRequest", "PlanInvalid", "make_plan"]
+
+
+def _workspace_id(workspace: WorkspaceRef | None) -> uuid.UUID | str | None:
+    return workspace.pk if isinstance(workspace, Workspace) else workspace
 
 
 def _catalogue(tools: list[Tool]) -> list[dict[str, Any]]:
@@ -44,10 +52,15 @@ def _catalogue(tools: list[Tool]) -> list[dict[str, Any]]:
 
 
 def plan_with_llm(
-    request_text: str, tools: list[Tool], workspace: WorkspaceRef | None = None
+    request_text: str,
+    tools: list[Tool],
+    workspace: WorkspaceRef | None = None,
+    *,
+    execution_id: uuid.UUID | str = "",
 ) -> tuple[dict[str, Any], int]:
     """Ask the model for a plan with only `tools`; returns the validated plan and the tokens spent."""
-    prompt = current_prompt("planner")
+    chosen = chosen_prompt("planner", workspace_id=_workspace_id(workspace), execution_id=execution_id)
+    prompt, assignment = chosen if chosen is not None else (current_prompt("planner"), None)
     reply = chat(
         [
             {"role": "system", "content": prompt.prompt},
@@ -61,6 +74,8 @@ def plan_with_llm(
         raise PlanInvalid([f"the model did not answer with JSON ({exc})"]) from None
     plan = validate_plan(raw, planner="llm", workspace=workspace)
     plan["prompt_version"] = prompt.version
+    if assignment is not None:
+        plan["ab_test"] = assignment
     return plan, reply.total_tokens
 
 
@@ -77,9 +92,21 @@ def make_plan(
 
     `answers` are the person's answers to earlier questions, by field;
     `me` is the asker's e-mail address; `drive_names` the workspace's files.
-    Both planners are offered only the tools `workspace` may use.
+    Both planners are offered only the tools `workspace` may use; its learned
+    patterns and running A/B tests are asked first.
     """
     log_extra = {"execution_id": str(execution_id)}
+    learned = learned_plan(
+        request_text, workspace_id=_workspace_id(workspace), execution_id=execution_id, answers=answers
+    )
+    if learned is not None:
+        try:
+            plan = validate_plan(learned, planner=learned["planner"], workspace=workspace)
+        except PlanInvalid as exc:
+            logger.warning("The learned plan is not valid any more (%s); planning anew", exc, extra=log_extra)
+        else:
+            logger.info("Planned from what was learned (%s)", plan["planner"], extra=log_extra)
+            return plan
     fallback_reason = None
     tools = plannable_tools(workspace)
     if llm_configured():
@@ -87,7 +114,7 @@ def make_plan(
             f"\n(Asked for {field}, the person answered: {answer})" for field, answer in (answers or {}).items()
         )
         try:
-            plan, tokens = plan_with_llm(request_text + said, tools, workspace)
+            plan, tokens = plan_with_llm(request_text + said, tools, workspace, execution_id=execution_id)
             plan["tokens_used"] = tokens
             logger.info("Planned with the language model: %d steps", len(plan["steps"]), extra=log_extra)
             return plan

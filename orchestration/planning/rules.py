@@ -28,7 +28,7 @@ from django.utils.translation import gettext as _
 from orchestration.planning.questions import NeedsAnswer
 from orchestration.planning.understanding import Understanding, understand
 from tools.base import Tool
-from tools.llm_client import llm_configured
+from tools.integrations.llm.client import llm_configured
 from tools.registry import registry
 
 __all__ = ["NeedsAnswer", "NoToolForRequest", "plan_with_rules"]

@@ -9,7 +9,6 @@ plugin is disabled or the workspace switched it off (the tool catalogue page).
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from orchestration.agents import agent_for_tool
@@ -33,13 +32,9 @@ def plannable_tools(workspace: WorkspaceRef | None = None) -> list[Tool]:
     return [tool for tool in registry.all() if tool.name not in disabled]
 
 
-def refusal(workspace_id: uuid.UUID | str, tool: str) -> str | None:
-    """Why the engine must not run the tool in the workspace now (switched off since the plan was made), or None."""
-    if tool in registry and registry.origin(tool).startswith("plugin:") and tool in disabled_tools():
-        return f"{tool} cannot run: its plugin is disabled."
-    if tool in workspace_disabled_tools(workspace_id):
-        return f"{tool} cannot run: it is switched off in this workspace's tool catalogue."
-    return None
+def plugin_disabled(tool: str) -> bool:
+    """Whether the tool is a plugin's and the plugin is switched off (a query only for plugins' tools)."""
+    return tool in registry and registry.origin(tool).startswith("plugin:") and tool in disabled_tools()
 
 
 def validate_plan(raw: Any, *, planner: str, workspace: WorkspaceRef | None = None) -> dict[str, Any]:

@@ -14,8 +14,9 @@ from django.views.decorators.http import require_GET
 
 from orchestration.calendar_feed import workspace_events
 from orchestration.outbox import outbox_attachment, outbox_path, workspace_outbox
-from tools.caldav_client import caldav_config, calendar_backend
-from tools.outbox import NOT_DELIVERED, outbox_in_use
+from tools.integrations.calendar.client import calendar_backend
+from tools.integrations.calendar.settings import caldav_config
+from tools.integrations.email.outbox import NOT_DELIVERED, outbox_in_use
 
 
 @login_required

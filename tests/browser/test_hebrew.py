@@ -126,6 +126,9 @@ def test_it_switches_to_hebrew_and_every_page_reads_right_to_left(pages, alice, 
         ("tokens", "/tokens/"),
         ("tools", "/tools/"),
         ("plugins", "/plugins/"),
+        ("learning", "/learning/"),
+        ("prompts", "/learning/prompts/"),
+        ("plan-versions", f"/plans/{execution.pk}/"),
     ):
         page.goto(path)
         _check_and_shoot(page, name)

@@ -6,7 +6,9 @@ import re
 
 import pytest
 
+from plugins.sync import sync_plugins
 from tests.browser.helpers import step_plan, submit_in_server
+from tools.discovery import discover_tools
 
 pytestmark = pytest.mark.browser
 
@@ -33,11 +35,16 @@ def test_it_submits_a_request_with_the_keyboard_alone(pages, alice, workspace_a)
     assert "No tool can serve this request" in page.locator("#error").inner_text()
 
 
-@pytest.mark.parametrize("path", ["/orchestrate", "execution", "/approvals/", "/workspaces/", "workspace"])
+@pytest.mark.parametrize(
+    "path", ["/orchestrate", "execution", "/approvals/", "/workspaces/", "workspace", "/tools/", "/plugins/"]
+)
 def test_it_fits_a_phone_screen_without_sideways_scrolling(pages, alice, workspace_a, path):
     execution = submit_in_server(
         user=alice, workspace=workspace_a, request_text="a long request " * 20, plan=step_plan({"tool": "test.noop"})
     )
+    if path in ("/tools/", "/plugins/"):
+        discover_tools()  # the browser tests' database is flushed between tests
+        sync_plugins()
     target = {
         "execution": f"/orchestrate/executions/{execution.pk}/",
         "workspace": f"/workspaces/{workspace_a.pk}/",

@@ -185,9 +185,13 @@ def session_worker(django_db_setup, django_db_blocker):
 def wait_until_idle(worker: CeleryProcess | None, timeout: float = 30.0) -> None:
     """Let in-flight work finish before the test's tables are flushed under it."""
     if worker is None:
+        from learning.services import jobs as learning_jobs
         from orchestration.engine.embedded import runtime
 
         assert runtime().wait_idle(timeout), "embedded workers still busy"
+        assert learning_jobs.wait_idle(timeout), (
+            "learning still busy"
+        )  # learning from the runs that just ended, on its own thread
         return
     import redis
 

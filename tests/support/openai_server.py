@@ -19,7 +19,9 @@ API (the `openai_server` fixture yields a `FakeOpenAIServer`):
 - `server.fail(status, message="...", *, error_type=None)` queues an HTTP
   error with an OpenAI-style `{"error": {...}}` body (e.g. 500, 429, 400).
 - Replies are used first in, first out, one per chat request. With nothing
-  queued the server answers `server.default_reply` if it is set (a str),
+  queued the server asks `server.responder(body) -> str` if it is set (a
+  model that answers by what it was sent, e.g. per system prompt), then
+  answers `server.default_reply` if it is set (a str),
   otherwise HTTP 400 "openai_server: no scripted reply queued", so an
   unexpected call fails loudly and is never retried.
 - `server.requests` -> list of `RecordedRequest(method, path, headers, body)`
@@ -41,7 +43,7 @@ import json
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -74,6 +76,7 @@ class FakeOpenAIServer:
     def __init__(self) -> None:
         self.requests: list[RecordedRequest] = []
         self.default_reply: str | None = None
+        self.responder: Callable[[dict[str, Any]], str] | None = None
         self._queue: deque[_Scripted] = deque()
         self._lock = threading.Lock()
         self._counter = 0
@@ -134,10 +137,12 @@ class FakeOpenAIServer:
         with self._lock:
             self.requests.append(request)
 
-    def _next(self) -> _Scripted:
+    def _next(self, body: dict[str, Any]) -> _Scripted:
         with self._lock:
             if self._queue:
                 return self._queue.popleft()
+            if self.responder is not None:
+                return _Scripted(content=self.responder(body))
             if self.default_reply is not None:
                 return _Scripted(content=self.default_reply)
             return _Scripted(status=400, message="openai_server: no scripted reply queued")
@@ -209,7 +214,7 @@ def _handler_for(server: FakeOpenAIServer) -> type[BaseHTTPRequestHandler]:
             if not isinstance(body, dict) or "model" not in body or "messages" not in body:
                 self._send_json(400, _error("model and messages are required", "invalid_request_error"))
                 return
-            scripted = server._next()
+            scripted = server._next(body)
             if scripted.delay:
                 time.sleep(scripted.delay)
             if scripted.status != 200:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from typing import Any, ClassVar
 
-from tools.base import RetryableToolError, Stage, Tool, ToolCall, ToolResult
+from tools.base import RetryableToolError, Stage, Tool, ToolCall, ToolError, ToolResult
 
 EFFECT_LOG = "effects.log"
 
@@ -177,3 +177,26 @@ class DatabaseBlipTool(Tool):
         if calls <= call.input["blips"]:
             raise OperationalError("server closed the connection unexpectedly")
         return ToolResult(output={"calls": calls})
+
+
+class OddsTool(Tool):
+    """Succeeds on exactly `percent` of its calls per `label`, spread evenly (call n succeeds when
+    floor(n * percent / 100) grows): a step whose success rate is known in advance, for the A/B tests."""
+
+    name = "test.odds"
+    description = "Succeed on `percent` out of every 100 calls with this label, spread evenly; fail otherwise."
+    capabilities = ("test.odds",)
+    input_schema: ClassVar[dict[str, Any]] = {
+        "type": "object",
+        "properties": {"label": {"type": "string"}, "percent": {"type": "integer", "minimum": 0, "maximum": 100}},
+        "required": ["label", "percent"],
+    }
+
+    def run(self, call: ToolCall) -> ToolResult:
+        counter = f"odds/{call.input['label']}"
+        calls = int(call.drive.read_text(counter)) + 1 if call.drive.exists(counter) else 1
+        call.drive.write_text(counter, str(calls))
+        percent = int(call.input["percent"])
+        if calls * percent // 100 == (calls - 1) * percent // 100:
+            raise ToolError(f"call {calls} of {call.input['label']} failed (succeeds {percent}% of the time)")
+        return ToolResult(output={"calls": calls, "label": call.input["label"]})

@@ -20,7 +20,6 @@ from tools.models import ToolCatalog, ToolType
 from tools.services.workspace_tools import WorkspaceRef, settings_by_tool
 
 MAX_QUERY = 200
-MCP = "mcp"  # the tool_type of rows an MCP server's discovery keeps
 
 
 @dataclass(frozen=True)
@@ -70,9 +69,9 @@ class CatalogueEntry:
 def source_of(row: ToolCatalog) -> Source:
     metadata = row.metadata or {}
     origin = str(metadata.get("origin", ""))
-    if row.tool_type == MCP:
+    if row.tool_type == ToolType.MCP:
         server = str(metadata.get("server") or (row.name.split(".")[1] if row.name.count(".") >= 2 else ""))
-        return Source(MCP, f"MCP server {server}".strip(), server)
+        return Source("mcp", f"MCP server {server}".strip(), server)
     if row.tool_type == ToolType.PLUGIN:
         if origin.startswith("plugin:"):
             plugin = origin.partition(":")[2]

@@ -17,7 +17,7 @@ def _host(url: str) -> str:
 
 def integrations_summary() -> list[str]:
     """One line each for e-mail, calendar and language model: the real service, or the built-in default."""
-    if settings.EMAIL_BACKEND == "tools.outbox.OutboxBackend":
+    if settings.EMAIL_BACKEND == "tools.integrations.email.outbox.OutboxBackend":
         mail = (
             f"E-mail:         built-in outbox (EMAIL_URL is unset): kept in {settings.OUTBOX_DIR}, "
             "shown on /orchestrate/outbox/, NOT delivered"

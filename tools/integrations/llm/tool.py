@@ -16,8 +16,8 @@ from typing import Any
 from django.conf import settings
 
 from tools.base import Stage, Tool, ToolCall, ToolError, ToolResult
-from tools.builtin.drive import FILE_REF_SCHEMA, file_names, fingerprint_files, read_text_file
-from tools.llm_client import chat, llm_configured, parse_json
+from tools.integrations.drive.tool import FILE_REF_SCHEMA, file_names, fingerprint_files, read_text_file
+from tools.integrations.llm.client import chat, llm_configured, parse_json
 
 # The model's context is finite; beyond this the text is cut (and the prompt says so).
 MAX_PROMPT_CHARS = 48_000

@@ -15,7 +15,7 @@ plain and predictable:
 - text: anything else, and any column whose values mix these kinds.
 
 (`analysis.summarise` works on prose and uses the language model when one
-is configured, so it lives with the llm tools in tools/builtin/llm.py.)
+is configured, so it lives with the llm tools in tools/integrations/llm/tool.py.)
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ from datetime import date
 from typing import Any
 
 from tools.base import Stage, Tool, ToolCall, ToolError, ToolInputError, ToolResult
-from tools.builtin.drive import FILE_REF_SCHEMA, drive_errors, file_names, fingerprint_files
 from tools.drive import WorkspaceDrive
+from tools.integrations.drive.tool import FILE_REF_SCHEMA, drive_errors, file_names, fingerprint_files
 
 __all__ = ["AnalysisDescribe", "describe_table"]
 

@@ -19,8 +19,8 @@ from django.utils.translation import ngettext
 
 from tools import bidi
 from tools.base import Stage, Tool, ToolCall, ToolInputError, ToolResult
-from tools.builtin.drive import drive_errors
 from tools.drive import DriveError, clean_name
+from tools.integrations.drive.tool import drive_errors
 
 PREVIEW_CHARS = 500
 RTL_LANGUAGES = frozenset({"he", "ar", "fa"})

@@ -31,7 +31,7 @@ from django.core.mail.message import EmailMessage
 
 __all__ = ["NOT_DELIVERED", "OUTBOX_BACKEND", "OutboxBackend", "outbox_file", "outbox_in_use", "read_outbox_file"]
 
-OUTBOX_BACKEND = "tools.outbox.OutboxBackend"
+OUTBOX_BACKEND = "tools.integrations.email.outbox.OutboxBackend"
 NOT_DELIVERED = (
     "No mail server is configured (EMAIL_URL is unset): the message was kept in the workspace's outbox "
     "and was NOT delivered to anyone."

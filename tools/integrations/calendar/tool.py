@@ -2,7 +2,7 @@
 
 With CalDAV settings (the workspace's own or the CALDAV_* settings) the
 calendar is a collection on that server, one per workspace; without, it is
-the workspace's built-in calendar in the database (see `tools.caldav_client`).
+the workspace's built-in calendar in the database (see `tools.integrations.calendar.client`).
 Both behave the same: create, list and delete, with the same idempotency,
 and only ever on events the workspace created.
 
@@ -29,7 +29,7 @@ from django.utils import timezone
 from icalendar import Calendar, Event, vCalAddress
 
 from tools.base import Stage, Tool, ToolCall, ToolInputError, ToolResult
-from tools.caldav_client import WORKSPACE_PROPERTY, open_calendar
+from tools.integrations.calendar.client import WORKSPACE_PROPERTY, open_calendar
 
 UID_DOMAIN = "orchestrate"
 PRODID = "-//Orchestrate//Calendar tools//EN"

@@ -7,7 +7,7 @@ itself. Sending is the one side effect that cannot be undone, so:
 - It is critical: a person approves every call, shown who gets what.
 - It is exactly-once per step: the Message-ID comes from the call's
   idempotency key, and the hand-over is recorded in the database before,
-  during and after it (`tools/deliveries.py`). A resumed step finds the
+  during and after it (`tools/integrations/email/deliveries.py`). A resumed step finds the
   record and returns the first result with "already_sent": true instead of
   sending again, whichever Django e-mail backend is configured.
 - Everything that can fail before sending (addresses, missing attachments,
@@ -38,12 +38,12 @@ from django.core.validators import validate_email
 
 from tools import bidi
 from tools.base import RetryableToolError, Stage, Tool, ToolCall, ToolError, ToolInputError, ToolResult
-from tools.builtin.drive import drive_errors
-from tools.deliveries import DeliveryRecord
 from tools.drive import WorkspaceDrive, clean_name
 from tools.frozen import read_frozen
+from tools.integrations.drive.tool import drive_errors
+from tools.integrations.email.deliveries import DeliveryRecord
+from tools.integrations.email.outbox import NOT_DELIVERED, outbox_in_use
 from tools.models import DeliveryStatus
-from tools.outbox import NOT_DELIVERED, outbox_in_use
 
 logger = logging.getLogger(__name__)
 
