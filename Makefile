@@ -87,23 +87,23 @@ $(PHOENIX_VENV)/.installed:
 	$(PHOENIX_VENV)/bin/python -m pip install --quiet --disable-pip-version-check arize-phoenix==$(PHOENIX_VERSION)
 	touch $@
 
-# Independent tests run on every core (pytest-xdist); the rest run after, one at a time.
-# Which ones depends on the database, as the run modes do (README, "Run modes"):
-# on SQLite (the embedded default) the `browser` tests drive Chromium against a real
-# server; on PostgreSQL (DATABASE_URL=postgres://..., the distributed mode's database)
-# the `services` tests kill and restart Celery workers, beat, Redis and PostgreSQL
-# (the crash suite among them). Celery workers over SQLite is not a supported setup.
+# Independent tests run on every core (pytest-xdist); a second pass runs the rest, chosen
+# by the database as the run modes are (README, "Run modes"): on SQLite (the embedded
+# default) the `browser` tests, each with its own server and Chromium, also on every core;
+# on PostgreSQL (DATABASE_URL=postgres://..., the distributed mode's database) the
+# `services` tests, one at a time: they kill and restart Celery workers, beat, Redis and
+# PostgreSQL (the crash suite among them). Celery workers over SQLite is not a supported setup.
 TEST_WORKERS ?= auto
 ifneq ($(filter postgres%,$(DATABASE_URL)),)
-SERIAL_TESTS := services
+SECOND_PASS := -m services
 else
-SERIAL_TESTS := browser and not services
+SECOND_PASS := -n $(TEST_WORKERS) -m "browser and not services"
 endif
 # Both passes run even when the first fails, so one run reports every failure.
 test: test-deps
-	@$(PY) -m pytest -n $(TEST_WORKERS) -m "not services and not browser"; parallel=$$?; \
-	$(PY) -m pytest -m "$(SERIAL_TESTS)"; serial=$$?; \
-	test $$parallel -eq 0 && test $$serial -eq 0
+	@$(PY) -m pytest -n $(TEST_WORKERS) -m "not services and not browser"; first=$$?; \
+	$(PY) -m pytest $(SECOND_PASS); second=$$?; \
+	test $$first -eq 0 && test $$second -eq 0
 
 # Refresh the screenshots the docs show (test runs write theirs to test-artifacts/screenshots/).
 screenshots: setup browser

@@ -1,7 +1,8 @@
-"""Dashboard queries against a large PostgreSQL: 100,000 runs and 1,000,000 metric rows by default.
+"""Dashboard queries against a large database: 100,000 runs and 1,000,000 metric rows by default.
 
     .venv/bin/python -m bench.monitoring_dashboard
     .venv/bin/python -m bench.monitoring_dashboard --executions 20000 --metrics 200000 --repeat 3 --keep
+    .venv/bin/python -m bench.monitoring_dashboard --database-url sqlite:////tmp/bench-monitoring.sqlite3
 
 It creates the database (dropped at the end unless --keep), migrates it,
 fills it with generated rows in SQL (runs spread over the last 30 days across
@@ -35,7 +36,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--metrics", type=int, default=1_000_000)
     p.add_argument("--logs-per-run", type=int, default=3)
     p.add_argument("--repeat", type=int, default=5, help="timed repetitions after one warm-up")
-    p.add_argument("--database-url", default=DEFAULT_URL, help="dropped and created at the start")
+    p.add_argument(
+        "--database-url", default=DEFAULT_URL, help="dropped and created at the start (postgres:// or sqlite:///path)"
+    )
     p.add_argument("--keep", action="store_true", help="keep the database afterwards (and reuse it with --reuse)")
     p.add_argument("--reuse", action="store_true", help="skip creating and filling: measure the kept database")
     return p
@@ -60,7 +63,7 @@ def fill(executions: int, metrics: int, logs_per_run: int) -> dict[str, Any]:
         cursor.execute(
             """
             INSERT INTO executions (id, workspace_id, user_id, request, status, current_step, total_steps,
-                                    error, created_at, updated_at, completed_at)
+                                    error, created_at, updated_at, completed_at, answers, plan_only)
             SELECT gen_random_uuid(),
                    CASE WHEN i %% 2 = 0 THEN (%(ws)s::uuid[])[1] ELSE (%(ws)s::uuid[])[2 + (i / 2) %% 9] END,
                    %(user)s, 'bench run ' || i,
@@ -70,7 +73,8 @@ def fill(executions: int, metrics: int, logs_per_run: int) -> dict[str, Any]:
                    CASE WHEN i %% 100 BETWEEN 85 AND 94 THEN 'Step 3 failed' ELSE '' END,
                    now() - (i::float / %(n)s) * interval '30 days',
                    now() - (i::float / %(n)s) * interval '30 days',
-                   now() - (i::float / %(n)s) * interval '30 days' + interval '5 seconds'
+                   now() - (i::float / %(n)s) * interval '30 days' + interval '5 seconds',
+                   '{}', false
             FROM generate_series(1, %(n)s) AS i
             """,
             {"ws": ids, "user": user.pk, "n": executions},
@@ -97,12 +101,12 @@ def fill(executions: int, metrics: int, logs_per_run: int) -> dict[str, Any]:
         cursor.execute(
             """
             INSERT INTO pending_approvals (id, execution_id, action_type, action_data, reason, estimated_impact,
-                                           status, created_at, resolved_at, comment)
+                                           status, created_at, resolved_at, comment, bound_files, input_digest)
             SELECT gen_random_uuid(), e.id, 'email.send', '{}', 'critical', '{}',
                    CASE WHEN row_number() OVER () %% 10 = 0 THEN 'pending' ELSE 'approved' END,
                    e.created_at,
                    CASE WHEN row_number() OVER () %% 10 = 0 THEN NULL
-                        ELSE e.created_at + (random() * 600) * interval '1 second' END, ''
+                        ELSE e.created_at + (random() * 600) * interval '1 second' END, '', '[]', ''
             FROM (SELECT id, created_at FROM executions ORDER BY id LIMIT %(n)s) e
             """,
             {"n": executions // 100},
@@ -172,7 +176,21 @@ def main(argv: list[str] | None = None) -> int:
     )
     os.environ.pop("REDIS_URL", None)
     os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    from bench.services import drop_database, recreate_database
+    sqlite = args.database_url.startswith("sqlite:")
+    if sqlite:
+        from pathlib import Path
+
+        from bench import monitoring_dashboard_sqlite as on_sqlite
+
+        sqlite_path = Path(args.database_url.removeprefix("sqlite:///"))
+
+        def recreate_database(url: str) -> None:
+            on_sqlite.recreate(sqlite_path)
+
+        def drop_database(url: str) -> None:
+            on_sqlite.recreate(sqlite_path)
+    else:
+        from bench.services import drop_database, recreate_database
 
     if not args.reuse:
         recreate_database(args.database_url)
@@ -185,6 +203,8 @@ def main(argv: list[str] | None = None) -> int:
     from monitoring import dashboard, logsearch, prometheus
 
     try:
+        log("migrating")
+        call_command("migrate", verbosity=0)
         if args.reuse:
             from django.contrib.auth import get_user_model
 
@@ -196,11 +216,20 @@ def main(argv: list[str] | None = None) -> int:
                 "workspace_ids": list(WorkspaceMember.objects.filter(user=user).values_list("workspace_id", flat=True)),
             }
         else:
-            log("migrating")
-            call_command("migrate", verbosity=0)
             started = time.perf_counter()
-            data = fill(args.executions, args.metrics, args.logs_per_run)
+            filler = on_sqlite.fill if sqlite else fill
+            data = filler(args.executions, args.metrics, args.logs_per_run)
             log(f"filled in {time.perf_counter() - started:.0f} s")
+        from django.utils import timezone
+
+        from monitoring import rollups
+
+        log("rolling up every closed hour of the last 31 days (manage.py rollup --rebuild)")
+        started = time.perf_counter()
+        hours = rollups.roll_window(timezone.now() - rollups.HORIZON, timezone.now(), rebuild=True)
+        backfill_s = time.perf_counter() - started
+        log(f"rolled up {hours} hours in {backfill_s:.1f} s")
+        last = rollups.last_closed_hour()
         client = Client()
         client.force_login(data["user"])
         user, ids = data["user"], list(data["workspace_ids"])
@@ -222,6 +251,9 @@ def main(argv: list[str] | None = None) -> int:
                     *measure(partial(client.get, f"/monitoring/?range={key}"), args.repeat),
                 )
             )
+        rows.append(
+            ("roll up one hour (all workspaces)", None, *measure(partial(rollups.roll_hour, last), args.repeat))
+        )
         rows.append(("GET /metrics (table gauges)", None, *measure(prometheus.exposition, args.repeat)))
         filters = logsearch.LogFilters()
         rows.append(("logs page 1 (50 rows)", None, *measure(partial(logsearch.page, user, filters), args.repeat)))
@@ -229,6 +261,7 @@ def main(argv: list[str] | None = None) -> int:
             f"\n{args.executions:,} executions ({args.executions // 2:,} in the user's workspace), "
             f"{args.executions * 3:,} steps, {args.metrics:,} metric rows, {args.executions * args.logs_per_run:,} logs"
         )
+        print(f"rollup backfill: {hours} hours in {backfill_s:.1f} s")
         print(f"{'what':36} {'runs in range':>14} {'median ms':>10} {'max ms':>8} {'queries':>8}")
         for name, in_range, median, worst, queries in rows:
             shown = "" if in_range is None else f"{in_range:,}"

@@ -1,21 +1,23 @@
 """Request bodies are bounded, and an oversize one is refused before it is read.
 
 Two limits (settings `ORCHESTRATE_MAX_BODY_BYTES` and
-`ORCHESTRATE_MAX_ANONYMOUS_BODY_BYTES`): a request from a signed-in user may
-carry up to the first (uploads), every other request up to the second (the
-login form, signed webhooks). Two layers enforce them:
+`ORCHESTRATE_MAX_ANONYMOUS_BODY_BYTES`): a request from a signed-in user, or
+one carrying a live API token (`Authorization: Bearer orc_...`), may carry up
+to the first (uploads), every other request up to the second (the login
+form, signed webhooks). Two layers enforce them:
 
 - `BodyLimitMiddleware`, the outermost ASGI layer, which works under any
   ASGI server: a declared Content-Length over the limit gets 413 before the
   application asks for a single byte; a body without a length (chunked) or
   one longer than it said is cut off the moment it passes the limit. Whether
-  the request is signed in is only asked (one session lookup) when a body is
-  larger than the anonymous limit.
+  the request is signed in is only asked (one session or token lookup) when a
+  body is larger than the anonymous limit.
 - `config.daphne_limits`, in daphne itself, which otherwise reads the whole
   body into a temporary file and hands all of it to the application at once
   (in memory). It refuses as soon as the headers are in, so nothing of the
   body is read; there a request counts as signed in when it carries a
-  session cookie, and the middleware then checks that the session is real.
+  session cookie or a bearer token, and the middleware then checks that the
+  session or the token is real (an invalid one gets the anonymous limit).
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import SESSION_KEY, get_user_model
+
+from api.auth import bearer_is_valid
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -73,6 +77,13 @@ async def signed_in(session_key: str | None) -> bool:
     return await model._default_manager.filter(pk=pk, is_active=True).aexists()
 
 
+async def authorised(session_key: str | None, authorization: bytes) -> bool:
+    """Whether the request may send the larger body: a real session, or a live API token."""
+    if authorization and await bearer_is_valid(authorization):
+        return True
+    return await signed_in(session_key)
+
+
 async def _respond(send: Send, status: int, text: bytes) -> None:
     await send(
         {
@@ -99,6 +110,7 @@ class BodyLimitMiddleware:
         most, anonymous = limits()
         declared: int | None = None
         cookies: list[str] = []
+        authorization = b""
         for name, value in scope.get("headers", []):
             if name == b"content-length":
                 try:
@@ -111,13 +123,15 @@ class BodyLimitMiddleware:
                     return
             elif name == b"cookie":
                 cookies.append(value.decode("latin-1"))
+            elif name == b"authorization":
+                authorization = value
         cookie_header = "; ".join(cookies)
         if declared is not None and declared > most:
             await _respond(send, 413, refusal_text(most))
             return
         limit = anonymous
         if declared is not None and declared > anonymous:
-            if not await signed_in(session_cookie(cookie_header)):
+            if not await authorised(session_cookie(cookie_header), authorization):
                 await _respond(send, 413, refusal_text(anonymous))
                 return
             limit = most
@@ -136,7 +150,7 @@ class BodyLimitMiddleware:
                 received += len(message.get("body", b""))
                 if received > limit and not decided:
                     decided = True
-                    if await signed_in(session_cookie(cookie_header)):
+                    if await authorised(session_cookie(cookie_header), authorization):
                         limit = most
                 if received > limit:
                     # The application sees the client go away and stops; we answer for it.

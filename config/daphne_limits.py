@@ -6,8 +6,10 @@ and then queues all of it for the application in memory: one anonymous
 decides as soon as the headers are in: a declared length over the limit is
 answered 413 and the connection closed without reading a byte of the body;
 a body with no declared length (chunked) is cut off the moment it passes the
-limit. Here a request counts as signed in when it carries a session cookie;
-`config.body_limits.BodyLimitMiddleware` then checks the session is real.
+limit. Here a request counts as signed in when it carries a session cookie
+or an `Authorization: Bearer` token (an API client's upload);
+`config.body_limits.BodyLimitMiddleware` then checks the session or the
+token is real, so a made-up one gets no more than an anonymous request.
 It also stops Twisted parsing form bodies that nobody reads.
 
 `install()` swaps the request class daphne's HTTP factory builds; it is
@@ -23,6 +25,7 @@ import logging
 from daphne import http_protocol
 from django.conf import settings
 
+from api.auth import bearer_secret
 from config.body_limits import limits, refusal_text
 
 logger = logging.getLogger(__name__)
@@ -42,12 +45,19 @@ class BoundedWebRequest(http_protocol.WebRequest):
 
     def gotLength(self, length: int | None) -> None:
         most, anonymous = limits()
-        self._limit = most if settings.SESSION_COOKIE_NAME.encode() in self.received_cookies else anonymous
+        self._limit = most if self._may_be_signed_in() else anonymous
         if length is not None and length > self._limit:
             super().gotLength(0)  # an empty body buffer: nothing of this body will be kept
             self._refuse()
             return
         super().gotLength(length)
+
+    def _may_be_signed_in(self) -> bool:
+        """A session cookie or a bearer token: checked for real by the middleware, off the reactor."""
+        if settings.SESSION_COOKIE_NAME.encode() in self.received_cookies:
+            return True
+        authorization = self.requestHeaders.getRawHeaders(b"authorization") or []
+        return any(bearer_secret(value) is not None for value in authorization)
 
     def handleContentChunk(self, data: bytes) -> None:
         if self._refused:

@@ -86,6 +86,7 @@ INSTALLED_APPS = [
     "learning",
     "orchestration",
     "webhooks",
+    "tools_mcp",
 ]
 
 MIDDLEWARE = [
@@ -200,8 +201,22 @@ LLM_TIMEOUT = env_float("LLM_TIMEOUT", 60.0, minimum=1)
 ORCHESTRATE_APPROVAL_TIMEOUT = env_float("ORCHESTRATE_APPROVAL_TIMEOUT", 24 * 3600.0, minimum=1)
 ORCHESTRATE_RATE_LIMITS = env_rate_limits(
     "ORCHESTRATE_RATE_LIMITS",
-    {"llm.chat": (60, 60), "smtp.send": (30, 60), "web.request": (120, 60), "caldav.write": (60, 60)},
+    {
+        "llm.chat": (60, 60),
+        "smtp.send": (30, 60),
+        "web.request": (120, 60),
+        "caldav.write": (60, 60),
+        "mcp.*": (60, 60),  # calls per MCP server (bucket mcp.<server>), per workspace
+    },
 )
+
+# MCP servers a workspace registers (docs/mcp.md). A stdio server runs one of these commands
+# (names on PATH or absolute paths; the installation's choice, since it runs on this host);
+# none by default. HTTP servers go through the SSRF guard (WEB_ALLOWED_HOSTS). Tool lists are
+# refreshed every ORCHESTRATE_MCP_REFRESH_SECONDS (Celery beat, or a thread of the embedded server).
+ORCHESTRATE_MCP_STDIO_COMMANDS = env_list("ORCHESTRATE_MCP_STDIO_COMMANDS", [])
+ORCHESTRATE_MCP_TIMEOUT = env_float("ORCHESTRATE_MCP_TIMEOUT", 30.0, minimum=0.1)
+ORCHESTRATE_MCP_REFRESH_SECONDS = env_float("ORCHESTRATE_MCP_REFRESH_SECONDS", 3600.0, minimum=1)
 
 # E-mail goes out through Django's SMTP backend; EMAIL_URL sets host, port, login and TLS.
 # Without EMAIL_URL nothing is delivered: messages are kept as .eml files in the built-in outbox.
@@ -265,6 +280,7 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Cron webhooks: each slot is claimed in the database, so several beats never fire one twice.
     "webhooks-cron": {"task": "webhooks.cron_tick", "schedule": ORCHESTRATE_CRON_SECONDS},
+    "mcp-refresh": {"task": "tools_mcp.refresh_due", "schedule": ORCHESTRATE_MCP_REFRESH_SECONDS},
     # The nightly learning batch: every workspace's patterns and prompt scores computed again from all outcomes.
     "learning-nightly": {"task": "learning.nightly", "schedule": crontab(hour=3, minute=17)},
 }

@@ -21,6 +21,7 @@ urlpatterns = [
     path("hooks/<str:public_id>/", inbound, name="webhook_inbound"),
     path("api/", include("api.urls")),
     path("webhooks/", include("webhooks.urls")),
+    path("mcp-servers/", include("tools_mcp.urls")),
     path("tokens/", include("tenancy.token_urls")),
     path("approvals/", include("safety.urls")),
     path("workspaces/", include("tenancy.urls")),

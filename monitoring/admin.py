@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from monitoring.models import Log, Metric, Trace
+from monitoring.models import Log, Metric, MetricRollup, RolledHour, Trace
 from tenancy.admin_scoping import ScopedSystemWrittenAdmin, SuperuserOnlyAdmin, SystemWrittenAdmin
 
 
@@ -28,3 +28,16 @@ class LogAdmin(ScopedSystemWrittenAdmin):
     list_filter = ["level", "source"]
     search_fields = ["message", "execution__id"]
     date_hierarchy = "timestamp"
+
+
+@admin.register(MetricRollup)
+class MetricRollupAdmin(ScopedSystemWrittenAdmin):
+    list_display = ["hour", "workspace", "throttles", "stale", "rolled_at"]
+    list_filter = ["stale"]
+    date_hierarchy = "hour"
+
+
+@admin.register(RolledHour)
+class RolledHourAdmin(SystemWrittenAdmin, SuperuserOnlyAdmin):
+    list_display = ["hour", "rolled_at"]
+    date_hierarchy = "hour"

@@ -8,12 +8,14 @@ class MonitoringConfig(AppConfig):
     verbose_name = "Monitoring"
 
     def ready(self) -> None:
-        from monitoring import hooks, otel, prometheus
+        from monitoring import batching, hooks, otel, prometheus, rollups
         from monitoring.receivers import close_run_telemetry
         from orchestration.signals import run_finished
         from safety.signals import approval_decided
 
         run_finished.connect(close_run_telemetry, dispatch_uid="monitoring.close_run_telemetry")
+        run_finished.connect(rollups.mark_stale, dispatch_uid="monitoring.rollups_mark_stale")
+        batching.every(rollups.ROLL_EVERY_SECONDS, rollups.roll_due)
         hooks.on_metrics_recorded(prometheus.observe_metric_rows)
         approval_decided.connect(prometheus.count_approval, dispatch_uid="monitoring.count_approval")
         otel.configure()

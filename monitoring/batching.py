@@ -9,6 +9,11 @@ the engine flushes when a run ends, and everything left is written when
 the process exits normally (atexit, and Celery's worker_process_shutdown,
 connected in orchestration/tasks.py).
 
+The same thread runs small periodic jobs registered with `every()` (the
+hourly rollups of the dashboard), so every process that produces telemetry
+also keeps its summaries current; a failing job is logged and tried again
+at its next turn.
+
 With ORCHESTRATE_TELEMETRY_FLUSHER=0 there is no thread: items are written
 only on `flush_telemetry()` or when a batch is full, in the calling thread.
 The test suite wants that, so rows land only inside the test that made them.
@@ -21,11 +26,14 @@ same way (see tracing.write_finished_spans).
 from __future__ import annotations
 
 import atexit
+import logging
 import os
 import sys
 import threading
+import time
 from collections.abc import Callable
 from contextlib import suppress
+from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from django.conf import settings
@@ -36,6 +44,17 @@ T = TypeVar("T")
 _batches: list[Batch[object]] = []
 _registry_lock = threading.Lock()
 _flusher: dict[str, object] = {"pid": None, "wake": threading.Event()}
+
+
+@dataclass
+class _Periodic:
+    seconds: float
+    job: Callable[[], object]
+    due: float  # on the monotonic clock
+
+
+_periodic: list[_Periodic] = []
+logger = logging.getLogger(__name__)
 
 
 class Batch(Generic[T]):
@@ -100,6 +119,31 @@ def discard_telemetry() -> int:
     return sum(batch.discard() for batch in batches)
 
 
+def every(seconds: float, job: Callable[[], object]) -> None:
+    """Run `job` from the flusher thread every `seconds` (first run `seconds` after the thread starts)."""
+    with _registry_lock:
+        if not any(entry.job is job for entry in _periodic):
+            _periodic.append(_Periodic(seconds, job, time.monotonic() + seconds))
+
+
+def cancel(job: Callable[[], object]) -> None:
+    with _registry_lock:
+        _periodic[:] = [entry for entry in _periodic if entry.job is not job]
+
+
+def run_periodic(now: float | None = None) -> None:
+    """Run the periodic jobs that are due (the flusher thread calls this after each flush)."""
+    now = time.monotonic() if now is None else now
+    with _registry_lock:
+        due = [entry for entry in _periodic if entry.due <= now]
+    for entry in due:
+        entry.due = now + entry.seconds
+        try:
+            entry.job()
+        except Exception:
+            logger.exception("periodic telemetry job %r failed; trying again later", entry.job)
+
+
 def _ensure_flusher() -> None:
     if _flusher["pid"] == os.getpid() or not getattr(settings, "ORCHESTRATE_TELEMETRY_FLUSHER", True):
         return
@@ -119,6 +163,7 @@ def _flush_forever() -> None:
         with suppress(Exception):
             close_old_connections()
         flush_telemetry()
+        run_periodic()
         with suppress(Exception):
             close_old_connections()
 

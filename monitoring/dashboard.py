@@ -7,11 +7,12 @@ others. The `metrics` table has no workspace, so it feeds Prometheus and
 not this page. "In the range" means runs created in it (and their steps),
 approvals decided in it and throttles logged in it.
 
-Each panel is one aggregate query whatever the number of rows: the page
-costs the same number of queries for ten runs or a million
-(bench/monitoring_dashboard.py). Percentiles are computed by PostgreSQL
-(`percentile_disc`, a value that was measured, as `metrics.percentile`); on
-SQLite, the embedded default's small data is sorted in Python instead.
+The figures of runs, steps and throttles come from hourly rollups for the
+whole hours of the range and from the rows for the rest (monitoring/rollups.py):
+the same numbers the rows give, at a cost that does not grow with the rows
+(bench/monitoring_dashboard.py). Percentiles are nearest-rank
+(`metrics.percentile`): always a duration that was measured. Runs in flight
+and approvals are read from their tables (indexed counts).
 """
 
 from __future__ import annotations
@@ -22,28 +23,14 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
-from django.db import connection
-from django.db.models import (
-    Aggregate,
-    Avg,
-    Count,
-    DurationField,
-    ExpressionWrapper,
-    F,
-    FloatField,
-    Max,
-    Min,
-    Q,
-    Sum,
-)
-from django.db.models.functions import Left, Trunc
+from django.db.models import Avg, Count, DurationField, ExpressionWrapper, F, Min, Q
 from django.utils import timezone
 
+from monitoring import rollups
+from monitoring.figures import Figures
 from monitoring.metrics import percentile
-from monitoring.models import Log
-from orchestration.models import Execution, ExecutionStatus, ExecutionStep, StepStatus
+from orchestration.models import Execution, ExecutionStatus
 from safety.models import ApprovalStatus, PendingApproval
 
 
@@ -74,22 +61,7 @@ IN_FLIGHT = [
     ExecutionStatus.WAITING_APPROVAL,
 ]
 FINISHED = [ExecutionStatus.SUCCEEDED, ExecutionStatus.FAILED, ExecutionStatus.CANCELLED]
-THROTTLE_SOURCE = "orchestration.engine.gates"
-THROTTLE_TEXT = "waits for rate limit"
 TOP_ERRORS = 5
-ERROR_HEAD = 160
-
-
-class Percentile(Aggregate):
-    """PostgreSQL's percentile_disc: the smallest measured value at or above the fraction."""
-
-    function = "PERCENTILE_DISC"
-    name = "Percentile"
-    template = "%(function)s(%(fraction)s) WITHIN GROUP (ORDER BY %(expressions)s)"
-    output_field = FloatField()
-
-    def __init__(self, expression: str, fraction: float, **extra: Any) -> None:
-        super().__init__(expression, fraction=float(fraction), **extra)
 
 
 @dataclass
@@ -162,30 +134,41 @@ def build(workspace_ids: Iterable[uuid.UUID], range_key: str = DEFAULT_RANGE, no
     ids = list(workspace_ids)
     if not ids:
         return board
-    runs = Execution.objects.filter(workspace_id__in=ids, created_at__gte=since)
-    steps = ExecutionStep.objects.filter(execution__workspace_id__in=ids, execution__created_at__gte=since)
-    _runs_over_time(board, runs)
+    # Buckets of an hour or more add up from hourly rollups; the last hour's 5-minute buckets cannot.
+    grain = "hour" if chosen.bucket >= timedelta(hours=1) else "minute"
+    figures = rollups.figures_for_range(ids, since, grain)
+    _runs_over_time(board, figures)
     _in_flight(board, ids)
-    _tools(board, steps)
-    _errors(board, steps)
-    _tokens(board, steps)
+    _tools(board, figures)
+    _errors(board, figures)
+    _tokens(board, figures)
     _approvals(board, ids)
-    _throttles(board, ids)
+    _throttles(board, figures)
     return board
 
 
-def _trunc(field_name: str, board: Dashboard) -> Trunc:
-    return Trunc(field_name, board.range.trunc, tzinfo=UTC)
+class _Buckets:
+    """The chart bucket of an epoch-seconds time, cached (a range has a few dozen distinct times)."""
+
+    def __init__(self, size: timedelta) -> None:
+        self.size = size
+        self.seen: dict[int, datetime] = {}
+
+    def __call__(self, stamp: int) -> datetime:
+        found = self.seen.get(stamp)
+        if found is None:
+            found = self.seen[stamp] = bucket_of(datetime.fromtimestamp(stamp, tz=UTC), self.size)
+        return found
 
 
-def _runs_over_time(board: Dashboard, runs: Any) -> None:
+def _runs_over_time(board: Dashboard, figures: Figures) -> None:
     per_bucket: dict[datetime, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     totals: dict[str, int] = defaultdict(int)
-    rows = runs.annotate(at=_trunc("created_at", board)).order_by().values_list("at", "status").annotate(n=Count("pk"))
-    for at, status, n in rows:
-        per_bucket[bucket_of(at, board.range.bucket)][status] += n
+    bucket = _Buckets(board.range.bucket)
+    for (at, status), n in figures.runs.items():
+        per_bucket[bucket(at)][status] += n
         totals[status] += n
-    board.runs = {bucket: dict(per_bucket.get(bucket, {})) for bucket in board.buckets}
+    board.runs = {b: dict(per_bucket.get(b, {})) for b in board.buckets}
     board.totals = dict(totals)
 
 
@@ -199,69 +182,36 @@ def _in_flight(board: Dashboard, ids: list[uuid.UUID]) -> None:
     board.in_flight = {status: n for status, n in rows}
 
 
-def _tools(board: Dashboard, steps: Any) -> None:
-    timed = Q(status=StepStatus.SUCCEEDED, cached=False)
-    # Aliases differ from field names: an annotation named like a field would shadow it in the filters.
-    aggregates: dict[str, Any] = {
-        "n_finished": Count("pk"),
-        "n_failed": Count("pk", filter=Q(status=StepStatus.FAILED)),
-        "n_cached": Count("pk", filter=Q(cached=True, status=StepStatus.SUCCEEDED)),
-        "n_tokens": Sum("tokens_used"),
-        "longest": Max("duration_ms", filter=timed),
-    }
-    postgres = connection.vendor == "postgresql"
-    if postgres:
-        aggregates["median"] = Percentile("duration_ms", 0.5, filter=timed)
-        aggregates["p95"] = Percentile("duration_ms", 0.95, filter=timed)
-    finished = steps.filter(status__in=[StepStatus.SUCCEEDED, StepStatus.FAILED]).order_by()
+def _tools(board: Dashboard, figures: Figures) -> None:
     stats: dict[str, ToolStats] = {}
-    for row in finished.values("tool").annotate(**aggregates):
-        stats[row["tool"]] = ToolStats(
-            tool=row["tool"],
-            finished=row["n_finished"],
-            failed=row["n_failed"],
-            cached=row["n_cached"],
-            tokens=int(row["n_tokens"] or 0),
-            p50_ms=row.get("median"),
-            p95_ms=row.get("p95"),
-            max_ms=row["longest"],
+    for tool, found in figures.tools.items():
+        durations = sorted(found.durations)
+        stats[tool] = ToolStats(
+            tool=tool,
+            finished=found.finished,
+            failed=found.failed,
+            cached=found.cached,
+            tokens=found.tokens,
+            p50_ms=float(percentile(durations, 0.5)) if durations else None,  # type: ignore[arg-type]
+            p95_ms=float(percentile(durations, 0.95)) if durations else None,  # type: ignore[arg-type]
+            max_ms=found.longest,
         )
-    if not postgres:
-        durations: dict[str, list[float]] = defaultdict(list)
-        for tool, duration in finished.filter(timed, duration_ms__isnull=False).values_list("tool", "duration_ms"):
-            durations[tool].append(float(duration))
-        for tool, values in durations.items():
-            values.sort()
-            stats[tool].p50_ms, stats[tool].p95_ms = percentile(values, 0.5), percentile(values, 0.95)
     board.tools = sorted(stats.values(), key=lambda t: (-(t.p95_ms or 0), t.tool))
 
 
-def _errors(board: Dashboard, steps: Any) -> None:
-    rows = (
-        steps.filter(status=StepStatus.FAILED)
-        .annotate(head=Left("error", ERROR_HEAD))
-        .order_by()
-        .values_list("tool", "head")
-        .annotate(n=Count("pk"))
-        .order_by("-n", "tool", "head")[:TOP_ERRORS]
-    )
-    board.top_errors = [(tool, head or "(no message)", n) for tool, head, n in rows]
+def _errors(board: Dashboard, figures: Figures) -> None:
+    ranked = sorted(figures.errors.items(), key=lambda item: (-item[1], item[0][0], item[0][1]))[:TOP_ERRORS]
+    board.top_errors = [(tool, head or "(no message)", n) for (tool, head), n in ranked]
 
 
-def _tokens(board: Dashboard, steps: Any) -> None:
-    rows = (
-        steps.filter(status=StepStatus.SUCCEEDED, completed_at__isnull=False, tokens_used__gt=0)
-        .annotate(at=_trunc("completed_at", board))
-        .order_by()
-        .values_list("at", "agent_id")
-        .annotate(tokens=Sum("tokens_used"))
-    )
+def _tokens(board: Dashboard, figures: Figures) -> None:
     per_bucket: dict[datetime, int] = defaultdict(int)
     per_agent: dict[str, int] = defaultdict(int)
-    for at, agent, tokens in rows:
-        per_bucket[bucket_of(at, board.range.bucket)] += tokens
+    bucket = _Buckets(board.range.bucket)
+    for (at, agent), tokens in figures.tokens.items():
+        per_bucket[bucket(at)] += tokens
         per_agent[agent] += tokens
-    board.tokens_by_bucket = {bucket: per_bucket.get(bucket, 0) for bucket in board.buckets}
+    board.tokens_by_bucket = {b: per_bucket.get(b, 0) for b in board.buckets}
     board.tokens_by_agent = dict(sorted(per_agent.items(), key=lambda item: (-item[1], item[0])))
 
 
@@ -282,20 +232,9 @@ def _approvals(board: Dashboard, ids: list[uuid.UUID]) -> None:
     board.average_decision_seconds = average.total_seconds() if isinstance(average, timedelta) else None
 
 
-def _throttles(board: Dashboard, ids: list[uuid.UUID]) -> None:
-    rows = (
-        Log.objects.filter(
-            execution__workspace_id__in=ids,
-            timestamp__gte=board.since,
-            source=THROTTLE_SOURCE,
-            message__contains=THROTTLE_TEXT,
-        )
-        .annotate(at=_trunc("timestamp", board))
-        .order_by()
-        .values_list("at")
-        .annotate(n=Count("pk"))
-    )
+def _throttles(board: Dashboard, figures: Figures) -> None:
     per_bucket: dict[datetime, int] = defaultdict(int)
-    for at, n in rows:
-        per_bucket[bucket_of(at, board.range.bucket)] += n
-    board.throttles = {bucket: per_bucket.get(bucket, 0) for bucket in board.buckets}
+    bucket = _Buckets(board.range.bucket)
+    for at, n in figures.throttles.items():
+        per_bucket[bucket(at)] += n
+    board.throttles = {b: per_bucket.get(b, 0) for b in board.buckets}

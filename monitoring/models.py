@@ -96,3 +96,57 @@ class Log(models.Model):
 
     def __str__(self) -> str:
         return f"{self.level} {self.source}: {self.message[:60]}"
+
+
+class MetricRollup(models.Model):
+    """The dashboard's figures of one workspace for one closed hour (monitoring/rollups.py).
+
+    `figures` holds the runs created in the hour that had settled (finished,
+    every step finished) when the hour was rolled up, with their steps, and
+    the rate-limit throttles logged in the hour. Runs of the hour that had not
+    settled are listed in `pending` and read from their rows. `stale` means a
+    run of the hour finished since: the hour is read from the rows until it is
+    rolled up again.
+    """
+
+    workspace_path: ClassVar[str] = "workspace"
+
+    workspace = models.ForeignKey("tenancy.Workspace", on_delete=models.CASCADE, related_name="+")
+    hour = models.DateTimeField(help_text="Start of the hour (UTC)")
+    # JSON as text, not jsonb: the dashboard reads hundreds of these at once, and PostgreSQL writes
+    # jsonb back out as text several times slower than it sends text.
+    figures = models.TextField(default="{}", blank=True, help_text="JSON of monitoring.figures.Figures.to_json()")
+    # Apart from the figures: retention clears it when the log lines it counts are pruned.
+    throttles = models.PositiveIntegerField(default=0, help_text="Rate-limit throttles logged in the hour")
+    pending = models.JSONField(default=list, blank=True, help_text="Ids of the hour's runs not settled when rolled")
+    stale = models.BooleanField(default=False)
+    rolled_at = models.DateTimeField()
+
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        db_table = "metric_rollups"
+        ordering = ["hour"]
+        constraints = [models.UniqueConstraint(fields=["workspace", "hour"], name="metric_rollup_workspace_hour")]
+        indexes = [
+            models.Index(fields=["hour"], name="metric_rollup_hour_idx"),
+            # Re-rolling finds what a finished run made stale.
+            models.Index(fields=["stale"], name="metric_rollup_stale_idx", condition=models.Q(stale=True)),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.workspace_id} {self.hour:%Y-%m-%d %H}:00"
+
+
+class RolledHour(models.Model):
+    """An hour whose rollups were written for every workspace: a workspace without a row had nothing in it."""
+
+    hour = models.DateTimeField(unique=True, help_text="Start of the hour (UTC)")
+    rolled_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "metric_rollup_hours"
+        ordering = ["hour"]
+
+    def __str__(self) -> str:
+        return f"{self.hour:%Y-%m-%d %H}:00"

@@ -1,4 +1,4 @@
-"""Retention: delete logs, metrics, traces and webhook history older than the window.
+"""Retention: delete logs, metrics, traces and webhook history older than the window, and old rollups.
 
 Rows go in batches of primary keys, each batch its own short transaction, so
 pruning a large backlog never holds a table's locks for long and the engine
@@ -8,6 +8,10 @@ exactly at `now - days` stays.
 Traces form trees (a step's span has the run's span as parent); a span is
 deleted with its descendants, as the foreign key says, so a tree never loses
 its root while keeping branches.
+
+The dashboard's hourly rollups are kept for the longest dashboard range
+(rollups.HORIZON, 31 days) or the window if it is longer; the throttle counts
+of hours whose log lines were pruned are cleared, so they agree with the rows.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from django.conf import settings
 from django.db import models, transaction
 from django.utils import timezone
 
+from monitoring import rollups
 from monitoring.models import Log, Metric, Trace
 
 logger = logging.getLogger(__name__)
@@ -58,7 +63,7 @@ def prune(
     batch = batch_size or settings.ORCHESTRATE_PRUNE_BATCH
     if batch < 1:
         raise ValueError("the batch size must be at least 1")
-    result = {target.label: 0 for target in targets()}
+    result = {target.label: 0 for target in targets()} | {"metric_rollups": 0}
     if days == 0:
         return result
     before = cutoff(days, now)
@@ -68,6 +73,11 @@ def prune(
             result[target.label] = old.count()
             continue
         result[target.label] = _delete_in_batches(old, batch)
+    # Rollups stay for the longest dashboard range even when the window is shorter.
+    horizon = min(before, (now or timezone.now()) - rollups.HORIZON)
+    if not dry_run:
+        rollups.logs_pruned(before)
+    result["metric_rollups"] = rollups.forget_before(horizon, dry_run=dry_run)
     if not dry_run and any(result.values()):
         logger.info("Pruned rows older than %s: %s", before.isoformat(), result)
     return result

@@ -39,11 +39,12 @@ def test_it_registers_all_25_models():
     models = _our_models()
     # The specification's 25 tables, plus calendar_events (the planner's built-in calendar),
     # email_deliveries, login_throttles, workspace_invitations, api_tokens and workspace_tool_settings,
-    # and learning's run_ratings, pattern_outcomes and ab_test_runs.
+    # learning's run_ratings, pattern_outcomes and ab_test_runs, and the dashboard's hourly rollups.
     extra = {
         *("calendar_events", "email_deliveries", "login_throttles", "workspace_invitations", "api_tokens"),
         "workspace_tool_settings",
         *("run_ratings", "pattern_outcomes", "ab_test_runs"),
+        *("metric_rollups", "metric_rollup_hours"),
     }
     spec = [model for model in models if model._meta.db_table not in extra]
     assert len(spec) == SPEC_TABLES
@@ -75,6 +76,8 @@ def test_it_loads_every_changelist_and_add_page(client, superuser, model):
         "api_tokens",
         "pattern_outcomes",
         "ab_test_runs",
+        "metric_rollups",
+        "metric_rollup_hours",
     }
     assert add.status_code == (403 if opts.db_table in read_only else 200)
 

@@ -9,6 +9,8 @@ nothing more than an anonymous request.
 from __future__ import annotations
 
 import asyncio
+import http.client
+import json
 import os
 import socket
 import subprocess
@@ -40,6 +42,9 @@ def _peak_rss_kb(pid: int) -> int:
     raise AssertionError("no VmHWM")
 
 
+_servers: dict[int, dict[str, str]] = {}  # port -> the environment of the server's process
+
+
 @pytest.fixture(scope="module")
 def daphne_server(tmp_path_factory):
     """`manage.py serve` on a fresh data directory: migrate, bootstrap, daphne."""
@@ -66,6 +71,7 @@ def daphne_server(tmp_path_factory):
     threading.Thread(target=process.stdout.read, daemon=True).start()  # keep its pipe drained
     try:
         assert process.poll() is None, "".join(lines)
+        _servers[port] = environment
         yield port, process.pid
     finally:
         process.terminate()
@@ -147,6 +153,67 @@ def test_it_keeps_the_servers_memory_flat_when_a_client_sends_50_mb_anyway(daphn
     grown_mb = (_peak_rss_kb(pid) - before) / 1024
     print(f"peak RSS growth after three 50 MB anonymous POSTs: {grown_mb:.1f} MB")
     assert grown_mb < 10, f"the server's peak memory grew by {grown_mb:.1f} MB"
+
+
+@pytest.fixture(scope="module")
+def api_token(daphne_server):
+    """A live API token of the served instance's admin (made in its database), and their workspace's id."""
+    port, _ = daphne_server
+    code = (
+        "from django.contrib.auth import get_user_model\n"
+        "from tenancy.bootstrap import ensure_demo_setup\n"
+        "from tenancy.models import Workspace\n"
+        "from tenancy.tokens import create_token\n"
+        "user = get_user_model().objects.get(username=ensure_demo_setup().username)\n"
+        "print(create_token(user, 'uploads').secret, Workspace.objects.for_user(user).first().pk)\n"
+    )
+    shell = [sys.executable, "manage.py", "shell", "-c", code]
+    done = subprocess.run(shell, cwd=ROOT, env=_servers[port], capture_output=True, text=True, check=True)
+    secret, workspace_id = done.stdout.split()[-2:]
+    return secret, workspace_id
+
+
+def _upload(port: int, workspace_id: str, token: str, size: int) -> tuple[int, bytes]:
+    """A multipart upload of `size` bytes to the API's drive, as an API client sends it."""
+    body = (
+        b"--xyz\r\n"
+        b'Content-Disposition: form-data; name="file"; filename="big.bin"\r\n'
+        b"Content-Type: application/octet-stream\r\n\r\n" + b"u" * size + b"\r\n--xyz--\r\n"
+    )
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    try:
+        connection.request(
+            "POST",
+            f"/api/v1/workspaces/{workspace_id}/files/",
+            body=body,
+            headers={"Content-Type": "multipart/form-data; boundary=xyz", "Authorization": f"Bearer {token}"},
+        )
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
+def test_it_lets_an_api_token_upload_past_the_anonymous_limit(daphne_server, api_token):
+    port, _ = daphne_server
+    secret, workspace_id = api_token
+    size = 3 * settings.ORCHESTRATE_MAX_ANONYMOUS_BODY_BYTES
+
+    status, body = _upload(port, workspace_id, secret, size)
+
+    assert status == 201, body
+    assert json.loads(body)["size"] == size
+
+
+def test_it_gives_an_invalid_api_token_the_anonymous_limit(daphne_server, api_token):
+    port, _ = daphne_server
+    _, workspace_id = api_token
+    size = 3 * settings.ORCHESTRATE_MAX_ANONYMOUS_BODY_BYTES
+
+    status, body = _upload(port, workspace_id, "orc_" + "x" * 43, size)
+
+    assert status == 413, body
+    assert b"at most" in body
 
 
 # The middleware under any ASGI server, on the real Django application.

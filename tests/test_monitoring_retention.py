@@ -52,7 +52,7 @@ def _left() -> dict[str, set[str]]:
 def test_it_prunes_exactly_what_is_older_than_the_window(rows, now):
     counts = prune(DAYS, now=now, batch_size=1)
 
-    assert counts == {"logs": 1, "metrics": 1, "traces": 1, "webhook_executions": 1}
+    assert counts == {"logs": 1, "metrics": 1, "traces": 1, "webhook_executions": 1, "metric_rollups": 0}
     left = _left()
     assert left["logs"] == left["metrics"] == left["traces"] == {"edge", "new"}
     assert left["webhook_executions"] == {str(rows["edge"][3].pk), str(rows["new"][3].pk)}
@@ -61,7 +61,8 @@ def test_it_prunes_exactly_what_is_older_than_the_window(rows, now):
 def test_it_counts_but_changes_nothing_on_a_dry_run(rows, now):
     before = _left()
 
-    assert prune(DAYS, now=now, dry_run=True) == {"logs": 1, "metrics": 1, "traces": 1, "webhook_executions": 1}
+    expected = {"logs": 1, "metrics": 1, "traces": 1, "webhook_executions": 1, "metric_rollups": 0}
+    assert prune(DAYS, now=now, dry_run=True) == expected
     assert _left() == before
 
 
@@ -77,7 +78,7 @@ def test_it_deletes_an_old_span_with_its_children(workspace_a, now):
 
 
 def test_it_keeps_everything_with_a_zero_window(rows, now):
-    assert prune(0, now=now) == {"logs": 0, "metrics": 0, "traces": 0, "webhook_executions": 0}
+    assert prune(0, now=now) == {"logs": 0, "metrics": 0, "traces": 0, "webhook_executions": 0, "metric_rollups": 0}
     assert Log.objects.count() == 3
 
 

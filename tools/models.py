@@ -18,11 +18,24 @@ class ToolType(models.TextChoices):
 
 
 class ToolCatalog(models.Model):
-    """A tool the planner may use, what it can do, and when discovery last saw it."""
+    """A tool the planner may use, what it can do, and when discovery last saw it.
+
+    Built-in and plugin tools belong to the installation (no workspace); a
+    tool of an MCP server a workspace registered belongs to that workspace
+    only, so its name is unique within the workspace and nobody else sees it.
+    """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     tool_type = models.CharField(max_length=16, choices=ToolType.choices)
-    name = models.CharField(max_length=100, unique=True)
+    name = models.CharField(max_length=100)
+    workspace = models.ForeignKey(
+        "tenancy.Workspace",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="tools",
+        help_text="Set for a workspace's own tools (MCP servers); empty for the installation's",
+    )
     capabilities = models.JSONField(default=list, help_text='e.g. ["files.search", "files.read"]')
     metadata = models.JSONField(default=dict, blank=True)
     last_discovered_at = models.DateTimeField()
@@ -31,6 +44,16 @@ class ToolCatalog(models.Model):
         db_table = "tool_catalog"
         ordering = ["name"]
         verbose_name = "tool"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["name"], condition=models.Q(workspace__isnull=True), name="tool_catalog_installation_name"
+            ),
+            models.UniqueConstraint(
+                fields=["workspace", "name"],
+                condition=models.Q(workspace__isnull=False),
+                name="tool_catalog_workspace_name",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name

@@ -84,7 +84,7 @@ def deliver(firing_id: uuid.UUID | str, attempt: int) -> bool:
     if firing is None or firing.execution is None:
         return False
     url = firing.webhook.action_config.get("notify_url")
-    secret = signing.decrypt(firing.webhook.secret_encrypted)
+    secret = signing.decrypt(firing.webhook.secret_encrypted, workspace_id=firing.webhook.workspace_id)
     if not url or not secret:
         return False
     body = json.dumps(payload_of(firing, firing.execution)).encode()

@@ -118,7 +118,7 @@ def create_webhook(
         trigger_config=clean_trigger_config(trigger_type, trigger_config),
         action_config=clean_action_config(action_config or {}),
         enabled=enabled,
-        secret_encrypted=signing.encrypt(secret),
+        secret_encrypted=signing.encrypt(secret, workspace_id=workspace.pk),
     )
     webhook.next_run_at = next_slot_after(webhook, timezone.now())
     try:
@@ -181,7 +181,7 @@ def rotate_secret(webhook: Webhook, user: AnyUser) -> str:
     secret = signing.new_secret()
     webhook.previous_secret_encrypted = webhook.secret_encrypted
     webhook.previous_secret_expires_at = timezone.now() + timedelta(seconds=settings.WEBHOOK_ROTATION_OVERLAP_SECONDS)
-    webhook.secret_encrypted = signing.encrypt(secret)
+    webhook.secret_encrypted = signing.encrypt(secret, workspace_id=webhook.workspace_id)
     webhook.save(update_fields=["secret_encrypted", "previous_secret_encrypted", "previous_secret_expires_at"])
     logger.info("Webhook %s secret rotated by %s", webhook.name, user)
     return secret
@@ -194,9 +194,9 @@ def delete_webhook(webhook: Webhook, user: AnyUser) -> None:
 
 def valid_secrets(webhook: Webhook) -> list[str]:
     """The secrets a signature may be made with now: the current one, and the previous during the overlap."""
-    found = [signing.decrypt(webhook.secret_encrypted)]
+    found = [signing.decrypt(webhook.secret_encrypted, workspace_id=webhook.workspace_id)]
     if webhook.previous_secret_expires_at and webhook.previous_secret_expires_at > timezone.now():
-        found.append(signing.decrypt(webhook.previous_secret_encrypted))
+        found.append(signing.decrypt(webhook.previous_secret_encrypted, workspace_id=webhook.workspace_id))
     return [secret for secret in found if secret]
 
 

@@ -3,8 +3,10 @@
 A secret is 32 random bytes shown once as `whsec_<base64>`. A signature is
 `v1,<base64 HMAC-SHA256 of "id.timestamp.body">`; a header may carry several,
 space-separated, so a sender can sign with an old and a new secret while a
-rotation settles. Secrets are stored encrypted with a key derived from
-SECRET_KEY: the HMAC check needs the secret itself, so it cannot be hashed.
+rotation settles. The HMAC check needs the secret itself, so it cannot be
+hashed: it is sealed like every other secret of the project
+(`tenancy.secrets`, AES-256-GCM under ORCHESTRATE_SECRETS_KEY), bound to the
+webhook's workspace and to this purpose.
 """
 
 from __future__ import annotations
@@ -14,33 +16,30 @@ import hashlib
 import hmac
 import secrets
 
-from cryptography.fernet import Fernet, InvalidToken
-from django.conf import settings
+from tenancy.secrets import SecretUnreadable, open_sealed, seal
 
 SECRET_PREFIX = "whsec_"
+PURPOSE = "webhook.signing_secret"
 
 
 def new_secret() -> str:
     return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
-def _fernet() -> Fernet:
-    key = hashlib.sha256(b"orchestrate.webhooks.secret:" + settings.SECRET_KEY.encode()).digest()
-    return Fernet(base64.urlsafe_b64encode(key))
+def encrypt(secret: str, *, workspace_id: object) -> str:
+    """The secret sealed for storing on a webhook of this workspace."""
+    return seal(secret, purpose=PURPOSE, workspace_id=workspace_id)
 
 
-def encrypt(secret: str) -> str:
-    return _fernet().encrypt(secret.encode()).decode()
-
-
-def decrypt(token: str) -> str:
-    """The stored secret; empty when there is none or SECRET_KEY changed since it was stored."""
+def decrypt(token: str, *, workspace_id: object) -> str:
+    """The stored secret; empty when there is none or no configured key opens it (it must be rotated)."""
     if not token:
         return ""
     try:
-        return _fernet().decrypt(token.encode()).decode()
-    except InvalidToken:
+        secret = open_sealed(token, purpose=PURPOSE, workspace_id=workspace_id)
+    except SecretUnreadable:
         return ""
+    return secret if isinstance(secret, str) else ""
 
 
 def secret_bytes(secret: str) -> bytes:

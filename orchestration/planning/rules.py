@@ -25,6 +25,7 @@ from django.utils import translation
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
+from orchestration.planning.named import capable_tool_plan, named_tool_plan
 from orchestration.planning.questions import NeedsAnswer
 from orchestration.planning.understanding import Understanding, understand
 from tools.base import Tool
@@ -110,6 +111,9 @@ def plan_with_rules(
     tools the plan may use (default: every registered one).
     """
     usable = list(registry.all()) if tools is None else list(tools)
+    named = named_tool_plan(request_text, usable)
+    if named is not None:
+        return named
     if now is None:
         now = datetime.combine(today, time(0, 0)) if today else datetime.now().replace(microsecond=0)
     request = understand(request_text, now=now, answers=answers)
@@ -122,6 +126,9 @@ def _plan(
     request: Understanding, me: str | None, drive_names: Sequence[str] | None, usable: list[Tool]
 ) -> dict[str, Any]:
     if not request.intents:
+        capable = capable_tool_plan(request.original, usable)
+        if capable is not None:
+            return capable
         raise NoToolForRequest(capabilities_message(usable))
     if request.wants("model") and not llm_configured():
         raise NoToolForRequest(

@@ -250,7 +250,11 @@ def pages(server, browser, request) -> Iterator[Pages]:
         shots = (page for context in book.contexts for page in context.pages)
         for number, page in enumerate(shots, start=1):
             with contextlib.suppress(Exception):  # a crashed page must not hide the test's own failure
-                page.screenshot(path=str(ARTIFACTS / f"{_artifact_name(request.node)}-{number}.png"), full_page=True)
+                page.screenshot(
+                    path=str(ARTIFACTS / f"{_artifact_name(request.node)}-{number}.png"),
+                    full_page=True,
+                    caret="initial",
+                )
     for context in book.contexts:
         context.close()
     assert not book.foreign_requests(), f"pages requested other hosts: {book.foreign_requests()}"

@@ -73,7 +73,9 @@ def screenshot_for_docs(page: Page, name: str) -> Path:
     size = page.viewport_size or {"height": 800}
     page.set_viewport_size({"width": 1280, "height": size["height"]})
     path = SCREENSHOTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True, animations="disabled", caret="hide")
+    # Playwright hides the caret and stops animations by injecting a style element, which the
+    # Content-Security-Policy blocks (a console error the `pages` fixture fails on): neither here.
+    page.screenshot(path=str(path), full_page=True, animations="allow", caret="initial")
     return path
 
 

@@ -175,7 +175,7 @@ def send_test(request: HttpRequest, webhook_id: uuid.UUID) -> HttpResponse:
     if webhook.trigger_type == TriggerType.HTTP:
         body = json.dumps(payload).encode()
         message_id, timestamp = f"test_{uuid.uuid4().hex}", int(time.time())
-        secret = signing.decrypt(webhook.secret_encrypted)
+        secret = signing.decrypt(webhook.secret_encrypted, workspace_id=webhook.workspace_id)
         headers = {
             "content-type": "application/json",
             "webhook-id": message_id,
