@@ -38,7 +38,7 @@ from tools_mcp.marking import marked_safe
 from tools_mcp.models import McpServer, Transport
 
 pytest_plugins = ["tests.support.mcp_http_server", "tests.support.openai_server"]
-pytestmark = pytest.mark.services  # starts server processes (mcp-server-git, the HTTP test server)
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture(autouse=True)

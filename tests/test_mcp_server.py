@@ -27,7 +27,7 @@ from tests.factories.safety import PendingApprovalFactory
 from tests.support.live_server import LiveServer, live_server
 from tests.support.polling import eventually
 
-pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]  # starts daphne
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture

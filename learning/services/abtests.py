@@ -28,7 +28,14 @@ from django.utils.translation import gettext_lazy
 
 from learning.models import LearnedPattern, PatternType, PromptVersion
 from learning.services import prompts
-from learning.services.signature import Understanding, fill_template, plan_template, signature_of, template_key
+from learning.services.signature import (
+    Understanding,
+    fill_template,
+    plan_template,
+    signature_of,
+    template_key,
+    template_summary,
+)
 from learning.services.stats import two_proportion_test
 from orchestration.models import FINISHED_STATUSES, Execution, ExecutionStatus
 from orchestration.planning.understanding import understand
@@ -303,7 +310,7 @@ def _promote_plan(test: ABTest, won: dict[str, Any], lost: dict[str, Any]) -> No
         pattern_type=PatternType.REQUEST_PLAN,
         key=winner_key,
         defaults={
-            "description": f"{test.subject} -> {won.get('label', '')}"[:1000],
+            "description": f"{test.subject} -> {template_summary(won['template'])}"[:1000],
             "signature": test.subject,
             "plan_template": won["template"],
         },

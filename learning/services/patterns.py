@@ -30,7 +30,7 @@ from django.utils.translation import gettext_lazy as _
 from learning.models import ExecutionFeedback, LearnedPattern, PatternOutcome, PatternType
 from learning.services import abtests, prompts
 from learning.services.feedback import feedback_of, mean_rating
-from learning.services.signature import fill_template, plan_template, signature_of, template_key
+from learning.services.signature import fill_template, plan_template, signature_of, template_key, template_summary
 from learning.services.stats import outcome_score, wilson_lower_bound
 from orchestration.models import FINISHED_STATUSES, Execution, ExecutionStatus
 from orchestration.planning.understanding import understand
@@ -64,7 +64,7 @@ def learn_from_run(execution_id: uuid.UUID | str) -> None:
         found = understand(execution.request, answers=execution.answers or None)
         signature = signature_of(found)
         template = plan_template(plan, found)
-        description = f"{signature} -> {sequence_of([step.get('agent', '') for step in plan['steps']])}"
+        description = f"{signature} -> {template_summary(template)}"
         pattern = _pattern(
             execution,
             PatternType.REQUEST_PLAN,
