@@ -94,9 +94,12 @@ MIDDLEWARE = [
     "config.security_headers.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The language of each request (cookie, then Accept-Language); a signed-in person's choice wins below.
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "config.languages.UserLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -381,6 +384,12 @@ LOGIN_REDIRECT_URL = "orchestration:index"
 LOGOUT_REDIRECT_URL = "login"
 
 LANGUAGE_CODE = "en"
+# The console speaks English and Hebrew (docs/i18n.md); each name is written in its own language.
+LANGUAGES = [("en", "English"), ("he", "עברית")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+LANGUAGE_COOKIE_NAME = "orchestrate_language"
+# Date and number formats per language (config/formats/<lang>/formats.py): English keeps ISO dates.
+FORMAT_MODULE_PATH = ["config.formats"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

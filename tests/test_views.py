@@ -34,6 +34,8 @@ from tests.support.views import (
     SOCKET_ROUTES,
     VIEW_ROUTES,
     HtmxFragmentTests,
+    NonMemberNotFoundTests,
+    RoleMatrixTests,
     SocketTests,
     ViewTests,
     World,
@@ -536,6 +538,29 @@ class TestSwitchWorkspace(ViewTests):
 
     def allowed(self, response: HttpResponse, world: World) -> bool:
         return response.status_code == 302 and response["Location"] == "/orchestrate"
+
+
+class TestSwitchLanguage(NonMemberNotFoundTests, RoleMatrixTests):
+    """Open to visitors too (the login page has the switcher); signed in, the choice is saved for the person."""
+
+    route = "language/"
+    method = "POST"
+    action = None
+    scoped = False
+
+    def url(self, world: World) -> str:
+        return "/language/"
+
+    def data(self, world: World) -> dict[str, Any]:
+        return {"language": "he", "next": "/orchestrate"}
+
+    def allowed(self, response: HttpResponse, world: World) -> bool:
+        return response.status_code == 302 and response["Location"] == "/orchestrate"
+
+    def test_it_lets_a_visitor_choose_with_a_cookie_only(self, client: Client, world: World) -> None:
+        response = self.call(client, world)
+        assert response.status_code == 302
+        assert response.cookies["orchestrate_language"].value == "he"
 
 
 class TestWorkspacePage(ViewTests):

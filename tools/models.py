@@ -5,15 +5,16 @@ from typing import ClassVar
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from tenancy.scoping import TenantQuerySet
 
 
 class ToolType(models.TextChoices):
-    BUILTIN = "builtin", "Built-in"
-    PLUGIN = "plugin", "Plugin"
-    EXTERNAL = "external", "External tool server"
-    MCP = "mcp", "MCP server"  # rows kept by the MCP servers' discovery, named mcp.<server>.<tool>
+    BUILTIN = "builtin", _("Built-in")
+    PLUGIN = "plugin", _("Plugin")
+    EXTERNAL = "external", _("External tool server")
+    MCP = "mcp", _("MCP server")  # rows kept by the MCP servers' discovery, named mcp.<server>.<tool>
 
 
 class ToolCatalog(models.Model):
@@ -130,9 +131,9 @@ class CalendarEvent(models.Model):
 
 
 class DeliveryStatus(models.TextChoices):
-    PREPARED = "prepared", "Prepared (nothing handed over yet)"
-    SENDING = "sending", "Handing over (outcome unknown if the worker died here)"
-    SENT = "sent", "Sent"
+    PREPARED = "prepared", _("Prepared (nothing handed over yet)")
+    SENDING = "sending", _("Handing over (outcome unknown if the worker died here)")
+    SENT = "sent", _("Sent")
 
 
 class EmailDelivery(models.Model):

@@ -24,6 +24,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.db.models import Avg
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
 from learning.models import LearnedPattern, PatternType, PromptVersion
 from learning.services import prompts
@@ -151,7 +152,7 @@ def _variant(workspace: Workspace, user: Any, choice: str) -> tuple[str, str, di
             return ABTestKind.PLAN, signature_of(found), {"source": choice, "label": label, "template": template}
         if kind == "prompt":
             if not getattr(user, "is_staff", False):
-                raise PermissionDenied("Prompts are shared by every workspace: only staff test them.")
+                raise PermissionDenied(gettext_lazy("Prompts are shared by every workspace: only staff test them."))
             prompt = PromptVersion.objects.get(pk=int(ident))
             label = f"{prompt.agent_id} v{prompt.version}"
             return ABTestKind.PROMPT, prompt.agent_id, {"source": choice, "label": label, "prompt_version": prompt.pk}
@@ -173,7 +174,7 @@ def start_test(
 ) -> ABTest:
     """Start a test between two variants of one subject (one agent's prompts, or plans for one signature)."""
     if not may(user, Action.MANAGE_SETTINGS, workspace):
-        raise PermissionDenied("Only the workspace's owners and admins may start A/B tests.")
+        raise PermissionDenied(gettext_lazy("Only the workspace's owners and admins may start A/B tests."))
     if variant_a == variant_b:
         raise ABTestInvalid("Pick two different variants.")
     if not 0 < traffic_split < 1:
@@ -269,7 +270,7 @@ def promote(test_id: uuid.UUID | str, *, user: Any) -> bool:
     """Promote a decided test's winner and close the test with its verdict; False when it was not decided."""
     test = ABTest.objects.get(pk=test_id)
     if user is not None and (test.workspace_id is None or not may(user, Action.MANAGE_SETTINGS, test.workspace_id)):
-        raise PermissionDenied("Only the workspace's owners and admins may promote a test's winner.")
+        raise PermissionDenied(gettext_lazy("Only the workspace's owners and admins may promote a test's winner."))
     results = dict(test.results)
     if not results.get("decided") or test.status != ABTestStatus.RUNNING:
         return False

@@ -25,6 +25,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from learning.models import ExecutionFeedback, LearnedPattern, PatternOutcome, PatternType
 from learning.services import abtests, prompts
@@ -177,7 +178,7 @@ def plan_for_request(
 def set_enabled(user: Any, pattern: LearnedPattern, enabled: bool) -> None:
     """An admin switches a pattern off (the planner stops using it) or on again."""
     if pattern.workspace_id is None or not may(user, Action.MANAGE_SETTINGS, pattern.workspace_id):
-        raise PermissionDenied("Only the workspace's owners and admins may switch patterns on or off.")
+        raise PermissionDenied(_("Only the workspace's owners and admins may switch patterns on or off."))
     LearnedPattern.objects.filter(pk=pattern.pk).update(enabled=enabled, promoted=pattern.promoted and enabled)
 
 
