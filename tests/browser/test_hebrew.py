@@ -83,7 +83,7 @@ def _check_and_shoot(page: Page, name: str) -> None:
         assert not problems, f"{name} at {width}px: {problems}"
         overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
         assert overflow <= 1, f"{name} is {overflow}px wider than {width}px"
-        page.screenshot(path=str(SCREENSHOTS / "he" / f"{name}-{width}.png"), full_page=True, animations="disabled")
+        page.screenshot(path=str(SCREENSHOTS / "he" / f"{name}-{width}.png"), full_page=True, caret="initial")
 
 
 def test_it_switches_to_hebrew_and_every_page_reads_right_to_left(pages, alice, bob, workspace_a):
