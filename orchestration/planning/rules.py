@@ -190,15 +190,15 @@ def _sources(draft: Draft, drive_names: Sequence[str] | None) -> Sources:
     if not wants_files or (other_material and not entities.mentions_files):
         return found
     if entities.file_names and not entities.file_patterns:
-        known = {name.lower() for name in drive_names or ()}
-        missing = [name for name in entities.file_names if drive_names is not None and name.lower() not in known]
+        resolved = [_in_drive(name, drive_names) for name in entities.file_names]
+        missing = [name for name, path in zip(entities.file_names, resolved, strict=True) if path is None]
         if missing:
             raise NeedsAnswer(
                 "files",
                 _("There is no %(names)s in the drive. Which files should I use?") % {"names": ", ".join(missing)},
                 hint=_("file names, e.g. 'sales_q1.csv, sales_q2.csv', or 'all CSV files'"),
             )
-        found.files = entities.file_names
+        found.files = [path for path in resolved if path is not None]
         return found
     if entities.file_patterns:
         pattern = entities.file_patterns[0]
@@ -229,6 +229,21 @@ def _sources(draft: Draft, drive_names: Sequence[str] | None) -> Sources:
             hint=_("file names, e.g. 'sales_q1.csv, sales_q2.csv', or 'all CSV files'"),
         )
     return found
+
+
+def _in_drive(name: str, drive_names: Sequence[str] | None) -> str | None:
+    """The drive path a file named in the request means: itself, or the one file in a folder with that name.
+
+    Without the drive's listing the name is taken as written.
+    """
+    if drive_names is None:
+        return name
+    wanted = name.lower()
+    exact = [path for path in drive_names if path.lower() == wanted]
+    if exact:
+        return exact[0]
+    in_folders = [path for path in drive_names if posixpath.basename(path).lower() == posixpath.basename(wanted)]
+    return in_folders[0] if len(in_folders) == 1 else None
 
 
 def _matches(pattern: str, names: Sequence[str]) -> list[str]:
