@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -73,7 +74,7 @@ def fill_plan(value: Any, payload: JSON) -> Any:
     return value
 
 
-def clean_action_config(raw: Any) -> dict[str, Any]:
+def clean_action_config(raw: Any, workspace_id: uuid.UUID | str | None = None) -> dict[str, Any]:
     """The action configuration in normal form, or ConfigInvalid saying what is wrong."""
     if not isinstance(raw, dict):
         raise ConfigInvalid(_("The action configuration must be an object."))
@@ -98,7 +99,8 @@ def clean_action_config(raw: Any) -> dict[str, Any]:
     if plan is not None:
         try:
             # Payload fields are unknown until a firing: check the plan with them as text.
-            validate_plan(_placeholders_as_text(plan), planner="given")
+            # In its workspace: the workspace's own (MCP) tools are known there, tools it switched off are not.
+            validate_plan(_placeholders_as_text(plan), planner="given", workspace=workspace_id)
         except PlanInvalid as exc:
             raise ConfigInvalid(_("The saved plan is not valid: %(problem)s") % {"problem": exc}) from None
         cleaned["plan"] = plan

@@ -116,7 +116,7 @@ def create_webhook(
         name=name[:100],
         trigger_type=trigger_type,
         trigger_config=clean_trigger_config(trigger_type, trigger_config),
-        action_config=clean_action_config(action_config or {}),
+        action_config=clean_action_config(action_config or {}, workspace.pk),
         enabled=enabled,
         secret_encrypted=signing.encrypt(secret, workspace_id=workspace.pk),
     )
@@ -157,7 +157,7 @@ def update_webhook(
         webhook.trigger_config = cleaned
         changed.append("trigger_config")
     if action_config is not None:
-        webhook.action_config = clean_action_config(action_config)
+        webhook.action_config = clean_action_config(action_config, webhook.workspace_id)
         changed.append("action_config")
     if enabled is not None and enabled != webhook.enabled:
         webhook.enabled = enabled
