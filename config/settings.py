@@ -161,6 +161,9 @@ ORCHESTRATE_CHECKPOINT_SECONDS = env_float("ORCHESTRATE_CHECKPOINT_SECONDS", 5.0
 # Spans and metric values of steps are buffered per worker process and written this often.
 ORCHESTRATE_TELEMETRY_FLUSH_SECONDS = env_float("ORCHESTRATE_TELEMETRY_FLUSH_SECONDS", 1.0, minimum=0.05)
 ORCHESTRATE_TELEMETRY_FLUSHER = env_bool("ORCHESTRATE_TELEMETRY_FLUSHER", True)
+# The flusher thread also rolls closed hours up for the dashboard this often; 0 leaves it to
+# the hourly prune task and `manage.py rollup`.
+ORCHESTRATE_ROLLUP_SECONDS = env_float("ORCHESTRATE_ROLLUP_SECONDS", 60.0, minimum=0)
 ORCHESTRATE_SWEEP_SECONDS = env_float("ORCHESTRATE_SWEEP_SECONDS", 5.0, minimum=0.1)
 # A ready step still unclaimed this long after it was sent is presumed lost and sent again
 # (a long queue is not a lost message, so this is well above the lease).

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.apps import AppConfig
+from django.conf import settings
 
 
 class MonitoringConfig(AppConfig):
@@ -15,7 +16,8 @@ class MonitoringConfig(AppConfig):
 
         run_finished.connect(close_run_telemetry, dispatch_uid="monitoring.close_run_telemetry")
         run_finished.connect(rollups.mark_stale, dispatch_uid="monitoring.rollups_mark_stale")
-        batching.every(rollups.ROLL_EVERY_SECONDS, rollups.roll_due)
+        if settings.ORCHESTRATE_ROLLUP_SECONDS:
+            batching.every(settings.ORCHESTRATE_ROLLUP_SECONDS, rollups.roll_due)
         hooks.on_metrics_recorded(prometheus.observe_metric_rows)
         approval_decided.connect(prometheus.count_approval, dispatch_uid="monitoring.count_approval")
         otel.configure()

@@ -52,7 +52,6 @@ GRACE = timedelta(minutes=5)
 CLOCK_MARGIN = timedelta(minutes=1)
 # Rollups older than the longest dashboard range (30 days) and a day are of no use.
 HORIZON = timedelta(days=31)
-ROLL_EVERY_SECONDS = 60.0
 ONE_HOUR = timedelta(hours=1)
 UNFINISHED = [status for status in ExecutionStatus.values if status not in FINISHED_STATUSES]
 

@@ -30,6 +30,8 @@ os.environ.setdefault("ORCHESTRATE_LOG_FLUSHER", "0")
 os.environ.setdefault("ORCHESTRATE_TELEMETRY_FLUSHER", "0")
 # The embedded learning thread waits for a quiet moment at most this long (tests wait for learning to catch up).
 os.environ.setdefault("ORCHESTRATE_LEARNING_MAX_DELAY", "5")
+# Nor roll the dashboard's hours up in a worker's flusher thread while a test's tables are flushed.
+os.environ.setdefault("ORCHESTRATE_ROLLUP_SECONDS", "0")
 # Tests sweep when they mean to; a background sweeper would act on other tests' rows.
 os.environ.setdefault("ORCHESTRATE_EMBEDDED_SWEEPER", "false")
 os.environ.setdefault("ORCHESTRATE_WORKER_SWEEPER", "false")

@@ -46,9 +46,15 @@ def sequence_of(agents: list[str]) -> str:
 
 def learn_from_run(execution_id: uuid.UUID | str) -> None:
     """Everything learning takes from one finished run; safe to repeat (a rating repeats it)."""
-    execution = Execution.objects.filter(pk=execution_id, status__in=FINISHED_STATUSES).first()
-    if execution is None:
-        return
+    # The jobs of one run (its end, then each rating) may overlap on Celery workers. The row lock
+    # orders them, and each reads the ratings after taking it, so the last to commit counts them all.
+    with transaction.atomic():
+        execution = Execution.objects.select_for_update().filter(pk=execution_id, status__in=FINISHED_STATUSES).first()
+        if execution is not None:
+            _learn(execution)
+
+
+def _learn(execution: Execution) -> None:
     succeeded = execution.status == ExecutionStatus.SUCCEEDED
     score = outcome_score(succeeded, mean_rating(execution.pk))
     agents = list(execution.steps.order_by("step_number").values_list("agent_id", flat=True))
