@@ -17,6 +17,7 @@ range's first partial hour) the same way, so both sides count alike.
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 import uuid
@@ -26,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import numpy as np
 from django.db import connection
 from django.db.models import Count, Q, QuerySet, Sum
 from django.db.models.expressions import RawSQL
@@ -56,6 +58,9 @@ class ToolFigures:
     tokens: int = 0
     longest: int | None = None
     durations: list[int] = field(default_factory=list)  # succeeded, uncached steps; any order
+    # More of them, as packed little-endian uint32 (read from rollups: decoding them as JSON lists of
+    # numbers, then sorting those in Python, was most of the 30-day view).
+    packed: list[bytes] = field(default_factory=list)
 
     def add(self, other: ToolFigures) -> None:
         self.finished += other.finished
@@ -65,6 +70,34 @@ class ToolFigures:
         if other.longest is not None and (self.longest is None or other.longest > self.longest):
             self.longest = other.longest
         self.durations.extend(other.durations)
+        self.packed.extend(other.packed)
+
+    def all_durations(self) -> np.ndarray[Any, np.dtype[np.uint32]]:
+        """Every duration (of both kinds) as one unsorted array."""
+        listed = np.array(self.durations, dtype=DURATION_TYPE)
+        if not self.packed:
+            return listed
+        return np.concatenate((np.frombuffer(b"".join(self.packed), dtype=DURATION_TYPE), listed))
+
+    def percentiles(self, *fractions: float) -> list[int] | None:
+        """Nearest-rank percentiles of the durations (exact: always a duration that was measured); None if none."""
+        values = self.all_durations()
+        if not values.size:
+            return None
+        ranks = [max(1, math.ceil(fraction * values.size)) - 1 for fraction in fractions]
+        # A partial sort around the ranks: the same values `sorted(...)[rank]` gives, without sorting it all.
+        chosen = np.partition(values, ranks)
+        return [int(chosen[rank]) for rank in ranks]
+
+
+# Durations are whole milliseconds (`ExecutionStep.duration_ms`, a positive integer).
+DURATION_TYPE = np.dtype("<u4")
+
+
+def pack_durations(durations: Iterable[int]) -> str:
+    """Durations as base64 of sorted little-endian uint32: a seventh of the time to decode of a JSON list."""
+    values = np.sort(np.array(list(durations), dtype=DURATION_TYPE))
+    return base64.b64encode(values.tobytes()).decode("ascii")
 
 
 @dataclass
@@ -90,7 +123,7 @@ class Figures:
         return {
             "runs": [[at, status, n] for (at, status), n in sorted(self.runs.items())],
             "tools": {
-                tool: [t.finished, t.failed, t.cached, t.tokens, t.longest, sorted(t.durations)]
+                tool: [t.finished, t.failed, t.cached, t.tokens, t.longest, pack_durations(t.all_durations())]
                 for tool, t in sorted(self.tools.items())
             },
             "errors": [[tool, head, n] for (tool, head), n in sorted(self.errors.items())],
@@ -113,7 +146,11 @@ class Figures:
             stats.tokens += used
             if longest is not None and (stats.longest is None or longest > stats.longest):
                 stats.longest = longest
-            stats.durations.extend(durations)
+            if isinstance(durations, str):
+                if durations:
+                    stats.packed.append(base64.b64decode(durations))
+            else:  # rolled up before durations were packed
+                stats.durations.extend(durations)
         for tool, head, n in data.get("errors", ()):
             errors[(tool, head)] += n
         for at, agent, n in data.get("tokens", ()):
