@@ -31,9 +31,10 @@ import numpy as np
 from django.db import connection
 from django.db.models import Count, Q, QuerySet, Sum
 from django.db.models.expressions import RawSQL
-from django.db.models.functions import Left, Trunc
+from django.db.models.functions import Left
 
 from monitoring.models import Log
+from monitoring.sql import EpochSlot
 from orchestration.models import FINISHED_STATUSES, Execution, ExecutionStep, StepStatus
 
 THROTTLE_SOURCE = "orchestration.engine.gates"
@@ -270,9 +271,9 @@ def _read_into(into: Figures, runs: QuerySet[Execution], steps: QuerySet[Executi
     query (the dashboard's raw reads must stay cheap).
     """
     size = GRAINS[grain]
-    per_time = runs.annotate(at=Trunc("created_at", grain, tzinfo=UTC)).order_by().values_list("at", "status")
+    per_time = runs.annotate(at=EpochSlot("created_at", size)).order_by().values_list("at", "status")
     for at, status, n in per_time.annotate(n=Count("pk")):
-        into.runs[(floor_to(at, size), status)] += n
+        into.runs[(at, status)] += n
     counted = steps.filter(status__in=COUNTED_STEPS).order_by()
     rows = counted.annotate(head=Left("error", ERROR_HEAD)).values_list(
         "tool", "status", "cached", "duration_ms", "tokens_used", "head"
@@ -294,10 +295,10 @@ def _read_into(into: Figures, runs: QuerySet[Execution], steps: QuerySet[Executi
             stats.longest = duration if stats.longest is None else max(stats.longest, duration)
     # Status grouped, not filtered: with `status = 'succeeded'` SQLite walks the status index instead.
     used = counted.filter(completed_at__isnull=False, tokens_used__gt=0)
-    per_agent = used.annotate(at=Trunc("completed_at", grain, tzinfo=UTC)).values_list("at", "agent_id", "status")
+    per_agent = used.annotate(at=EpochSlot("completed_at", size)).values_list("at", "agent_id", "status")
     for at, agent, status, n in per_agent.annotate(n=Sum("tokens_used")):
         if status == StepStatus.SUCCEEDED:
-            into.tokens[(floor_to(at, size), agent)] += n
+            into.tokens[(at, agent)] += n
 
 
 def _runs_and_steps(collected: Collected, runs: QuerySet[Execution], grain: str, settle: bool) -> None:
@@ -353,7 +354,7 @@ def _throttles(collected: Collected, logs: QuerySet[Log], grain: str, workspace_
     size = GRAINS[grain]
     rows = list(
         logs.filter(execution__isnull=False)
-        .annotate(at=Trunc("timestamp", grain, tzinfo=UTC))
+        .annotate(at=EpochSlot("timestamp", size))
         .order_by()
         .values_list("execution_id", "at")
         .annotate(n=Count("pk"))
@@ -367,7 +368,7 @@ def _throttles(collected: Collected, logs: QuerySet[Log], grain: str, workspace_
     for execution_id, at, n in rows:
         workspace_id = workspace_of.get(execution_id)
         if workspace_id is not None:
-            collected.cell((workspace_id, floor_to(at, HOUR))).throttles[floor_to(at, size)] += n
+            collected.cell((workspace_id, at // HOUR * HOUR)).throttles[at] += n
 
 
 def hour_start(moment: datetime) -> datetime:
