@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 from django.db import connection
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Left
 
@@ -267,19 +267,20 @@ def _among(ids: list[uuid.UUID]) -> RawSQL:
 def _read_into(into: Figures, runs: QuerySet[Execution], steps: QuerySet[ExecutionStep], grain: str) -> None:
     """The dashboard's reads: aggregates, and plain columns of the counted steps.
 
-    No ids or timestamps per row: loading those costs several times the
+    No ids or timestamps per row (times come as epoch-second integers): loading those costs several times the
     query (the dashboard's raw reads must stay cheap).
     """
     size = GRAINS[grain]
     per_time = runs.annotate(at=EpochSlot("created_at", size)).order_by().values_list("at", "status")
     for at, status, n in per_time.annotate(n=Count("pk")):
         into.runs[(at, status)] += n
+    # Tokens by (time used, agent) from the same rows: a second, grouped query cost more than these columns.
     counted = steps.filter(status__in=COUNTED_STEPS).order_by()
-    rows = counted.annotate(head=Left("error", ERROR_HEAD)).values_list(
-        "tool", "status", "cached", "duration_ms", "tokens_used", "head"
+    rows = counted.annotate(head=Left("error", ERROR_HEAD), done=EpochSlot("completed_at", size)).values_list(
+        "tool", "status", "cached", "duration_ms", "tokens_used", "head", "agent_id", "done"
     )
-    tools = into.tools
-    for tool, status, cached, duration, tokens, head in rows:
+    tools, used = into.tools, into.tokens
+    for tool, status, cached, duration, tokens, head, agent, done in rows:
         stats = tools.get(tool)
         if stats is None:
             stats = tools[tool] = ToolFigures()
@@ -288,17 +289,14 @@ def _read_into(into: Figures, runs: QuerySet[Execution], steps: QuerySet[Executi
         if status == StepStatus.FAILED:
             stats.failed += 1
             into.errors[(tool, head or "")] += 1
-        elif cached:
+            continue
+        if cached:
             stats.cached += 1
         elif duration is not None:
             stats.durations.append(duration)
             stats.longest = duration if stats.longest is None else max(stats.longest, duration)
-    # Status grouped, not filtered: with `status = 'succeeded'` SQLite walks the status index instead.
-    used = counted.filter(completed_at__isnull=False, tokens_used__gt=0)
-    per_agent = used.annotate(at=EpochSlot("completed_at", size)).values_list("at", "agent_id", "status")
-    for at, agent, status, n in per_agent.annotate(n=Sum("tokens_used")):
-        if status == StepStatus.SUCCEEDED:
-            into.tokens[(at, agent)] += n
+        if done is not None and tokens > 0:
+            used[(done, agent)] += tokens
 
 
 def _runs_and_steps(collected: Collected, runs: QuerySet[Execution], grain: str, settle: bool) -> None:
