@@ -17,7 +17,14 @@ ST_STAMP := $(ST_VENV)/.installed
 
 .PHONY: setup system-packages browser services prometheus test-deps otel-receiver schemathesis run test typecheck lint format screenshots clean
 
-setup: $(STAMP)
+# The translation catalogues, compiled in pure Python (tenancy/management/commands/compilecatalogues.py):
+# running the console needs no GNU gettext.
+MO_FILES := $(patsubst %.po,%.mo,$(wildcard locale/*/LC_MESSAGES/django.po))
+
+setup: $(STAMP) $(MO_FILES)
+
+locale/%/LC_MESSAGES/django.mo: locale/%/LC_MESSAGES/django.po $(STAMP)
+	$(PY) manage.py compilecatalogues
 
 # The example plugin is its own package (as a third-party plugin would be); the tests use it installed.
 EXAMPLE_PLUGIN := plugins/examples/chatops
@@ -43,14 +50,16 @@ run: setup
 
 # Debian packages the tests drive: Chromium (browser tests; Playwright cannot download
 # its own offline), redis-server and PostgreSQL's server binaries (the fault tests start
-# private servers on spare ports, never the machine's own) and Prometheus (the scrape
-# test). Whatever is missing is installed in one apt-get when we are root; otherwise a
+# private servers on spare ports, never the machine's own), Prometheus (the scrape
+# test) and GNU gettext (the translation check runs Django's makemessages, tests/test_i18n.py).
+# Whatever is missing is installed in one apt-get when we are root; otherwise a
 # note, and the tests that need it skip (in CI a skip is a failure, see tests/conftest.py).
 system-packages:
 	@missing=""; recommends_off=""; \
 	[ -x $(CHROMIUM) ] || missing="$$missing chromium"; \
 	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
 	ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	command -v xgettext >/dev/null && command -v msgmerge >/dev/null || missing="$$missing gettext"; \
 	[ -x $(PROMETHEUS) ] || recommends_off="prometheus"; \
 	if [ -z "$$missing$$recommends_off" ]; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \

@@ -82,7 +82,7 @@ def _chain(size: int) -> dict[str, Any]:
     return {"steps": steps}
 
 
-def _one_run(user: Any, workspace: Any, plan: dict[str, Any]) -> dict[str, float]:
+def _one_run(user: Any, workspace: Any, plan: dict[str, Any]) -> dict[str, Any]:
     from django.db.models import Max
 
     from orchestration.engine.embedded import runtime
@@ -103,7 +103,7 @@ def _one_run(user: Any, workspace: Any, plan: dict[str, Any]) -> dict[str, float
         "per_step_ms": (execution.completed_at.timestamp() - started) * 1000 / len(durations),
         "step_duration_ms": statistics.mean(durations),
         "finish_ms": (execution.completed_at - last_step).total_seconds() * 1000,
-        "execution_id": str(execution.pk),  # type: ignore[dict-item]
+        "execution_id": str(execution.pk),
     }
 
 
@@ -128,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
             _one_run(user, workspace, plan)
         jobs.wait_idle(600)
 
-        runs: dict[str, list[dict[str, float]]] = {"on": [], "off": []}
+        runs: dict[str, list[dict[str, Any]]] = {"on": [], "off": []}
         for block in range(2 * args.blocks):
             setting = "on" if block % 2 == 0 else "off"
             settings.ORCHESTRATE_LEARNING = setting == "on"

@@ -184,10 +184,10 @@ def main(argv: list[str] | None = None) -> int:
 
         sqlite_path = Path(args.database_url.removeprefix("sqlite:///"))
 
-        def recreate_database(url: str) -> None:
+        def recreate_database(database_url: str) -> None:
             on_sqlite.recreate(sqlite_path)
 
-        def drop_database(url: str) -> None:
+        def drop_database(database_url: str) -> None:
             on_sqlite.recreate(sqlite_path)
     else:
         from bench.services import drop_database, recreate_database

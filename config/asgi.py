@@ -1,6 +1,7 @@
 """ASGI entry point: HTTP through Django, websockets through Channels.
 
-HTTP request bodies are bounded (config/body_limits.py, and inside daphne
+HTTP requests under /mcp/ go to Orchestrate's MCP server (tools_mcp/endpoint.py), the rest to
+Django. HTTP request bodies are bounded (config/body_limits.py, and inside daphne
 config/daphne_limits.py). Websocket connections pass the same-origin check (scheme, host and port;
 config/routing.py) and session authentication before they reach a consumer;
 consumers still check workspace membership themselves (config/consumers.py).
@@ -27,11 +28,14 @@ from config.routing import websocket_application  # noqa: E402
 from monitoring import runtime as monitoring_runtime  # noqa: E402
 from monitoring.prometheus import count_websockets  # noqa: E402
 from orchestration.engine.runtime_hooks import server_loaded, server_started  # noqa: E402
+from tools_mcp.endpoint import route as with_mcp_endpoint  # noqa: E402
+from tools_mcp.scheduling import start_embedded_refresher  # noqa: E402
 from webhooks.cron import start_embedded_scheduler  # noqa: E402
 
 router = ProtocolTypeRouter(
     {
-        "http": BodyLimitMiddleware(django_asgi_app),  # type: ignore[arg-type]  # Django's handler takes dict scopes
+        # /mcp/<workspace id>/ is Orchestrate's MCP server (tools_mcp/endpoint.py); the rest is Django's.
+        "http": BodyLimitMiddleware(with_mcp_endpoint(django_asgi_app)),
         "websocket": count_websockets(websocket_application()),
     }
 )
@@ -41,6 +45,7 @@ install_daphne_limits()
 server_loaded()
 monitoring_runtime.server_loaded()
 start_embedded_scheduler()
+start_embedded_refresher()
 
 
 async def application(scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable) -> None:

@@ -31,6 +31,10 @@ from typing import Any, ClassVar, TypedDict
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+from django.utils import translation
+
+from config.languages import SESSION_KEY as LANGUAGE_SESSION_KEY
 
 REFUSED = 4403
 NOT_FOUND = 4404
@@ -63,6 +67,13 @@ class MemberConsumer(AsyncWebsocketConsumer):
 
     memberships: dict[str, str]
     joined: list[str]
+
+    async def dispatch(self, message: Any) -> None:
+        """Every event handled in the person's language (chosen in the console, kept in the session)."""
+        session = self.scope.get("session")
+        language = session.get(LANGUAGE_SESSION_KEY) if session is not None else None
+        with translation.override(language if language in dict(settings.LANGUAGES) else settings.LANGUAGE_CODE):
+            await super().dispatch(message)
 
     async def connect(self) -> None:
         self.joined = []

@@ -86,6 +86,7 @@ INSTALLED_APPS = [
     "learning",
     "orchestration",
     "webhooks",
+    "tools_mcp",
 ]
 
 MIDDLEWARE = [
@@ -93,9 +94,12 @@ MIDDLEWARE = [
     "config.security_headers.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The language of each request (cookie, then Accept-Language); a signed-in person's choice wins below.
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "config.languages.UserLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -197,8 +201,22 @@ LLM_TIMEOUT = env_float("LLM_TIMEOUT", 60.0, minimum=1)
 ORCHESTRATE_APPROVAL_TIMEOUT = env_float("ORCHESTRATE_APPROVAL_TIMEOUT", 24 * 3600.0, minimum=1)
 ORCHESTRATE_RATE_LIMITS = env_rate_limits(
     "ORCHESTRATE_RATE_LIMITS",
-    {"llm.chat": (60, 60), "smtp.send": (30, 60), "web.request": (120, 60), "caldav.write": (60, 60)},
+    {
+        "llm.chat": (60, 60),
+        "smtp.send": (30, 60),
+        "web.request": (120, 60),
+        "caldav.write": (60, 60),
+        "mcp.*": (60, 60),  # calls per MCP server (bucket mcp.<server>), per workspace
+    },
 )
+
+# MCP servers a workspace registers (docs/mcp.md). A stdio server runs one of these commands
+# (names on PATH or absolute paths; the installation's choice, since it runs on this host);
+# none by default. HTTP servers go through the SSRF guard (WEB_ALLOWED_HOSTS). Tool lists are
+# refreshed every ORCHESTRATE_MCP_REFRESH_SECONDS (Celery beat, or a thread of the embedded server).
+ORCHESTRATE_MCP_STDIO_COMMANDS = env_list("ORCHESTRATE_MCP_STDIO_COMMANDS", [])
+ORCHESTRATE_MCP_TIMEOUT = env_float("ORCHESTRATE_MCP_TIMEOUT", 30.0, minimum=0.1)
+ORCHESTRATE_MCP_REFRESH_SECONDS = env_float("ORCHESTRATE_MCP_REFRESH_SECONDS", 3600.0, minimum=1)
 
 # E-mail goes out through Django's SMTP backend; EMAIL_URL sets host, port, login and TLS.
 # Without EMAIL_URL nothing is delivered: messages are kept as .eml files in the built-in outbox.
@@ -262,6 +280,7 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Cron webhooks: each slot is claimed in the database, so several beats never fire one twice.
     "webhooks-cron": {"task": "webhooks.cron_tick", "schedule": ORCHESTRATE_CRON_SECONDS},
+    "mcp-refresh": {"task": "tools_mcp.refresh_due", "schedule": ORCHESTRATE_MCP_REFRESH_SECONDS},
     # The nightly learning batch: every workspace's patterns and prompt scores computed again from all outcomes.
     "learning-nightly": {"task": "learning.nightly", "schedule": crontab(hour=3, minute=17)},
 }
@@ -365,6 +384,12 @@ LOGIN_REDIRECT_URL = "orchestration:index"
 LOGOUT_REDIRECT_URL = "login"
 
 LANGUAGE_CODE = "en"
+# The console speaks English and Hebrew (docs/i18n.md); each name is written in its own language.
+LANGUAGES = [("en", "English"), ("he", "עברית")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+LANGUAGE_COOKIE_NAME = "orchestrate_language"
+# Date and number formats per language (config/formats/<lang>/formats.py): English keeps ISO dates.
+FORMAT_MODULE_PATH = ["config.formats"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

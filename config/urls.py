@@ -8,17 +8,20 @@ from django.views.generic import RedirectView
 from monitoring.views import metrics_view
 from orchestration.calendar_feed import calendar_feed
 from tenancy.login import AdminLoginForm, LoginView
+from tenancy.views import switch_language
 from webhooks.views.inbound import inbound
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="orchestration:index", permanent=False)),
     path("accounts/login/", LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("language/", switch_language, name="language"),
     path("", include("orchestration.urls")),
     path("calendar/<str:token>.ics", calendar_feed, name="calendar_feed"),
     path("hooks/<str:public_id>/", inbound, name="webhook_inbound"),
     path("api/", include("api.urls")),
     path("webhooks/", include("webhooks.urls")),
+    path("mcp-servers/", include("tools_mcp.urls")),
     path("tokens/", include("tenancy.token_urls")),
     path("approvals/", include("safety.urls")),
     path("workspaces/", include("tenancy.urls")),

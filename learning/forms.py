@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, cast
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from learning.services.feedback import MAX_COMMENT
 from learning.services.prompts import MAX_PROMPT
@@ -21,8 +22,8 @@ class RatingForm(forms.Form):
 
 class ABTestForm(forms.Form):
     name = forms.CharField(max_length=100, required=False, help_text="Left empty: named after the variants")
-    variant_a = forms.ChoiceField(label="Variant A (the control)")
-    variant_b = forms.ChoiceField(label="Variant B (the candidate)")
+    variant_a = forms.ChoiceField(label=_("Variant A (the control)"))
+    variant_b = forms.ChoiceField(label=_("Variant B (the candidate)"))
     traffic_split = forms.FloatField(
         min_value=0.01, max_value=0.99, initial=0.5, help_text="Share of matching runs given B"
     )

@@ -5,6 +5,7 @@ from typing import ClassVar
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from tenancy.scoping import TenantQuerySet
 
@@ -78,9 +79,9 @@ class RunRating(models.Model):
 
 
 class PatternType(models.TextChoices):
-    TOOL_SEQUENCE = "tool_sequence", "Tool sequence"
-    REQUEST_PLAN = "request_plan", "Request to plan"
-    FAILURE = "failure", "Failure"
+    TOOL_SEQUENCE = "tool_sequence", _("Tool sequence")
+    REQUEST_PLAN = "request_plan", _("Request to plan")
+    FAILURE = "failure", _("Failure")
 
 
 class LearnedPattern(models.Model):

@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import Truncator
+from django.utils.translation import gettext
 
 if TYPE_CHECKING:
     from monitoring.charts import Chart
 
 LABEL_CHARS = 26  # row labels of horizontal charts are cut to this many characters
-EMPTY_NOTE = '    <text class="axis empty-note" x="50%" y="45%" text-anchor="middle">No data in this range</text>\n'
 
 
 def number(value: float) -> str:
@@ -33,7 +33,7 @@ def chart_markup(chart: Chart) -> SafeString:
     parts = [
         f'<figure id="{cid}" class="card chart-card chart">\n',
         f'  <figcaption><h2 id="{cid}-title">{title}</h2></figcaption>\n',
-        f'  <svg viewBox="0 0 {chart.width} {chart.height}" width="100%" role="img" '
+        f'  <svg dir="ltr" viewBox="0 0 {chart.width} {chart.height}" width="100%" role="img" '
         f'aria-labelledby="{cid}-svg-title {cid}-desc" class="chart-svg">\n',
         f'    <title id="{cid}-svg-title">{title}</title>\n',
         f'    <desc id="{cid}-desc">{escape(chart.description)}</desc>\n',
@@ -64,7 +64,8 @@ def chart_markup(chart: Chart) -> SafeString:
         for t in chart.x_ticks
     )
     if chart.empty:
-        parts.append(EMPTY_NOTE)
+        note = escape(gettext("No data in this range"))
+        parts.append(f'    <text class="axis empty-note" x="50%" y="45%" text-anchor="middle">{note}</text>\n')
     parts.append("  </svg>\n")
     if chart.legend:
         items = "".join(
@@ -80,9 +81,10 @@ def chart_markup(chart: Chart) -> SafeString:
             for row in chart.rows
         )
     else:
-        body = f'<tr><td colspan="{len(chart.columns)}">No data in this range.</td></tr>'
+        body = f'<tr><td colspan="{len(chart.columns)}">{escape(gettext("No data in this range."))}</td></tr>'
     parts.append(
-        '  <details class="chart-data">\n    <summary>Data table</summary>\n    <table class="list compact">\n'
+        f'  <details class="chart-data">\n    <summary>{escape(gettext("Data table"))}</summary>\n'
+        '    <table class="list compact">\n'
         f"      <thead><tr>{head}</tr></thead>\n      <tbody>\n        {body}\n      </tbody>\n"
         "    </table>\n  </details>\n</figure>\n"
     )

@@ -6,6 +6,7 @@ import uuid
 from typing import Any
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from monitoring.dashboard import DEFAULT_RANGE, RANGES
 from monitoring.logsearch import LEVEL_ORDER, LogFilters
@@ -17,8 +18,10 @@ def _workspace_choices(workspaces: list[Workspace]) -> list[tuple[str, str]]:
 
 
 class DashboardForm(forms.Form):
-    workspace = forms.ChoiceField(required=False, label="Workspace")
-    range = forms.ChoiceField(required=False, label="Time range", choices=[(key, r.label) for key, r in RANGES.items()])
+    workspace = forms.ChoiceField(required=False, label=_("Workspace"))
+    range = forms.ChoiceField(
+        required=False, label=_("Time range"), choices=[(key, r.label) for key, r in RANGES.items()]
+    )
 
     def __init__(self, *args: Any, workspaces: list[Workspace], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -36,20 +39,20 @@ class DashboardForm(forms.Form):
 
 
 class LogFilterForm(forms.Form):
-    workspace = forms.ChoiceField(required=False, label="Workspace")
-    execution = forms.UUIDField(required=False, label="Execution id")
+    workspace = forms.ChoiceField(required=False, label=_("Workspace"))
+    execution = forms.UUIDField(required=False, label=_("Execution id"))
     level = forms.ChoiceField(
         required=False,
-        label="Level",
-        choices=[("", "Any level"), *((str(lv), f"{lv} and above") for lv in LEVEL_ORDER)],
+        label=_("Level"),
+        choices=[("", _("Any level")), *((str(lv), f"{lv} and above") for lv in LEVEL_ORDER)],
     )
-    source = forms.CharField(required=False, max_length=100, label="Source")
-    q = forms.CharField(required=False, max_length=200, label="Text")
+    source = forms.CharField(required=False, max_length=100, label=_("Source"))
+    q = forms.CharField(required=False, max_length=200, label=_("Text"))
     since = forms.DateTimeField(
-        required=False, label="From", widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+        required=False, label=_("From"), widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
     )
     until = forms.DateTimeField(
-        required=False, label="Until", widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+        required=False, label=_("Until"), widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
     )
 
     def __init__(self, *args: Any, workspaces: list[Workspace], **kwargs: Any) -> None:
@@ -62,7 +65,7 @@ class LogFilterForm(forms.Form):
         data = super().clean() or {}
         since, until = data.get("since"), data.get("until")
         if since and until and until <= since:
-            self.add_error("until", "Until must be after From.")
+            self.add_error("until", _("Until must be after From."))
         return data
 
     def filters(self) -> LogFilters:

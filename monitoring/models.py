@@ -4,22 +4,23 @@ import uuid
 from typing import ClassVar
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from tenancy.scoping import TenantQuerySet
 
 
 class SpanStatus(models.TextChoices):
-    UNSET = "unset", "Unset"
-    OK = "ok", "OK"
-    ERROR = "error", "Error"
+    UNSET = "unset", _("Unset")
+    OK = "ok", _("OK")
+    ERROR = "error", _("Error")
 
 
 class LogLevel(models.TextChoices):
-    DEBUG = "DEBUG", "Debug"
-    INFO = "INFO", "Info"
-    WARNING = "WARNING", "Warning"
-    ERROR = "ERROR", "Error"
-    CRITICAL = "CRITICAL", "Critical"
+    DEBUG = "DEBUG", _("Debug")
+    INFO = "INFO", _("Info")
+    WARNING = "WARNING", _("Warning")
+    ERROR = "ERROR", _("Error")
+    CRITICAL = "CRITICAL", _("Critical")
 
 
 class Trace(models.Model):

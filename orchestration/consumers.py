@@ -28,6 +28,7 @@ from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from django.template.loader import render_to_string
+from django.utils.translation import get_language
 
 from config.consumers import MemberConsumer
 from orchestration.events import ApprovalEvent, ExecutionEvent, StepEvent, execution_group, workspace_group
@@ -150,7 +151,8 @@ class ExecutionConsumer(MemberConsumer):
             await self.refuse()
             return
         key = event.get("event_id") or f"{event['execution_id']}:{event['step_number']}:{event['status']}:{time.time()}"
-        html = await _once.get(f"step:{key}", lambda: _render_in_thread(event))
+        # Rendered once per event and language: each person reads the row in their own.
+        html = await _once.get(f"step:{get_language()}:{key}", lambda: _render_in_thread(event))
         await self.send(text_data=html)
 
     async def approval_updated(self, event: ApprovalEvent) -> None:

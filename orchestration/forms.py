@@ -7,6 +7,7 @@ from typing import Any
 from django import forms
 from django.core.files.uploadedfile import UploadedFile
 from django.template.defaultfilters import filesizeformat
+from django.utils.translation import gettext_lazy as _
 
 from orchestration.models import ExecutionStatus
 from tools.drive import DriveError, clean_name
@@ -20,18 +21,20 @@ MAX_REQUEST_CHARS = 10_000
 
 class SubmitForm(forms.Form):
     request = forms.CharField(
-        label="Request",
+        label=_("Request"),
         max_length=MAX_REQUEST_CHARS,
         widget=forms.Textarea(attrs={"rows": 3, "placeholder": "Summarise the sales CSVs in our drive…"}),
-        error_messages={"required": "Type a request to run."},
+        error_messages={"required": _("Type a request to run.")},
     )
 
 
 class ExecutionFilterForm(forms.Form):
     """Status and text filters of the executions list; bad values are ignored, not shown as errors."""
 
-    status = forms.ChoiceField(label="Status", required=False, choices=[("", "All statuses"), *ExecutionStatus.choices])
-    q = forms.CharField(label="Search", required=False, max_length=200)
+    status = forms.ChoiceField(
+        label=_("Status"), required=False, choices=[("", _("All statuses")), *ExecutionStatus.choices]
+    )
+    q = forms.CharField(label=_("Search"), required=False, max_length=200)
 
     def filters(self) -> dict[str, str]:
         if not self.is_valid():
@@ -64,9 +67,9 @@ def upload_name(file: UploadedFile) -> str:
     """
     name = clean_name(file.name or "")
     if "/" in name or name.startswith("."):
-        raise DriveError(f"{name!r}: file names may not start with a dot or contain folders.")
+        raise DriveError(_("%(name)r: file names may not start with a dot or contain folders.") % {"name": name})
     if any(ord(char) < 32 for char in name) or len(name) > 200:
-        raise DriveError(f"{name[:200]!r}: use a shorter name without control characters.")
+        raise DriveError(_("%(name)r: use a shorter name without control characters.") % {"name": name[:200]})
     return name
 
 
@@ -74,14 +77,14 @@ class UploadForm(forms.Form):
     # The form metaclass moves declared fields off the class, so this does not shadow Form.files
     # (the request's uploads) at run time; only the type checker sees the two share a name.
     files = MultipleFileField(  # type: ignore[assignment]
-        label="Files", error_messages={"required": "Choose one or more files to upload."}
+        label=_("Files"), error_messages={"required": _("Choose one or more files to upload.")}
     )
 
     def clean_files(self) -> list[tuple[str, UploadedFile]]:
         """Every file with its drive name; all of them are refused if one is, so nothing half-uploads."""
         files: list[UploadedFile] = self.cleaned_data["files"]
         if len(files) > MAX_UPLOAD_FILES:
-            raise forms.ValidationError(f"Upload at most {MAX_UPLOAD_FILES} files at a time.")
+            raise forms.ValidationError(_("Upload at most %(count)d files at a time.") % {"count": MAX_UPLOAD_FILES})
         named: list[tuple[str, UploadedFile]] = []
         problems: list[str] = []
         for file in files:

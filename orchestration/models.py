@@ -5,41 +5,42 @@ from typing import ClassVar
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from tenancy.scoping import TenantQuerySet
 
 
 class ExecutionStatus(models.TextChoices):
-    PENDING = "pending", "Pending"
-    PLANNING = "planning", "Planning"
+    PENDING = "pending", _("Pending")
+    PLANNING = "planning", _("Planning")
     # The planner needs a detail from the person (which files, when, to whom): see orchestration.questions.
-    WAITING_INPUT = "waiting_input", "Waiting for your answer"
+    WAITING_INPUT = "waiting_input", _("Waiting for your answer")
     # Planned with "Plan only": the steps exist and wait for "Run this plan".
-    PLANNED = "planned", "Planned"
-    RUNNING = "running", "Running"
-    WAITING_APPROVAL = "waiting_approval", "Waiting for approval"
-    SUCCEEDED = "succeeded", "Succeeded"
-    FAILED = "failed", "Failed"
-    CANCELLED = "cancelled", "Cancelled"
+    PLANNED = "planned", _("Planned")
+    RUNNING = "running", _("Running")
+    WAITING_APPROVAL = "waiting_approval", _("Waiting for approval")
+    SUCCEEDED = "succeeded", _("Succeeded")
+    FAILED = "failed", _("Failed")
+    CANCELLED = "cancelled", _("Cancelled")
 
 
 FINISHED_STATUSES = frozenset({ExecutionStatus.SUCCEEDED, ExecutionStatus.FAILED, ExecutionStatus.CANCELLED})
 
 
 class StepStatus(models.TextChoices):
-    PENDING = "pending", "Pending"
-    RUNNING = "running", "Running"
-    WAITING_APPROVAL = "waiting_approval", "Waiting for approval"
-    THROTTLED = "throttled", "Throttled"
-    SUCCEEDED = "succeeded", "Succeeded"
-    FAILED = "failed", "Failed"
-    SKIPPED = "skipped", "Skipped"
+    PENDING = "pending", _("Pending")
+    RUNNING = "running", _("Running")
+    WAITING_APPROVAL = "waiting_approval", _("Waiting for approval")
+    THROTTLED = "throttled", _("Throttled")
+    SUCCEEDED = "succeeded", _("Succeeded")
+    FAILED = "failed", _("Failed")
+    SKIPPED = "skipped", _("Skipped")
 
 
 class MessageType(models.TextChoices):
-    REQUEST = "REQUEST", "Request"
-    RESPONSE = "RESPONSE", "Response"
-    NOTIFICATION = "NOTIFICATION", "Notification"
+    REQUEST = "REQUEST", _("Request")
+    RESPONSE = "RESPONSE", _("Response")
+    NOTIFICATION = "NOTIFICATION", _("Notification")
 
 
 class Execution(models.Model):

@@ -33,6 +33,7 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from orchestration.engine.dispatch import enqueue_plan
 from orchestration.events import publish_execution
@@ -133,16 +134,16 @@ def _day(day: date) -> str:
 def answer_question(execution: Execution, user: AbstractBaseUser | AnonymousUser, answer: str) -> Execution:
     """Answer the run's open question and continue the run; see the module docstring for the contract."""
     if not may(user, Action.RUN, str(execution.workspace_id)):
-        raise PermissionDenied("You may not answer for runs in this workspace.")
+        raise PermissionDenied(_("You may not answer for runs in this workspace."))
     current = Execution.objects.select_related("user").get(pk=execution.pk)
     question = current.question
     if current.status != ExecutionStatus.WAITING_INPUT or not isinstance(question, dict):
-        raise QuestionClosed("This run is not waiting for an answer any more.")
+        raise QuestionClosed(_("This run is not waiting for an answer any more."))
     text = " ".join(str(answer or "").split())
     if not text:
-        raise InvalidAnswer("Type an answer, or choose one of the suggestions.")
+        raise InvalidAnswer(_("Type an answer, or choose one of the suggestions."))
     if len(text) > MAX_ANSWER_CHARS:
-        raise InvalidAnswer(f"Keep the answer under {MAX_ANSWER_CHARS} characters.")
+        raise InvalidAnswer(_("Keep the answer under %(count)d characters.") % {"count": MAX_ANSWER_CHARS})
     field: QuestionField = question["field"]
     answers = {**(current.answers or {}), field: text}
     _check(current, answers, field, text)
@@ -150,7 +151,7 @@ def answer_question(execution: Execution, user: AbstractBaseUser | AnonymousUser
         if not Execution.objects.filter(
             pk=current.pk, status=ExecutionStatus.WAITING_INPUT, updated_at=current.updated_at
         ).update(status=ExecutionStatus.PENDING, question=None, answers=answers, updated_at=timezone.now()):
-            raise QuestionClosed("Someone else answered first, or the run was cancelled.")
+            raise QuestionClosed(_("Someone else answered first, or the run was cancelled."))
         enqueue_plan(current.pk)
     logger.info("%s answered %r: %s", user, question.get("text"), text, extra={"execution_id": str(current.pk)})
     publish_execution(current.pk)
@@ -167,10 +168,12 @@ def _check(execution: Execution, answers: dict[str, str], field: QuestionField, 
         if still.field == field:
             if field == "when":
                 raise InvalidAnswer(
-                    f"I could not read a date or time in “{text}”: try e.g. 'tomorrow at 10'."
+                    _("I could not read a date or time in “%(text)s”: try e.g. 'tomorrow at 10'.") % {"text": text}
                 ) from None
             if field == "to":
-                raise InvalidAnswer(f"I found no e-mail address in “{text}”: type one, e.g. bob@example.com.") from None
+                raise InvalidAnswer(
+                    _("I found no e-mail address in “%(text)s”: type one, e.g. bob@example.com.") % {"text": text}
+                ) from None
             raise InvalidAnswer(still.question) from None
     except NoToolForRequest:
         pass  # the planner will say so itself on the next planning

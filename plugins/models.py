@@ -3,12 +3,13 @@ from __future__ import annotations
 import uuid
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class PluginType(models.TextChoices):
-    TOOL = "tool", "Tools"
-    PLANNER = "planner", "Planner"
-    HOOK = "hook", "Lifecycle hooks"
+    TOOL = "tool", _("Tools")
+    PLANNER = "planner", _("Planner")
+    HOOK = "hook", _("Lifecycle hooks")
 
 
 class Plugin(models.Model):

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import jsonschema
 from django.core.exceptions import PermissionDenied
+from django.utils.translation import gettext as _
 
 from plugins.models import Plugin
 from plugins.registry import registry
@@ -67,13 +68,13 @@ def may_manage_plugins(user: AnyUser) -> bool:
 
 def _require_manage(user: AnyUser) -> None:
     if not may_manage_plugins(user):
-        raise PermissionDenied("Only superusers change plugins: they act on every workspace's runs.")
+        raise PermissionDenied(_("Only superusers change plugins: they act on every workspace's runs."))
 
 
 def installed_plugins(user: AnyUser) -> list[InstalledPlugin]:
     """Every plugin row, newest state; settings and errors only for those who manage plugins."""
     if not may_view_plugins(user):
-        raise PermissionDenied("Superusers and workspace owners see the installed plugins.")
+        raise PermissionDenied(_("Superusers and workspace owners see the installed plugins."))
     manager = may_manage_plugins(user)
     shown = []
     for row in Plugin.objects.prefetch_related("hooks").order_by("name"):

@@ -10,6 +10,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from config.http import AuthedRequest, htmx_partial
@@ -52,7 +53,12 @@ def toggle(request: AuthedRequest, name: str) -> HttpResponse:
     if htmx_partial(request):
         shown = next(plugin for plugin in services.installed_plugins(request.user) if plugin.row.name == name)
         return render(request, "inc/plugin_toggle.html", {"plugin": shown, "may_manage": True})
-    messages.success(request, f"{name} is {'enabled' if enabled == '1' else 'disabled'} for every workspace.")
+    done = (
+        _("%(name)s is enabled for every workspace.")
+        if enabled == "1"
+        else _("%(name)s is disabled for every workspace.")
+    )
+    messages.success(request, done % {"name": name})
     return redirect("plugins:list")
 
 
@@ -67,5 +73,5 @@ def edit_settings(request: AuthedRequest, name: str) -> HttpResponse:
         raise Http404("No such plugin.") from None
     except services.SettingsInvalid as exc:
         return _page(request, status=400, edited=name, typed=text, problem=str(exc))
-    messages.success(request, f"Saved the settings of {name}.")
+    messages.success(request, _("Saved the settings of %(name)s.") % {"name": name})
     return redirect("plugins:list")

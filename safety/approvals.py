@@ -26,6 +26,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from monitoring.tracing import redact
 from safety.models import LIVE_STATUSES, ApprovalStatus, PendingApproval
@@ -33,6 +34,7 @@ from safety.signals import approval_decided, approval_requested
 from tenancy.access import may
 from tenancy.roles import Action, ResourceType
 
+# Stored with the approval in English; shown in the reader's language by safety.reasons.
 CHANGED = "The action changed since it was {status}; decide again. "
 
 
@@ -146,7 +148,7 @@ def may_decide(user: Any, approval: PendingApproval) -> bool:
 def decide(approval: PendingApproval, user: Any, *, approve: bool, comment: str = "") -> PendingApproval:
     """Approve or reject; PermissionDenied for those who may not, AlreadyDecided for the slower of two."""
     if not may_decide(user, approval):
-        raise PermissionDenied("You may not approve or reject actions in this workspace.")
+        raise PermissionDenied(_("You may not approve or reject actions in this workspace."))
     now = timezone.now()
     status = ApprovalStatus.APPROVED if approve else ApprovalStatus.REJECTED
     won = PendingApproval.objects.filter(pk=approval.pk, status=ApprovalStatus.PENDING).update(

@@ -5,17 +5,18 @@ from typing import ClassVar
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from tenancy.scoping import TenantQuerySet
 
 
 class ApprovalStatus(models.TextChoices):
-    PENDING = "pending", "Pending"
-    APPROVED = "approved", "Approved"
-    REJECTED = "rejected", "Rejected"
-    EXPIRED = "expired", "Expired"
+    PENDING = "pending", _("Pending")
+    APPROVED = "approved", _("Approved")
+    REJECTED = "rejected", _("Rejected")
+    EXPIRED = "expired", _("Expired")
     # The step's action changed after this request (a new input, a changed attachment): asked again.
-    SUPERSEDED = "superseded", "Superseded"
+    SUPERSEDED = "superseded", _("Superseded")
 
 
 # A step has at most one request that can still let it run: pending or approved.

@@ -35,7 +35,9 @@ def limit_for(workspace: Workspace | None, bucket: str) -> tuple[int, int] | Non
     override = ((workspace.integrations if workspace else {}) or {}).get("rate_limits", {}).get(bucket)
     if isinstance(override, dict) and {"limit", "window_seconds"} <= set(override):
         return int(override["limit"]), max(1, int(override["window_seconds"]))
-    return settings.ORCHESTRATE_RATE_LIMITS.get(bucket)
+    limits = settings.ORCHESTRATE_RATE_LIMITS
+    # "mcp.*" covers every bucket of its integration (each MCP server is one) without a rule of its own.
+    return limits.get(bucket) or limits.get(f"{bucket.partition('.')[0]}.*")
 
 
 def take(workspace: Workspace | None, integration: str, operation: str, now: datetime | None = None) -> RateDecision:

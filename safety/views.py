@@ -16,6 +16,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_POST
 
 from config.http import AuthedRequest, htmx_partial
@@ -59,9 +60,11 @@ def decide_approval(request: AuthedRequest, approval_id: str) -> HttpResponse:
             return _queue_response(request, status=409)
         return redirect("safety:queue")
     if form.approve:
-        messages.success(request, f"Approved {approval.action_type}; the run goes on.")
+        messages.success(request, _("Approved %(action)s; the run goes on.") % {"action": approval.action_type})
     else:
-        messages.success(request, f"Rejected {approval.action_type}; the run will not take this action.")
+        messages.success(
+            request, _("Rejected %(action)s; the run will not take this action.") % {"action": approval.action_type}
+        )
     if htmx_partial(request):
         return _queue_response(request)
     return redirect("safety:queue")

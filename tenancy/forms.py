@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, cast
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from tenancy.models import Workspace, WorkspaceMember
 from tenancy.roles import ANY_RESOURCE, Action, ResourceType, Role
@@ -14,7 +15,8 @@ EVERYONE = ""
 
 class SwitchWorkspaceForm(forms.Form):
     workspace = forms.ModelChoiceField(
-        queryset=Workspace.objects.none(), error_messages={"invalid_choice": "You are not a member of that workspace."}
+        queryset=Workspace.objects.none(),
+        error_messages={"invalid_choice": _("You are not a member of that workspace.")},
     )
     next = forms.CharField(required=False)
 
@@ -25,11 +27,11 @@ class SwitchWorkspaceForm(forms.Form):
 
 class CreateWorkspaceForm(forms.Form):
     name = forms.CharField(
-        label="Name",
+        label=_("Name"),
         max_length=100,
         error_messages={
-            "required": "Give the workspace a name.",
-            "max_length": "Keep the name to %(limit_value)d characters.",
+            "required": _("Give the workspace a name."),
+            "max_length": _("Keep the name to %(limit_value)d characters."),
         },
     )
 
@@ -40,11 +42,13 @@ class CreateWorkspaceForm(forms.Form):
 
 class AddMemberForm(forms.Form):
     user = forms.CharField(
-        label="Username or e-mail",
+        label=_("Username or e-mail"),
         max_length=254,
-        error_messages={"required": "Give a username or an e-mail address."},
+        error_messages={"required": _("Give a username or an e-mail address.")},
     )
-    role = forms.ChoiceField(label="Role", initial=Role.VIEWER, error_messages={"invalid_choice": "Choose a role."})
+    role = forms.ChoiceField(
+        label=_("Role"), initial=Role.VIEWER, error_messages={"invalid_choice": _("Choose a role.")}
+    )
 
     def __init__(self, *args: Any, roles: list[tuple[str, str]], **kwargs: Any) -> None:
         kwargs.setdefault("auto_id", "add-member-%s")
@@ -53,34 +57,34 @@ class AddMemberForm(forms.Form):
 
 
 class ChangeRoleForm(forms.Form):
-    role = forms.ChoiceField(choices=Role.choices, error_messages={"invalid_choice": "Choose a role."})
+    role = forms.ChoiceField(choices=Role.choices, error_messages={"invalid_choice": _("Choose a role.")})
 
 
 class GrantForm(forms.Form):
-    user = forms.ChoiceField(label="Who", required=False)
-    resource_type = forms.ChoiceField(label="Resource type", choices=ResourceType.choices)
+    user = forms.ChoiceField(label=_("Who"), required=False)
+    resource_type = forms.ChoiceField(label=_("Resource type"), choices=ResourceType.choices)
     resource_id = forms.CharField(
-        label="Resource id",
+        label=_("Resource id"),
         max_length=100,
         required=False,
         initial=ANY_RESOURCE,
-        help_text="A tool name, a run's id, … or * for every resource of the type.",
+        help_text=_("A tool name, a run's id, … or * for every resource of the type."),
     )
     permissions = forms.MultipleChoiceField(
-        label="Permissions",
+        label=_("Permissions"),
         choices=Action.choices,
         widget=forms.CheckboxSelectMultiple,
-        error_messages={"required": "Tick at least one permission."},
+        error_messages={"required": _("Tick at least one permission.")},
     )
 
     def __init__(self, *args: Any, members: list[WorkspaceMember], **kwargs: Any) -> None:
         kwargs.setdefault("auto_id", "grant-%s")
         super().__init__(*args, **kwargs)
         self._members = {str(member.user_id): member.user for member in members}
-        cast(forms.ChoiceField, self.fields["user"]).choices = [(EVERYONE, "Everyone in the workspace")] + [
+        cast(forms.ChoiceField, self.fields["user"]).choices = [(EVERYONE, _("Everyone in the workspace"))] + [
             (user_id, user.get_username()) for user_id, user in self._members.items()
         ]
-        self.fields["user"].error_messages["invalid_choice"] = "Choose a member of this workspace, or everyone."
+        self.fields["user"].error_messages["invalid_choice"] = _("Choose a member of this workspace, or everyone.")
 
     def clean_user(self) -> Any:
         value = self.cleaned_data["user"]

@@ -23,10 +23,11 @@ from typing import TYPE_CHECKING
 
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext_lazy as _
 
 from tenancy.models import Workspace, WorkspaceInvitation, WorkspaceMember, WorkspacePermission
 from tenancy.roles import Role
-from tenancy.services import LAST_OWNER, MembershipError, check_owner_rule, lock_workspace, manager_role, owner_count
+from tenancy.services import MembershipError, check_owner_rule, lock_workspace, manager_role, owner_count
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -50,16 +51,18 @@ def _account(identifier: str) -> User | None:
 def invite(actor: User, workspace: Workspace, identifier: str, role: str) -> WorkspaceInvitation:
     """A pending invitation (new, or the existing one with its role updated)."""
     if role not in Role.values:
-        raise MembershipError("Choose a role.")
+        raise MembershipError(_("Choose a role."))
     identifier = normalise_identifier(identifier)
     if not identifier:
-        raise MembershipError("Give a username or an e-mail address.")
+        raise MembershipError(_("Give a username or an e-mail address."))
     with transaction.atomic():
         lock_workspace(workspace)
         check_owner_rule(manager_role(actor, workspace), role)
         user = _account(identifier)
         if user is not None and WorkspaceMember.objects.filter(workspace=workspace, user=user).exists():
-            raise MembershipError(f"{identifier} is already a member of {workspace.name}.")
+            raise MembershipError(
+                _("%(who)s is already a member of %(name)s.") % {"who": identifier, "name": workspace.name}
+            )
         invitation, created = WorkspaceInvitation.objects.get_or_create(
             workspace=workspace,
             identifier=identifier,
@@ -83,7 +86,7 @@ def _own_invitation(user: User, invitation_id: uuid.UUID) -> WorkspaceInvitation
         WorkspaceInvitation.objects.select_related("workspace").filter(pk=invitation_id, user_id=user.pk).first()
     )
     if invitation is None:
-        raise MembershipError("That invitation is no longer open.")
+        raise MembershipError(_("That invitation is no longer open."))
     return invitation
 
 
@@ -94,7 +97,7 @@ def accept(user: User, invitation_id: uuid.UUID) -> WorkspaceMember:
     with transaction.atomic():
         lock_workspace(workspace)
         if not WorkspaceInvitation.objects.filter(pk=invitation.pk).delete()[0]:
-            raise MembershipError("That invitation is no longer open.")
+            raise MembershipError(_("That invitation is no longer open."))
         existing = WorkspaceMember.objects.filter(workspace=workspace, user_id=user.pk).first()
         if existing is not None:
             return existing
@@ -117,7 +120,7 @@ def cancel(actor: User, workspace: Workspace, invitation_id: uuid.UUID) -> Works
         actor_role = manager_role(actor, workspace)
         invitation = WorkspaceInvitation.objects.filter(workspace=workspace, pk=invitation_id).first()
         if invitation is None:
-            raise MembershipError("That invitation is no longer open.")
+            raise MembershipError(_("That invitation is no longer open."))
         check_owner_rule(actor_role, invitation.role)
         invitation.delete()
         return invitation
@@ -129,8 +132,10 @@ def leave(user: User, workspace: Workspace) -> None:
         lock_workspace(workspace)
         member = WorkspaceMember.objects.filter(workspace=workspace, user_id=user.pk).first()
         if member is None:
-            raise MembershipError(f"You are not a member of {workspace.name}.")
+            raise MembershipError(_("You are not a member of %(name)s.") % {"name": workspace.name})
         if member.role == Role.OWNER and owner_count(workspace) <= 1:
-            raise MembershipError(f"{LAST_OWNER} Make someone else an owner before you leave.")
+            raise MembershipError(
+                _("A workspace needs at least one owner. Make someone else an owner before you leave.")
+            )
         member.delete()
         WorkspacePermission.objects.filter(workspace=workspace, user_id=user.pk).delete()

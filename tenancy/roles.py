@@ -8,23 +8,24 @@ type). Grants never take an action away: a role is the floor.
 from __future__ import annotations
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class Role(models.TextChoices):
-    OWNER = "owner", "Owner"
-    ADMIN = "admin", "Admin"
-    OPERATOR = "operator", "Operator"
-    VIEWER = "viewer", "Viewer"
+    OWNER = "owner", _("Owner")
+    ADMIN = "admin", _("Admin")
+    OPERATOR = "operator", _("Operator")
+    VIEWER = "viewer", _("Viewer")
 
 
 class Action(models.TextChoices):
-    VIEW = "view", "View runs and their results"
-    RUN = "run", "Submit requests and run them"
-    CANCEL = "cancel", "Cancel, retry and resume runs"
-    APPROVE = "approve", "Approve or reject critical actions"
-    MANAGE_MEMBERS = "manage_members", "Add, remove and change members"
-    MANAGE_SETTINGS = "manage_settings", "Manage webhooks, plugins and workspace settings"
-    DELETE_WORKSPACE = "delete_workspace", "Delete the workspace"
+    VIEW = "view", _("View runs and their results")
+    RUN = "run", _("Submit requests and run them")
+    CANCEL = "cancel", _("Cancel, retry and resume runs")
+    APPROVE = "approve", _("Approve or reject critical actions")
+    MANAGE_MEMBERS = "manage_members", _("Add, remove and change members")
+    MANAGE_SETTINGS = "manage_settings", _("Manage webhooks, plugins and workspace settings")
+    DELETE_WORKSPACE = "delete_workspace", _("Delete the workspace")
 
 
 ROLE_ACTIONS: dict[str, frozenset[str]] = {
@@ -47,11 +48,11 @@ ROLE_ACTIONS: dict[str, frozenset[str]] = {
 class ResourceType(models.TextChoices):
     """What a permission grant applies to; resource id "*" means every one."""
 
-    WORKSPACE = "workspace", "Workspace"
-    EXECUTION = "execution", "Execution"
-    TOOL = "tool", "Tool"
-    WEBHOOK = "webhook", "Webhook"
-    PLUGIN = "plugin", "Plugin"
+    WORKSPACE = "workspace", _("Workspace")
+    EXECUTION = "execution", _("Execution")
+    TOOL = "tool", _("Tool")
+    WEBHOOK = "webhook", _("Webhook")
+    PLUGIN = "plugin", _("Plugin")
 
 
 ANY_RESOURCE = "*"

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext_lazy as _
 
 from tenancy.access import may, role_of
 from tenancy.models import Workspace, WorkspaceMember, WorkspacePermission
@@ -43,32 +44,35 @@ from tenancy.roles import ANY_RESOURCE, Action, Role
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
 
-LAST_OWNER = "A workspace needs at least one owner."
-NOT_A_MANAGER = "You may not manage the members of this workspace."
-OWNERS_ONLY = "Only an owner can make someone an owner, or change or remove an owner."
+if TYPE_CHECKING:
+    from django.utils.functional import _StrPromise
+
+    StrOrPromise = str | _StrPromise
+
+LAST_OWNER = _("A workspace needs at least one owner.")
+NOT_A_MANAGER = _("You may not manage the members of this workspace.")
+OWNERS_ONLY = _("Only an owner can make someone an owner, or change or remove an owner.")
 
 
 class MembershipError(Exception):
     """A change that breaks one of the rules above; the message says why, for people."""
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: StrOrPromise) -> None:
         super().__init__(message)
         self.message = message
 
 
 def assignable_roles(actor_role: str | None) -> list[tuple[str, str]]:
-    """The roles someone in `actor_role` may give: owners any, everyone else all but owner."""
-    if actor_role == Role.OWNER:
-        return list(Role.choices)
-    return [(value, label) for value, label in Role.choices if value != Role.OWNER]
+    """The roles someone in `actor_role` may give: owners any, everyone else all but owner (labels translated)."""
+    return [(value, str(label)) for value, label in Role.choices if actor_role == Role.OWNER or value != Role.OWNER]
 
 
 def create_workspace(actor: User, name: str) -> Workspace:
     """A new workspace with `actor` as its owner."""
     name = name.strip()
     if not name:
-        raise MembershipError("Give the workspace a name.")
-    taken = MembershipError(f"A workspace named “{name}” already exists; choose another name.")
+        raise MembershipError(_("Give the workspace a name."))
+    taken = MembershipError(_("A workspace named “%(name)s” already exists; choose another name.") % {"name": name})
     if Workspace.objects.filter(name__iexact=name).exists():
         raise taken
     try:
@@ -94,7 +98,7 @@ def manager_role(actor: User, workspace: Workspace) -> str | None:
 def _member(workspace: Workspace, member_id: int) -> WorkspaceMember:
     member = WorkspaceMember.objects.select_related("user").filter(workspace=workspace, pk=member_id).first()
     if member is None:
-        raise MembershipError("That person is no longer a member of this workspace.")
+        raise MembershipError(_("That person is no longer a member of this workspace."))
     return member
 
 
@@ -109,7 +113,7 @@ def check_owner_rule(actor_role: str | None, *roles: str) -> None:
 
 def change_role(actor: User, workspace: Workspace, member_id: int, role: str) -> WorkspaceMember:
     if role not in Role.values:
-        raise MembershipError("Choose a role.")
+        raise MembershipError(_("Choose a role."))
     with transaction.atomic():
         lock_workspace(workspace)
         actor_role = manager_role(actor, workspace)
@@ -121,7 +125,7 @@ def change_role(actor: User, workspace: Workspace, member_id: int, role: str) ->
             raise MembershipError(LAST_OWNER)
         # Conditional on the role we checked, though the lock already keeps others out.
         if not WorkspaceMember.objects.filter(pk=member.pk, role=member.role).update(role=role):
-            raise MembershipError("That member's role changed meanwhile; look again and retry.")
+            raise MembershipError(_("That member's role changed meanwhile; look again and retry."))
         member.role = role
         return member
 
@@ -136,7 +140,7 @@ def remove_member(actor: User, workspace: Workspace, member_id: int) -> Workspac
         if member.role == Role.OWNER and owner_count(workspace) <= 1:
             raise MembershipError(LAST_OWNER)
         if not WorkspaceMember.objects.filter(pk=member.pk, role=member.role).delete()[0]:
-            raise MembershipError("That member's role changed meanwhile; look again and retry.")
+            raise MembershipError(_("That member's role changed meanwhile; look again and retry."))
         WorkspacePermission.objects.filter(workspace=workspace, user_id=member.user_id).delete()
         return member
 
@@ -145,7 +149,7 @@ def _check_may_grant(actor: User, workspace: Workspace, actions: Iterable[str]) 
     beyond = [action for action in actions if not may(actor, action, workspace)]
     if beyond:
         labels = ", ".join(Action(action).label.lower() for action in beyond)
-        raise PermissionDenied(f"You may only grant what you may do yourself, not: {labels}.")
+        raise PermissionDenied(_("You may only grant what you may do yourself, not: %(labels)s.") % {"labels": labels})
 
 
 def add_grant(
@@ -175,12 +179,14 @@ def add_grant(
         manager_role(actor, workspace)
         _check_may_grant(actor, workspace, grant.permissions)
         if user is not None and role_of(user, workspace) is None:
-            raise MembershipError(f"{user.get_username()} is not a member of {workspace.name}.")
+            raise MembershipError(
+                _("%(who)s is not a member of %(name)s.") % {"who": user.get_username(), "name": workspace.name}
+            )
         same = WorkspacePermission.objects.filter(
             workspace=workspace, user=user, resource_type=grant.resource_type, resource_id=grant.resource_id
         )
         if same.exists():
-            raise MembershipError("There is already a grant for them on that resource; remove it first.")
+            raise MembershipError(_("There is already a grant for them on that resource; remove it first."))
         grant.save()
     return grant
 
@@ -191,6 +197,6 @@ def remove_grant(actor: User, workspace: Workspace, grant_id: int) -> None:
         manager_role(actor, workspace)
         grant = WorkspacePermission.objects.filter(workspace=workspace, pk=grant_id).first()
         if grant is None:
-            raise MembershipError("That grant no longer exists.")
+            raise MembershipError(_("That grant no longer exists."))
         _check_may_grant(actor, workspace, grant.permissions)
         grant.delete()

@@ -7,6 +7,7 @@ member of workspace B only and must never see A's rows.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import User
@@ -33,6 +34,11 @@ def pytest_configure(config):
 
     # Hashing with PBKDF2 would be most of the suite's time; tests need logins, not strength.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # The translations as the .po files say now (make setup compiles them too; this takes milliseconds).
+    from config.catalogues import compile_catalogues
+
+    for locale_dir in settings.LOCALE_PATHS:
+        compile_catalogues(Path(locale_dir))
 
 
 def pytest_collection_modifyitems(config, items):

@@ -8,6 +8,7 @@ with environment variables.
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 
 os.environ.setdefault(
@@ -34,6 +35,8 @@ os.environ.setdefault("ORCHESTRATE_EMBEDDED_SWEEPER", "false")
 os.environ.setdefault("ORCHESTRATE_WORKER_SWEEPER", "false")
 os.environ.setdefault("ORCHESTRATE_EMBEDDED_SCHEDULER", "false")
 os.environ.setdefault("ORCHESTRATE_RATE_LIMITS", "test.call=2/2")
+# The stdio MCP server the tests register (mcp-server-git, from requirements-dev.txt), by its path.
+os.environ.setdefault("ORCHESTRATE_MCP_STDIO_COMMANDS", os.path.join(os.path.dirname(sys.executable), "mcp-server-git"))
 os.environ.setdefault("MEDIA_ROOT", tempfile.mkdtemp(prefix="orchestrate-test-media-"))
 # The built-in outbox of the servers and workers the tests start: never the developer's var/outbox.
 os.environ.setdefault("ORCHESTRATE_OUTBOX_DIR", tempfile.mkdtemp(prefix="orchestrate-test-outbox-"))

@@ -24,6 +24,7 @@ from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import URLPattern, URLResolver, get_resolver
+from django.utils import timezone
 
 from config.routing import websocket_urlpatterns
 from learning.models import ExecutionFeedback, LearnedPattern, PatternType, PromptVersion, RunRating
@@ -41,8 +42,9 @@ from tests.support.runs import critical_run
 from tests.support.sockets import socket_headers, socket_stack
 from tools.drive import WorkspaceDrive
 from tools.frozen import freeze
-from tools.models import WorkspaceToolSetting
+from tools.models import ToolCatalog, ToolType, WorkspaceToolSetting
 from tools.services.workspace_tools import change_tool_setting
+from tools_mcp.models import McpServer, Transport
 from versioning.models import ABTest, ABTestStatus, PlanVersion
 from webhooks.services import create_webhook
 
@@ -98,6 +100,16 @@ def a_objects(alice, bob, charlie, workspace_a, workspace_b):
     webhook = create_webhook(
         alice, workspace_a, name="Zebracorn orders", trigger_type="http", action_config={"request": "Hi"}
     ).webhook
+    mcp_server = McpServer.objects.create(
+        workspace=workspace_a, name="zebracorn", transport=Transport.HTTP, url="https://mcp.example.com/mcp"
+    )
+    ToolCatalog.objects.create(
+        workspace=workspace_a,
+        name="mcp.zebracorn.audit",
+        tool_type=ToolType.MCP,
+        metadata={"server_id": str(mcp_server.pk), "server": "zebracorn", "tool": "audit", "available": True},
+        last_discovered_at=timezone.now(),
+    )
     # What learning keeps of A: the patterns mined from the report run (once learning has read it, so the
     # walk sees them still), a pattern made here and an A/B test.
     eventually(
@@ -124,6 +136,7 @@ def a_objects(alice, bob, charlie, workspace_a, workspace_b):
         "pattern": pattern,
         "ab_test": test,
         "workspace": workspace_a,
+        "mcp_server": mcp_server,
         "invitation": invitation,
         "webhook": webhook,
         "token": create_token(alice, "zebracorn").token,
@@ -157,6 +170,7 @@ def fill_values(name: str, converter: str | None, route: str, a: dict[str, Any])
         "webhook_id": [str(a["webhook"].pk)],
         "token_id": [str(a["token"].pk)],
         "permission_id": [str(a["grant"].pk)],
+        "server_id": [str(a["mcp_server"].pk)],
         "name": [FILE, "data/zebracorn_sales_q2.csv", "reports/summarise-the-sales-csv-files.md"],
         "pattern_id": [str(a["pattern"].pk)],
         "test_id": [str(a["ab_test"].pk)],
@@ -239,6 +253,11 @@ def a_state(a: dict[str, Any]) -> dict[str, Any]:
         ),
         "files": sorted(f.name for f in WorkspaceDrive(workspace.pk).list()),
         "invitations": sorted(WorkspaceInvitation.objects.filter(workspace=workspace).values_list("pk", "role")),
+        "mcp_servers": sorted(
+            (server.pk, server.name, server.enabled, server.url, server.last_discovered_at)
+            for server in McpServer.objects.filter(workspace=workspace)
+        ),
+        "mcp_tools": sorted(ToolCatalog.objects.filter(workspace=workspace).values_list("name", "last_discovered_at")),
         "patterns": sorted(LearnedPattern.objects.filter(workspace=workspace).values_list("pk", "enabled")),
         "ab_tests": sorted(ABTest.objects.filter(workspace=workspace).values_list("pk", "status")),
         "ratings": sorted(RunRating.objects.filter(execution__workspace=workspace).values_list("pk", "rating")),

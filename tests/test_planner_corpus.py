@@ -14,6 +14,7 @@ import pytest
 from orchestration.planning.questions import NeedsAnswer
 from orchestration.planning.rules import NoToolForRequest, plan_with_rules
 from tests.planner_corpus import CORPUS, DRIVE
+from tests.planner_corpus_he import CORPUS_HE
 
 NOW = datetime(2026, 11, 23, 8, 0)  # a Monday morning
 
@@ -46,3 +47,21 @@ def test_it_plans_the_request_or_asks(text, expected):
 def test_it_plans_at_least_95_percent_of_the_corpus_right():
     right = sum(1 for text, expected in CORPUS if outcome(text) == expected)
     assert right / len(CORPUS) >= 0.95, f"{right} of {len(CORPUS)} planned right"
+
+
+def test_it_has_at_least_60_hebrew_requests_with_their_tools():
+    assert sum(1 for _, expected in CORPUS_HE if isinstance(expected, tuple)) >= 60
+    assert len({text for text, _ in CORPUS_HE}) == len(CORPUS_HE)
+
+
+@pytest.mark.parametrize(("text", "expected"), CORPUS_HE, ids=[text[:60] for text, _ in CORPUS_HE])
+def test_it_plans_the_hebrew_request_or_asks(text, expected):
+    got = outcome(text)
+    if got != expected:
+        assert isinstance(got, str), f"{text!r} planned {got}, expected {expected}"
+        assert got.startswith("ask:"), f"{text!r} planned {got}, expected {expected}"
+
+
+def test_it_plans_at_least_95_percent_of_the_hebrew_corpus_right():
+    right = sum(1 for text, expected in CORPUS_HE if outcome(text) == expected)
+    assert right / len(CORPUS_HE) >= 0.95, f"{right} of {len(CORPUS_HE)} planned right"

@@ -217,3 +217,18 @@ def test_it_refuses_to_run_a_plugins_tool_once_the_plugin_is_disabled(engine, al
     step = wait_for(execution).steps.get()
     assert (step.status, step.error) == (StepStatus.FAILED, "csv.to_json cannot run: its plugin is disabled.")
     assert not WorkspaceDrive(workspace_a.pk).exists("people.json")
+
+
+def test_it_refuses_a_webhooks_saved_plan_with_a_tool_switched_off_in_its_workspace(alice, charlie, workspace_a):
+    from webhooks.actions import ConfigInvalid
+    from webhooks.services import create_webhook
+
+    plan = {"steps": [{"number": 1, "tool": "web.get", "input": {"url": "https://example.com/"}}]}
+    change_tool_setting(alice, workspace_a, "web.get", enabled=False)
+
+    with pytest.raises(ConfigInvalid, match=r"web\.get"):
+        create_webhook(alice, workspace_a, name="Fetch", trigger_type="http", action_config={"plan": plan})
+    # The switch is workspace A's own: charlie's workspace saves the same plan.
+    charlies = charlie.memberships.get().workspace
+    created = create_webhook(charlie, charlies, name="Fetch", trigger_type="http", action_config={"plan": plan})
+    assert created.webhook.action_config["plan"] == plan

@@ -101,6 +101,32 @@ def test_it_sends_a_message_with_drive_attachments(smtp_server, drive, workspace
     assert delivery_status(workspace_a) == DeliveryStatus.SENT
 
 
+def test_it_sends_a_hebrew_body_marked_right_to_left_with_an_html_part(smtp_server, drive, workspace_a):
+    body = "שלום,\n\nהדוח מצורף: reports/q1.md\nשאלות ל-bob@example.com\n"
+    send(message_input(subject="סיכום המכירות", body=body), workspace_a)
+
+    [received] = smtp_server.wait_for_messages(1)
+    message = received.message
+    assert message["Subject"] == "סיכום המכירות"
+    plain = message.get_body(("plain",)).get_content().replace("\r\n", "\n")
+    assert plain.startswith("\u200fשלום,\n\n\u200fהדוח מצורף: \u2066reports/q1.md\u2069\n")
+    assert "\u200fשאלות ל-\u2066bob@example.com\u2069" in plain
+    html = message.get_body(("html",)).get_content()
+    assert '<div dir="rtl">' in html
+    assert '<p dir="rtl">שלום,</p>' in html
+    assert '<bdi dir="ltr">reports/q1.md</bdi>' in html
+
+
+def test_it_sends_an_english_body_as_plain_text_alone(smtp_server, drive, workspace_a):
+    send(message_input(body="Hello,\n\nthe figures are attached.\n"), workspace_a)
+
+    [received] = smtp_server.wait_for_messages(1)
+    assert received.message.get_body(("html",)) is None
+    assert received.message.get_body(("plain",)).get_content().replace("\r\n", "\n") == (
+        "Hello,\n\nthe figures are attached.\n"
+    )
+
+
 def test_it_sends_once_for_the_same_idempotency_key(smtp_server, drive, workspace_a):
     first = send(message_input(attachments=["chart.png"]), workspace_a)
     drive.delete("chart.png")  # a resumed step must not need the attachment again

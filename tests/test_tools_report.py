@@ -81,3 +81,23 @@ def test_it_locks_the_report_file(workspace_a):
     assert tool.resources({"title": "Sales Review", "sections": []}, "w1") == ["drive:w1:reports/sales-review.md"]
     assert tool.resources({"title": "!!!", "sections": []}, "w1") == ["drive:w1:reports/report.md"]
     assert tool.resources({"title": "x", "sections": [], "filename": "../x"}, "w1") == []
+
+
+def test_it_writes_a_hebrew_report_with_hebrew_headings_right_to_left(drive, workspace_a):
+    analysis = run_tool("analysis.describe", {"files": ["jan.csv", "feb.csv"]}, workspace_a.pk).output
+    result = run_tool(
+        "report.compose",
+        {
+            "title": "סכם את קבצי המכירות",
+            "sections": [analysis, {"summary": "ההכנסות ירדו בפברואר, ראו feb.csv."}],
+            "filename": "reports/סיכום-מכירות.md",
+            "language": "he",
+        },
+        workspace_a.pk,
+    )
+    markdown = drive.read_text(result.output["path"])
+    assert markdown.startswith('<div dir="rtl">\n\n# \u200fסכם את קבצי המכירות\n')
+    assert "### jan.csv\n\n\u200f2 שורות, 2 עמודות." in markdown
+    assert "| עמודה | סוג | מינימום | מקסימום | ממוצע | סכום | חסרים |" in markdown
+    assert "| revenue | number | 300 | 1200.5 | 750.25 | 1500.5 | 0 |" in markdown  # figures as they were
+    assert "## \u200fסיכום\n\n\u200fההכנסות ירדו בפברואר, ראו \u2066feb.csv\u2069." in markdown

@@ -18,6 +18,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.http import HttpResponse
 from django.test import Client
 from django.urls import get_resolver
+from django.utils import timezone
 
 from config.routing import websocket_urlpatterns
 from learning.models import LearnedPattern, PatternType, PromptVersion, RunRating
@@ -33,6 +34,8 @@ from tests.support.views import (
     SOCKET_ROUTES,
     VIEW_ROUTES,
     HtmxFragmentTests,
+    NonMemberNotFoundTests,
+    RoleMatrixTests,
     SocketTests,
     ViewTests,
     World,
@@ -40,7 +43,10 @@ from tests.support.views import (
     url_routes,
 )
 from tools.frozen import freeze
+from tools.models import ToolCatalog, ToolType
 from tools.services.workspace_tools import is_tool_enabled
+from tools_mcp.marking import marked_safe
+from tools_mcp.models import McpServer, Transport
 from versioning.models import ABTest, ABTestStatus, PlanVersion
 from webhooks.models import FiringSource, Webhook, WebhookExecution
 from webhooks.services import create_webhook
@@ -534,6 +540,29 @@ class TestSwitchWorkspace(ViewTests):
         return response.status_code == 302 and response["Location"] == "/orchestrate"
 
 
+class TestSwitchLanguage(NonMemberNotFoundTests, RoleMatrixTests):
+    """Open to visitors too (the login page has the switcher); signed in, the choice is saved for the person."""
+
+    route = "language/"
+    method = "POST"
+    action = None
+    scoped = False
+
+    def url(self, world: World) -> str:
+        return "/language/"
+
+    def data(self, world: World) -> dict[str, Any]:
+        return {"language": "he", "next": "/orchestrate"}
+
+    def allowed(self, response: HttpResponse, world: World) -> bool:
+        return response.status_code == 302 and response["Location"] == "/orchestrate"
+
+    def test_it_lets_a_visitor_choose_with_a_cookie_only(self, client: Client, world: World) -> None:
+        response = self.call(client, world)
+        assert response.status_code == 302
+        assert response.cookies["orchestrate_language"].value == "he"
+
+
 class TestWorkspacePage(ViewTests):
     route = "workspaces/<uuid:workspace_id>/"
     action = Action.VIEW
@@ -870,6 +899,149 @@ class TestSendTestEvent(ManageWebhookTests):
 
 class TestDeleteWebhook(ManageWebhookTests):
     route = "webhooks/<uuid:webhook_id>/delete/"
+    method = "POST"
+    suffix = "delete/"
+
+    def allowed(self, response: HttpResponse, world: World) -> bool:
+        return response.status_code == 302 and self.current() is None
+
+    def refused(self, response: HttpResponse, world: World) -> bool:
+        return response.status_code == 403 and self.current() is not None
+
+
+# --- MCP servers (tools_mcp.views): everyone in A sees them, owners and admins manage them ---
+
+
+def _mcp_server(world: World) -> McpServer:
+    """A's server with one discovered tool; nothing listens at its (loopback) URL."""
+    server = McpServer.objects.create(
+        workspace=world.workspace, name="local", transport=Transport.HTTP, url="http://127.0.0.1:9/mcp"
+    )
+    ToolCatalog.objects.create(
+        workspace=world.workspace,
+        name="mcp.local.add",
+        tool_type=ToolType.MCP,
+        metadata={"server_id": str(server.pk), "server": "local", "tool": "add", "available": True},
+        last_discovered_at=timezone.now(),
+    )
+    return server
+
+
+class McpServerTests(ViewTests):
+    suffix: ClassVar[str] = ""
+    action = Action.MANAGE_SETTINGS
+    _server: McpServer | None = None
+
+    def server(self, world: World) -> McpServer:
+        if self._server is None:
+            self._server = _mcp_server(world)
+        return self._server
+
+    def current(self) -> McpServer | None:
+        assert self._server is not None
+        return McpServer.objects.filter(pk=self._server.pk).first()
+
+    def url(self, world: World) -> str:
+        return f"/mcp-servers/{self.server(world).pk}/{self.suffix}"
+
+
+class TestMcpServerList(ViewTests):
+    route = "mcp-servers/"
+    action = Action.VIEW
+    scoped = False
+
+    def url(self, world: World) -> str:
+        _mcp_server(world)
+        return "/mcp-servers/"
+
+    def allowed(self, response: HttpResponse, world: World) -> bool:
+        return response.status_code == 200 and "local" in body(response)
+
+
+class TestRegisterMcpServer(ViewTests):
+    route = "mcp-servers/"
+    method = "POST"
+    action = Action.MANAGE_SETTINGS
+    scoped = False
+
+    @pytest.fixture(autouse=True)
+    def _loopback_allowed(self, settings: Any) -> None:
+        settings.WEB_ALLOWED_HOSTS = ["127.0.0.1"]  # the URL passes the guard; nothing answers there
+
+    def url(self, world: World) -> str:
+        return "/mcp-servers/"
+
+    def data(self, world: World) -> dict[str, Any]:
+        return {"name": "remote", "transport": "http", "url": "http://127.0.0.1:9/mcp", "headers": "X-Key: s3cret"}
+
+    def _made(self, world: World) -> bool:
+        return McpServer.objects.filter(workspace=world.workspace, name="remote").exists()
+
+    def allowed(self, response: HttpResponse, world: World) -> bool:
+        return response.status_code == 302 and self._made(world)
+
+    def refused(self, response: HttpResponse, world: World) -> bool:
+        return response.status_code == 403 and not self._made(world)
+
+
+class TestMcpServerPage(McpServerTests):
+    route = "mcp-servers/<uuid:server_id>/"
+    action = Action.VIEW
+
+    def allowed(self, response: HttpResponse, world: World) -> bool:
+        return response.status_code == 200 and "mcp.local.add" in body(response)
+
+
+class TestMarkMcpToolsSafe(McpServerTests):
+    route = "mcp-servers/<uuid:server_id>/"
+    method = "POST"
+
+    def data(self, world: World) -> dict[str, Any]:
+        return {"mcp.local.add": "on"}
+
+    def _marked(self) -> bool:
+        current = self.current()
+        return current is not None and marked_safe(current.workspace_id, "mcp.local.add")
+
+    def allowed(self, response: HttpResponse, world: World) -> bool:
+        return response.status_code == 302 and self._marked()
+
+    def refused(self, response: HttpResponse, world: World) -> bool:
+        return response.status_code == 403 and not self._marked()
+
+
+class TestRefreshMcpServer(McpServerTests):
+    route = "mcp-servers/<uuid:server_id>/refresh/"
+    method = "POST"
+    suffix = "refresh/"
+
+    def _tried(self) -> bool:
+        current = self.current()
+        return current is not None and current.last_discovered_at is not None
+
+    def allowed(self, response: HttpResponse, world: World) -> bool:
+        return response.status_code == 302 and self._tried()
+
+    def refused(self, response: HttpResponse, world: World) -> bool:
+        return response.status_code == 403 and not self._tried()
+
+
+class TestToggleMcpServer(McpServerTests):
+    route = "mcp-servers/<uuid:server_id>/toggle/"
+    method = "POST"
+    suffix = "toggle/"
+
+    def allowed(self, response: HttpResponse, world: World) -> bool:
+        current = self.current()
+        return response.status_code == 302 and current is not None and not current.enabled
+
+    def refused(self, response: HttpResponse, world: World) -> bool:
+        current = self.current()
+        return response.status_code == 403 and current is not None and current.enabled
+
+
+class TestDeleteMcpServer(McpServerTests):
+    route = "mcp-servers/<uuid:server_id>/delete/"
     method = "POST"
     suffix = "delete/"
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from importlib.metadata import entry_points
 
-from django.apps import AppConfig
+from django.apps import AppConfig, apps
 from django.conf import settings
 from django.db.models.signals import post_migrate
 
@@ -34,6 +34,10 @@ class ToolsConfig(AppConfig):
             plugins.load_path(dotted_path)
         register_plugin_tools(plugins, registry)
         plugins.close()
+        # Workspace tools found at run time (MCP servers): each app names its sources on its AppConfig.
+        for config in apps.get_app_configs():
+            for dotted_path in getattr(config, "tool_sources", ()):
+                registry.add_source_path(dotted_path)
         registry.close()
         # sender=self: migrate sends post_migrate once per app; the catalogue needs one refresh per migrate.
         post_migrate.connect(discover_after_migrate, sender=self, dispatch_uid="tools.discover_after_migrate")

@@ -41,7 +41,7 @@ def discover_tools(tools: ToolRegistry | None = None, *, using: str = DEFAULT_DB
     tools = tools or registry
     report = DiscoveryReport()
     now = timezone.now()
-    rows = ToolCatalog.objects.using(using)
+    rows = ToolCatalog.objects.using(using).filter(workspace__isnull=True)
     with transaction.atomic(using=using):
         existing = {row.name: row for row in rows.select_for_update()}
         for tool in tools.all():

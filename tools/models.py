@@ -5,23 +5,37 @@ from typing import ClassVar
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from tenancy.scoping import TenantQuerySet
 
 
 class ToolType(models.TextChoices):
-    BUILTIN = "builtin", "Built-in"
-    PLUGIN = "plugin", "Plugin"
-    EXTERNAL = "external", "External tool server"
-    MCP = "mcp", "MCP server"  # rows kept by the MCP servers' discovery, named mcp.<server>.<tool>
+    BUILTIN = "builtin", _("Built-in")
+    PLUGIN = "plugin", _("Plugin")
+    EXTERNAL = "external", _("External tool server")
+    MCP = "mcp", _("MCP server")  # rows kept by the MCP servers' discovery, named mcp.<server>.<tool>
 
 
 class ToolCatalog(models.Model):
-    """A tool the planner may use, what it can do, and when discovery last saw it."""
+    """A tool the planner may use, what it can do, and when discovery last saw it.
+
+    Built-in and plugin tools belong to the installation (no workspace); a
+    tool of an MCP server a workspace registered belongs to that workspace
+    only, so its name is unique within the workspace and nobody else sees it.
+    """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     tool_type = models.CharField(max_length=16, choices=ToolType.choices)
-    name = models.CharField(max_length=100, unique=True)
+    name = models.CharField(max_length=100)
+    workspace = models.ForeignKey(
+        "tenancy.Workspace",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="tools",
+        help_text="Set for a workspace's own tools (MCP servers); empty for the installation's",
+    )
     capabilities = models.JSONField(default=list, help_text='e.g. ["files.search", "files.read"]')
     metadata = models.JSONField(default=dict, blank=True)
     last_discovered_at = models.DateTimeField()
@@ -30,6 +44,16 @@ class ToolCatalog(models.Model):
         db_table = "tool_catalog"
         ordering = ["name"]
         verbose_name = "tool"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["name"], condition=models.Q(workspace__isnull=True), name="tool_catalog_installation_name"
+            ),
+            models.UniqueConstraint(
+                fields=["workspace", "name"],
+                condition=models.Q(workspace__isnull=False),
+                name="tool_catalog_workspace_name",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -107,9 +131,9 @@ class CalendarEvent(models.Model):
 
 
 class DeliveryStatus(models.TextChoices):
-    PREPARED = "prepared", "Prepared (nothing handed over yet)"
-    SENDING = "sending", "Handing over (outcome unknown if the worker died here)"
-    SENT = "sent", "Sent"
+    PREPARED = "prepared", _("Prepared (nothing handed over yet)")
+    SENDING = "sending", _("Handing over (outcome unknown if the worker died here)")
+    SENT = "sent", _("Sent")
 
 
 class EmailDelivery(models.Model):

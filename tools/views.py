@@ -15,6 +15,7 @@ from django.http import Http404, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from config.http import AuthedRequest, htmx_partial
@@ -49,7 +50,7 @@ def tool_setting(request: AuthedRequest, name: str) -> HttpResponse:
     """Switch the tool on (enabled=1) or off (enabled=0) in the current workspace."""
     workspace = request.workspace
     if workspace is None:
-        raise PermissionDenied("Choose a workspace first: tools are switched off per workspace.")
+        raise PermissionDenied(_("Choose a workspace first: tools are switched off per workspace."))
     enabled = request.POST.get("enabled")
     if enabled not in ("0", "1"):
         return HttpResponseBadRequest("Say enabled=1 to switch the tool on or enabled=0 to switch it off.")
@@ -60,7 +61,11 @@ def tool_setting(request: AuthedRequest, name: str) -> HttpResponse:
     if htmx_partial(request):
         context = {"entry": catalogue_entry(workspace, name), "may_manage": True}
         return render(request, "inc/tool_row.html", context)
-    state = "switched on" if enabled == "1" else "switched off"
-    messages.success(request, f"{name} is {state} in {workspace.name}.")
+    done = (
+        _("%(name)s is switched on in %(workspace)s.")
+        if enabled == "1"
+        else _("%(name)s is switched off in %(workspace)s.")
+    )
+    messages.success(request, done % {"name": name, "workspace": workspace.name})
     query = request.POST.get("q", "")[:MAX_QUERY]
     return redirect(reverse("tools:catalogue") + (f"?{urlencode({'q': query})}" if query else ""))

@@ -6,6 +6,7 @@ import json
 from typing import Any, cast
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from orchestration.planning.schema import plannable_tools
 
@@ -13,13 +14,19 @@ MAX_INPUT = 20000
 
 
 class StepForm(forms.Form):
-    tool = forms.ChoiceField()
+    tool = forms.ChoiceField(label=_("Tool"))
     input = forms.CharField(
-        max_length=MAX_INPUT, initial="{}", widget=forms.Textarea(attrs={"rows": 3}), help_text="JSON object"
+        label=_("Input"),
+        max_length=MAX_INPUT,
+        initial="{}",
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("JSON object"),
     )
-    depends_on = forms.CharField(required=False, max_length=200, help_text="Step numbers, e.g. 1, 2")
-    optional = forms.BooleanField(required=False)
-    description = forms.CharField(required=False, max_length=500)
+    depends_on = forms.CharField(
+        label=_("Depends on"), required=False, max_length=200, help_text=_("Step numbers, e.g. 1, 2")
+    )
+    optional = forms.BooleanField(label=_("Optional"), required=False)
+    description = forms.CharField(label=_("Description"), required=False, max_length=500)
 
     def __init__(self, *args: Any, workspace: Any = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -30,15 +37,17 @@ class StepForm(forms.Form):
         try:
             value = json.loads(self.cleaned_data["input"] or "{}")
         except json.JSONDecodeError as exc:
-            raise forms.ValidationError(f"Not valid JSON: {exc.msg} (line {exc.lineno})") from None
+            raise forms.ValidationError(
+                _("Not valid JSON: %(problem)s (line %(line)d).") % {"problem": exc.msg, "line": exc.lineno}
+            ) from None
         if not isinstance(value, dict):
-            raise forms.ValidationError('A step\'s input is a JSON object, like {"files": ["a.csv"]}.')
+            raise forms.ValidationError(_('A step\'s input is a JSON object, like {"files": ["a.csv"]}.'))
         return value
 
     def clean_depends_on(self) -> list[int]:
         text = self.cleaned_data["depends_on"].replace(",", " ").split()
         if not all(part.isdigit() for part in text):
-            raise forms.ValidationError("Step numbers separated by commas, e.g. 1, 2.")
+            raise forms.ValidationError(_("Step numbers separated by commas, e.g. 1, 2."))
         return [int(part) for part in text]
 
 
@@ -80,4 +89,4 @@ def initial_steps(plan: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 class NoteForm(forms.Form):
-    note = forms.CharField(required=False, max_length=300, help_text="What this version changes")
+    note = forms.CharField(label=_("Note"), required=False, max_length=300, help_text=_("What this version changes"))

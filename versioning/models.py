@@ -5,6 +5,8 @@ from typing import ClassVar
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy as _
 
 from tenancy.scoping import TenantQuerySet
 
@@ -41,14 +43,14 @@ class PlanVersion(models.Model):
 
 
 class ABTestStatus(models.TextChoices):
-    DRAFT = "draft", "Draft"
-    RUNNING = "running", "Running"
-    COMPLETED = "completed", "Completed"
+    DRAFT = "draft", _("Draft")
+    RUNNING = "running", _("Running")
+    COMPLETED = "completed", _("Completed")
 
 
 class ABTestKind(models.TextChoices):
-    PROMPT = "prompt", "Two prompt versions of one agent"
-    PLAN = "plan", "Two plans for one request signature"
+    PROMPT = "prompt", gettext_lazy("Two prompt versions of one agent")
+    PLAN = "plan", gettext_lazy("Two plans for one request signature")
 
 
 class ABTest(models.Model):

@@ -16,6 +16,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.db.models import Max, QuerySet
+from django.utils.translation import gettext_lazy
 
 from orchestration.models import FINISHED_STATUSES, Execution, ExecutionStatus
 from orchestration.planning.schema import validate_plan
@@ -38,7 +39,7 @@ def versions_of(execution: Execution) -> QuerySet[PlanVersion]:
 def edit_plan(user: Any, execution: Execution, steps: list[dict[str, Any]], note: str = "") -> PlanVersion:
     """Keep the edited steps as the plan's next version (PlanInvalid lists what is wrong with them)."""
     if not may(user, Action.RUN, execution.workspace_id):
-        raise PermissionDenied("You may not edit plans in this workspace.")
+        raise PermissionDenied(gettext_lazy("You may not edit plans in this workspace."))
     if execution.status not in EDITABLE:
         raise EditRefused("A plan can be edited before its run starts or after it ends, not while it runs.")
     base = versions_of(execution).last()

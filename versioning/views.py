@@ -14,6 +14,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from config.http import AuthedRequest
@@ -72,7 +73,7 @@ def versions(request: AuthedRequest, execution_id: uuid.UUID) -> HttpResponse:
     if request.method == "GET":
         return _page(request, execution)
     if not may(request.user, Action.RUN, execution.workspace_id):
-        raise PermissionDenied("You may not edit plans in this workspace.")
+        raise PermissionDenied(_("You may not edit plans in this workspace."))
     formset = cast(
         BaseStepFormSet,
         StepFormSet(request.POST, prefix="steps", form_kwargs={"workspace": execution.workspace_id}),
@@ -87,9 +88,12 @@ def versions(request: AuthedRequest, execution_id: uuid.UUID) -> HttpResponse:
     except services.EditRefused as exc:
         return _page(request, execution, formset, note, problems=[str(exc)], status=409)
     if execution.status == ExecutionStatus.PLANNED and replace_planned_steps(execution, version.plan_data):
-        messages.success(request, f"Saved plan version {version.version}: the run will run it when started.")
+        messages.success(
+            request,
+            _("Saved plan version %(version)s: the run will run it when started.") % {"version": version.version},
+        )
     else:
-        messages.success(request, f"Saved plan version {version.version}.")
+        messages.success(request, _("Saved plan version %(version)s.") % {"version": version.version})
     previous = version.version - 1
     return redirect(f"{request.path}diff?a={previous}&b={version.version}")
 
@@ -126,7 +130,7 @@ def rerun(request: AuthedRequest, execution_id: uuid.UUID, version: int) -> Http
             plan=services.rerun_plan(chosen),
         )
     except PlanInvalid as exc:
-        messages.error(request, f"This version cannot run any more: {exc}")
+        messages.error(request, _("This version cannot run any more: %(problem)s") % {"problem": exc})
         return redirect("versioning:versions", execution_id=execution.pk)
-    messages.success(request, f"Re-running plan version {chosen.version} as a new run.")
+    messages.success(request, _("Re-running plan version %(version)s as a new run.") % {"version": chosen.version})
     return redirect("orchestration:execution", execution_id=new.pk)

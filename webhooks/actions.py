@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import CroniterBadCronError, croniter
+from django.utils.translation import gettext as _
 
 from orchestration.planning import PlanInvalid
 from orchestration.planning.schema import validate_plan
@@ -72,43 +74,46 @@ def fill_plan(value: Any, payload: JSON) -> Any:
     return value
 
 
-def clean_action_config(raw: Any) -> dict[str, Any]:
+def clean_action_config(raw: Any, workspace_id: uuid.UUID | str | None = None) -> dict[str, Any]:
     """The action configuration in normal form, or ConfigInvalid saying what is wrong."""
     if not isinstance(raw, dict):
-        raise ConfigInvalid("The action configuration must be an object.")
+        raise ConfigInvalid(_("The action configuration must be an object."))
     unknown = sorted(set(raw) - {"request", "plan", "notify_url"})
     if unknown:
-        raise ConfigInvalid(f"Unknown action settings: {', '.join(unknown)}.")
+        raise ConfigInvalid(_("Unknown action settings: %(names)s.") % {"names": ", ".join(unknown)})
     request = raw.get("request") or ""
     plan = raw.get("plan")
     if not isinstance(request, str):
-        raise ConfigInvalid("The request must be text.")
+        raise ConfigInvalid(_("The request must be text."))
     request = request.strip()
     if not request and plan is None:
-        raise ConfigInvalid("Give the request to run (it may insert {{ payload.field }}), or a saved plan.")
+        raise ConfigInvalid(_("Give the request to run (it may insert {{ payload.field }}), or a saved plan."))
     if len(request) > MAX_REQUEST_CHARS:
-        raise ConfigInvalid(f"The request is longer than {MAX_REQUEST_CHARS} characters.")
+        raise ConfigInvalid(_("The request is longer than %(count)d characters.") % {"count": MAX_REQUEST_CHARS})
     stray = [match.group(0) for match in _ANY_BRACES.finditer(request) if not _PLACEHOLDER.fullmatch(match.group(0))]
     if stray:
-        raise ConfigInvalid(f"Only {{{{ payload.field }}}} may be inserted in the request, not {stray[0]}.")
+        raise ConfigInvalid(
+            _("Only {{ payload.field }} may be inserted in the request, not %(found)s.") % {"found": stray[0]}
+        )
     cleaned: dict[str, Any] = {"request": request}
     if plan is not None:
         try:
             # Payload fields are unknown until a firing: check the plan with them as text.
-            validate_plan(_placeholders_as_text(plan), planner="given")
+            # In its workspace: the workspace's own (MCP) tools are known there, tools it switched off are not.
+            validate_plan(_placeholders_as_text(plan), planner="given", workspace=workspace_id)
         except PlanInvalid as exc:
-            raise ConfigInvalid(f"The saved plan is not valid: {exc}") from None
+            raise ConfigInvalid(_("The saved plan is not valid: %(problem)s") % {"problem": exc}) from None
         cleaned["plan"] = plan
         if not request:
             cleaned["request"] = "Saved plan"
     notify_url = raw.get("notify_url") or ""
     if notify_url:
         if not isinstance(notify_url, str):
-            raise ConfigInvalid("The notification URL must be text.")
+            raise ConfigInvalid(_("The notification URL must be text."))
         try:
             cleaned["notify_url"] = parse_url(notify_url).url
         except ToolInputError as exc:
-            raise ConfigInvalid(f"The notification URL is not usable: {exc}") from None
+            raise ConfigInvalid(_("The notification URL is not usable: %(problem)s") % {"problem": exc}) from None
     return cleaned
 
 
@@ -127,22 +132,26 @@ def clean_trigger_config(trigger_type: str, raw: Any) -> dict[str, Any]:
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
-        raise ConfigInvalid("The trigger configuration must be an object.")
+        raise ConfigInvalid(_("The trigger configuration must be an object."))
     if trigger_type != "cron":
         return {}
     expression = raw.get("cron")
     if not isinstance(expression, str) or not expression.strip():
-        raise ConfigInvalid('A schedule needs a cron expression, e.g. "0 9 * * 1-5".')
+        raise ConfigInvalid(_('A schedule needs a cron expression, e.g. "0 9 * * 1-5".'))
     expression = " ".join(expression.split())
     if len(expression.split()) not in (5, 6):
-        raise ConfigInvalid("A cron expression has 5 fields (minute hour day month weekday), or 6 with seconds last.")
+        raise ConfigInvalid(
+            _("A cron expression has 5 fields (minute hour day month weekday), or 6 with seconds last.")
+        )
     try:
         croniter(expression, datetime(2026, 1, 1, tzinfo=ZoneInfo("UTC"))).get_next(datetime)
     except (CroniterBadCronError, ValueError, KeyError) as exc:
-        raise ConfigInvalid(f"Not a valid cron expression: {expression!r} ({exc}).") from None
+        raise ConfigInvalid(
+            _("Not a valid cron expression: %(expression)r (%(problem)s).") % {"expression": expression, "problem": exc}
+        ) from None
     zone = raw.get("timezone") or "UTC"
     try:
         ZoneInfo(str(zone))
     except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigInvalid(f"Unknown time zone: {zone!r} (use a name like Europe/Paris).") from None
+        raise ConfigInvalid(_("Unknown time zone: %(zone)r (use a name like Europe/Paris).") % {"zone": zone}) from None
     return {"cron": expression, "timezone": str(zone)}

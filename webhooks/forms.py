@@ -7,34 +7,35 @@ from typing import Any
 from zoneinfo import available_timezones
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from webhooks.models import FiringSource, TriggerType, Webhook
 
 
 class WebhookForm(forms.Form):
-    name = forms.CharField(max_length=100)
-    trigger_type = forms.ChoiceField(choices=TriggerType.choices, initial=TriggerType.HTTP, label="Trigger")
+    name = forms.CharField(label=_("Name"), max_length=100)
+    trigger_type = forms.ChoiceField(choices=TriggerType.choices, initial=TriggerType.HTTP, label=_("Trigger"))
     cron = forms.CharField(
-        required=False, max_length=100, label="Schedule (cron)", help_text='e.g. "0 9 * * 1-5": weekdays at 9:00'
+        required=False, max_length=100, label=_("Schedule (cron)"), help_text=_('e.g. "0 9 * * 1-5": weekdays at 9:00')
     )
-    timezone = forms.ChoiceField(required=False, initial="UTC", label="Time zone")
+    timezone = forms.ChoiceField(required=False, initial="UTC", label=_("Time zone"))
     request = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 3}),
         required=False,
         max_length=10_000,
-        label="Request to run",
-        help_text="May insert fields of the payload: {{ payload.customer.name }}",
+        label=_("Request to run"),
+        help_text=_("May insert fields of the payload: {{ payload.customer.name }}"),
     )
     plan = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 4}),
         required=False,
-        label="Saved plan (JSON, optional)",
-        help_text='Run this plan instead of planning the request; {"$payload": "field"} inserts a payload field.',
+        label=_("Saved plan (JSON, optional)"),
+        help_text=_('Run this plan instead of planning the request; {"$payload": "field"} inserts a payload field.'),
     )
     notify_url = forms.URLField(
-        required=False, assume_scheme="https", label="Notify this URL when runs finish (optional)"
+        required=False, assume_scheme="https", label=_("Notify this URL when runs finish (optional)")
     )
-    enabled = forms.BooleanField(required=False, initial=True)
+    enabled = forms.BooleanField(label=_("Enabled"), required=False, initial=True)
 
     def __init__(self, *args: Any, editing: Webhook | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -66,7 +67,9 @@ class WebhookForm(forms.Form):
         try:
             return json.loads(raw)
         except json.JSONDecodeError as exc:
-            raise forms.ValidationError(f"Not valid JSON: {exc.msg} (line {exc.lineno}).") from None
+            raise forms.ValidationError(
+                _("Not valid JSON: %(problem)s (line %(line)d).") % {"problem": exc.msg, "line": exc.lineno}
+            ) from None
 
     def trigger_config(self) -> dict[str, Any]:
         return {"cron": self.cleaned_data.get("cron", ""), "timezone": self.cleaned_data.get("timezone") or "UTC"}
@@ -82,9 +85,13 @@ class WebhookForm(forms.Form):
 
 class HistoryFilterForm(forms.Form):
     outcome = forms.ChoiceField(
-        required=False, choices=[("", "Any outcome"), ("ok", "Succeeded"), ("failed", "Failed or refused")]
+        label=_("Outcome"),
+        required=False,
+        choices=[("", _("Any outcome")), ("ok", _("Succeeded")), ("failed", _("Failed or refused"))],
     )
-    source = forms.ChoiceField(required=False, choices=[("", "Any source"), *FiringSource.choices])
+    source = forms.ChoiceField(
+        label=_("Source"), required=False, choices=[("", _("Any source")), *FiringSource.choices]
+    )
 
     def filters(self) -> dict[str, Any]:
         if not self.is_valid():

@@ -6,19 +6,20 @@ from typing import ClassVar
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from tenancy.scoping import TenantQuerySet
 
 
 class TriggerType(models.TextChoices):
-    HTTP = "http", "Signed HTTP request"
-    CRON = "cron", "Schedule"
+    HTTP = "http", _("Signed HTTP request")
+    CRON = "cron", _("Schedule")
 
 
 class FiringSource(models.TextChoices):
-    HTTP = "http", "HTTP request"
-    CRON = "cron", "Schedule"
-    TEST = "test", "Test event"
+    HTTP = "http", _("HTTP request")
+    CRON = "cron", _("Schedule")
+    TEST = "test", _("Test event")
 
 
 def new_public_id() -> str:

@@ -23,6 +23,8 @@ from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from orchestration.engine.runs import submit
 from orchestration.models import Execution
@@ -41,6 +43,13 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
+def taken(workspace_name: str | None, name: str) -> str:
+    """The error for a webhook name already in use in the workspace."""
+    if workspace_name is None:
+        return gettext("This workspace already has a webhook named %(name)r.") % {"name": name}
+    return gettext("%(workspace)s already has a webhook named %(name)r.") % {"workspace": workspace_name, "name": name}
+
+
 def visible_webhooks(user: AnyUser) -> QuerySet[Webhook]:
     return scope(Webhook.objects.select_related("workspace", "user"), user)
 
@@ -57,7 +66,7 @@ def may_manage(user: AnyUser, webhook: Webhook) -> bool:
 
 def _require_manage(user: AnyUser, webhook: Webhook) -> None:
     if not may_manage(user, webhook):
-        raise PermissionDenied("Only the webhook's creator, workspace owners and admins may change it.")
+        raise PermissionDenied(_("Only the webhook's creator, workspace owners and admins may change it."))
 
 
 def next_slot_after(webhook: Webhook, moment: datetime) -> datetime | None:
@@ -86,16 +95,20 @@ def create_webhook(
 ) -> Created:
     """A new webhook run as `user`, with its secret (the only time it is shown)."""
     if not may_create(user, workspace):
-        raise PermissionDenied(f"You may not create webhooks in {workspace.name}: viewers can only look.")
+        raise PermissionDenied(
+            _("You may not create webhooks in %(name)s: viewers can only look.") % {"name": workspace.name}
+        )
     if trigger_type not in TriggerType.values:
-        raise ConfigInvalid(f"The trigger type must be one of {', '.join(TriggerType.values)}.")
+        raise ConfigInvalid(
+            gettext("The trigger type must be one of %(types)s.") % {"types": ", ".join(TriggerType.values)}
+        )
     name = (name or "").strip()
     if not name:
-        raise ConfigInvalid("Give the webhook a name.")
+        raise ConfigInvalid(gettext("Give the webhook a name."))
     if Webhook.objects.filter(workspace=workspace, name=name).exists():
-        raise ConfigInvalid(f"{workspace.name} already has a webhook named {name!r}.")
+        raise ConfigInvalid(taken(workspace.name, name))
     if user.pk is None:
-        raise PermissionDenied("Sign in to create webhooks.")
+        raise PermissionDenied(_("Sign in to create webhooks."))
     secret = signing.new_secret()
     webhook = Webhook(
         user_id=user.pk,
@@ -103,7 +116,7 @@ def create_webhook(
         name=name[:100],
         trigger_type=trigger_type,
         trigger_config=clean_trigger_config(trigger_type, trigger_config),
-        action_config=clean_action_config(action_config or {}),
+        action_config=clean_action_config(action_config or {}, workspace.pk),
         enabled=enabled,
         secret_encrypted=signing.encrypt(secret, workspace_id=workspace.pk),
     )
@@ -112,7 +125,7 @@ def create_webhook(
         with transaction.atomic():
             webhook.save()
     except IntegrityError:
-        raise ConfigInvalid(f"{workspace.name} already has a webhook named {name!r}.") from None
+        raise ConfigInvalid(taken(workspace.name, name)) from None
     logger.info("Webhook %s created by %s in %s", webhook.name, user, workspace.name)
     return Created(webhook=webhook, secret=secret)
 
@@ -133,9 +146,9 @@ def update_webhook(
     if name is not None and name.strip() != webhook.name:
         name = name.strip()
         if not name:
-            raise ConfigInvalid("Give the webhook a name.")
+            raise ConfigInvalid(gettext("Give the webhook a name."))
         if Webhook.objects.filter(workspace_id=webhook.workspace_id, name=name).exclude(pk=webhook.pk).exists():
-            raise ConfigInvalid(f"This workspace already has a webhook named {name!r}.")
+            raise ConfigInvalid(taken(None, name))
         webhook.name = name[:100]
         changed.append("name")
     if trigger_config is not None:
@@ -144,7 +157,7 @@ def update_webhook(
         webhook.trigger_config = cleaned
         changed.append("trigger_config")
     if action_config is not None:
-        webhook.action_config = clean_action_config(action_config)
+        webhook.action_config = clean_action_config(action_config, webhook.workspace_id)
         changed.append("action_config")
     if enabled is not None and enabled != webhook.enabled:
         webhook.enabled = enabled
@@ -158,7 +171,7 @@ def update_webhook(
             with transaction.atomic():
                 webhook.save(update_fields=changed)
         except IntegrityError:
-            raise ConfigInvalid(f"This workspace already has a webhook named {webhook.name!r}.") from None
+            raise ConfigInvalid(taken(None, webhook.name)) from None
     return webhook
 
 

@@ -24,10 +24,18 @@ from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.db.models import Avg
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
 from learning.models import LearnedPattern, PatternType, PromptVersion
 from learning.services import prompts
-from learning.services.signature import Understanding, fill_template, plan_template, signature_of, template_key
+from learning.services.signature import (
+    Understanding,
+    fill_template,
+    plan_template,
+    signature_of,
+    template_key,
+    template_summary,
+)
 from learning.services.stats import two_proportion_test
 from orchestration.models import FINISHED_STATUSES, Execution, ExecutionStatus
 from orchestration.planning.understanding import understand
@@ -144,7 +152,7 @@ def _variant(workspace: Workspace, user: Any, choice: str) -> tuple[str, str, di
             return ABTestKind.PLAN, signature_of(found), {"source": choice, "label": label, "template": template}
         if kind == "prompt":
             if not getattr(user, "is_staff", False):
-                raise PermissionDenied("Prompts are shared by every workspace: only staff test them.")
+                raise PermissionDenied(gettext_lazy("Prompts are shared by every workspace: only staff test them."))
             prompt = PromptVersion.objects.get(pk=int(ident))
             label = f"{prompt.agent_id} v{prompt.version}"
             return ABTestKind.PROMPT, prompt.agent_id, {"source": choice, "label": label, "prompt_version": prompt.pk}
@@ -166,7 +174,7 @@ def start_test(
 ) -> ABTest:
     """Start a test between two variants of one subject (one agent's prompts, or plans for one signature)."""
     if not may(user, Action.MANAGE_SETTINGS, workspace):
-        raise PermissionDenied("Only the workspace's owners and admins may start A/B tests.")
+        raise PermissionDenied(gettext_lazy("Only the workspace's owners and admins may start A/B tests."))
     if variant_a == variant_b:
         raise ABTestInvalid("Pick two different variants.")
     if not 0 < traffic_split < 1:
@@ -262,7 +270,7 @@ def promote(test_id: uuid.UUID | str, *, user: Any) -> bool:
     """Promote a decided test's winner and close the test with its verdict; False when it was not decided."""
     test = ABTest.objects.get(pk=test_id)
     if user is not None and (test.workspace_id is None or not may(user, Action.MANAGE_SETTINGS, test.workspace_id)):
-        raise PermissionDenied("Only the workspace's owners and admins may promote a test's winner.")
+        raise PermissionDenied(gettext_lazy("Only the workspace's owners and admins may promote a test's winner."))
     results = dict(test.results)
     if not results.get("decided") or test.status != ABTestStatus.RUNNING:
         return False
@@ -302,7 +310,7 @@ def _promote_plan(test: ABTest, won: dict[str, Any], lost: dict[str, Any]) -> No
         pattern_type=PatternType.REQUEST_PLAN,
         key=winner_key,
         defaults={
-            "description": f"{test.subject} -> {won.get('label', '')}"[:1000],
+            "description": f"{test.subject} -> {template_summary(won['template'])}"[:1000],
             "signature": test.subject,
             "plan_template": won["template"],
         },

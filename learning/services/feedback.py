@@ -13,6 +13,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Avg
+from django.utils.translation import gettext_lazy
 
 from learning.models import ExecutionFeedback, RunRating
 from learning.services.jobs import schedule_learning
@@ -52,7 +53,7 @@ def rating_of(user: Any, execution: Execution) -> RunRating | None:
 def rate_run(user: Any, execution: Execution, rating: Any, comment: str = "") -> ExecutionFeedback:
     """Keep the user's rating of a finished run (replacing their earlier one); the run's feedback row after it."""
     if not may(user, Action.VIEW, execution.workspace_id):
-        raise PermissionDenied("You may not rate runs in this workspace.")
+        raise PermissionDenied(gettext_lazy("You may not rate runs in this workspace."))
     if not execution.is_finished:
         raise RatingInvalid("Only a finished run can be rated.")
     if isinstance(rating, bool) or not isinstance(rating, int | str) or not str(rating).strip().isdigit():

@@ -25,11 +25,12 @@ from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from learning.models import ExecutionFeedback, LearnedPattern, PatternOutcome, PatternType
 from learning.services import abtests, prompts
 from learning.services.feedback import feedback_of, mean_rating
-from learning.services.signature import fill_template, plan_template, signature_of, template_key
+from learning.services.signature import fill_template, plan_template, signature_of, template_key, template_summary
 from learning.services.stats import outcome_score, wilson_lower_bound
 from orchestration.models import FINISHED_STATUSES, Execution, ExecutionStatus
 from orchestration.planning.understanding import understand
@@ -63,7 +64,7 @@ def learn_from_run(execution_id: uuid.UUID | str) -> None:
         found = understand(execution.request, answers=execution.answers or None)
         signature = signature_of(found)
         template = plan_template(plan, found)
-        description = f"{signature} -> {sequence_of([step.get('agent', '') for step in plan['steps']])}"
+        description = f"{signature} -> {template_summary(template)}"
         pattern = _pattern(
             execution,
             PatternType.REQUEST_PLAN,
@@ -177,7 +178,7 @@ def plan_for_request(
 def set_enabled(user: Any, pattern: LearnedPattern, enabled: bool) -> None:
     """An admin switches a pattern off (the planner stops using it) or on again."""
     if pattern.workspace_id is None or not may(user, Action.MANAGE_SETTINGS, pattern.workspace_id):
-        raise PermissionDenied("Only the workspace's owners and admins may switch patterns on or off.")
+        raise PermissionDenied(_("Only the workspace's owners and admins may switch patterns on or off."))
     LearnedPattern.objects.filter(pk=pattern.pk).update(enabled=enabled, promoted=pattern.promoted and enabled)
 
 

@@ -16,6 +16,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.db.models import Avg, Max
+from django.utils.translation import gettext_lazy
 
 from learning.models import ExecutionFeedback, PromptVersion, RunRating
 from learning.services.stats import outcome_score, wilson_lower_bound
@@ -31,7 +32,7 @@ class PromptInvalid(ValueError):
 
 def _require_staff(user: Any) -> None:
     if not getattr(user, "is_staff", False):
-        raise PermissionDenied("Prompts are shared by every workspace: only staff change them.")
+        raise PermissionDenied(gettext_lazy("Prompts are shared by every workspace: only staff change them."))
 
 
 def current_of(agent_id: str) -> PromptVersion | None:

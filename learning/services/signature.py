@@ -112,3 +112,12 @@ def template_key(signature: str, template: list[dict[str, Any]]) -> str:
     """A short stable name for (signature, template): equal plans for equal shapes share a pattern."""
     body = json.dumps([signature, template], sort_keys=True, default=str)
     return hashlib.sha256(body.encode()).hexdigest()[:40]
+
+
+def template_summary(template: list[dict[str, Any]]) -> str:
+    """The plan in one line, for people: each step's tool and input ("analysis.describe {"files": [...]}")."""
+    shown = []
+    for step in template:
+        given = json.dumps(step.get("input", {}), ensure_ascii=False, sort_keys=True)
+        shown.append(f"{step.get('tool')} {given if len(given) <= 80 else given[:77] + '...'}")
+    return " -> ".join(shown)

@@ -15,6 +15,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_POST
 
 from config.http import AuthedRequest, htmx_partial
@@ -61,7 +62,8 @@ def toggle_pattern(request: AuthedRequest, pattern_id: uuid.UUID) -> HttpRespons
     if pattern is None:
         raise Http404("No such pattern.")
     set_enabled(request.user, pattern, not pattern.enabled)
-    messages.success(request, f"Pattern {'switched off' if pattern.enabled else 'switched on'}: {pattern.description}")
+    done = _("Pattern switched off: %(pattern)s") if pattern.enabled else _("Pattern switched on: %(pattern)s")
+    messages.success(request, done % {"pattern": pattern.description})
     return redirect("learning:index")
 
 
@@ -70,7 +72,7 @@ def toggle_pattern(request: AuthedRequest, pattern_id: uuid.UUID) -> HttpRespons
 def start_ab_test(request: AuthedRequest) -> HttpResponse:
     workspace = request.workspace
     if workspace is None or not may(request.user, Action.MANAGE_SETTINGS, workspace):
-        raise PermissionDenied("Only the workspace's owners and admins may start A/B tests.")
+        raise PermissionDenied(_("Only the workspace's owners and admins may start A/B tests."))
     form = ABTestForm(request.POST, choices=abtests.candidates(request.user, workspace))
     if not form.is_valid():
         return _page(request, form, status=400)
@@ -79,7 +81,7 @@ def start_ab_test(request: AuthedRequest) -> HttpResponse:
     except abtests.ABTestInvalid as exc:
         form.add_error(None, str(exc))
         return _page(request, form, status=400)
-    messages.success(request, f"Started the A/B test {test.name}.")
+    messages.success(request, _("Started the A/B test %(name)s.") % {"name": test.name})
     return redirect("learning:index")
 
 
@@ -90,11 +92,11 @@ def promote_test(request: AuthedRequest, test_id: uuid.UUID) -> HttpResponse:
     if test is None:
         raise Http404("No such test.")
     if abtests.promote(test.pk, user=request.user):
-        messages.success(request, f"Promoted the winner of {test.name}.")
+        messages.success(request, _("Promoted the winner of %(name)s.") % {"name": test.name})
     elif test.status != ABTestStatus.RUNNING:
-        messages.info(request, "This test has already ended.")
+        messages.info(request, _("This test has already ended."))
     else:
-        messages.info(request, "The test is not decided yet: nothing to promote.")
+        messages.info(request, _("The test is not decided yet: nothing to promote."))
     return redirect("learning:index")
 
 
@@ -122,5 +124,5 @@ def rate(request: AuthedRequest, execution_id: uuid.UUID) -> HttpResponse:
     if error:
         messages.error(request, error)
     else:
-        messages.success(request, "Thanks for rating the run.")
+        messages.success(request, _("Thanks for rating the run."))
     return redirect("orchestration:execution", execution_id=execution.pk)

@@ -13,6 +13,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from config.http import AuthedRequest
@@ -42,7 +43,7 @@ def agent_prompts(request: AuthedRequest, agent_id: str) -> HttpResponse:
     status = 200
     if request.method == "POST":
         if not request.user.is_staff:
-            raise PermissionDenied("Prompts are shared by every workspace: only staff change them.")
+            raise PermissionDenied(_("Prompts are shared by every workspace: only staff change them."))
         if form.is_valid():
             try:
                 version = prompts.new_version(
@@ -55,7 +56,9 @@ def agent_prompts(request: AuthedRequest, agent_id: str) -> HttpResponse:
             except prompts.PromptInvalid as exc:
                 form.add_error("prompt", str(exc))
             else:
-                messages.success(request, f"Saved {agent_id} v{version.version}.")
+                messages.success(
+                    request, _("Saved %(agent)s v%(version)s.") % {"agent": agent_id, "version": version.version}
+                )
                 return redirect("learning:agent_prompts", agent_id=agent_id)
         status = 400
     context = {
@@ -75,7 +78,9 @@ def make_prompt_current(request: AuthedRequest, version_id: int) -> HttpResponse
     if version is None:
         raise Http404("No such prompt version.")
     prompts.make_current(version, request.user)
-    messages.success(request, f"{version.agent_id} v{version.version} is now current.")
+    messages.success(
+        request, _("%(agent)s v%(version)s is now current.") % {"agent": version.agent_id, "version": version.version}
+    )
     return redirect("learning:agent_prompts", agent_id=version.agent_id)
 
 

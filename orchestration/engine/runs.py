@@ -13,6 +13,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import DatabaseError, transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
 from monitoring.batching import flush_telemetry
 from monitoring.log_handler import flush_database_logs
@@ -69,7 +70,7 @@ def submit(
     if not text:
         raise ValueError("Type a request to run.")
     if not may(user, Action.RUN, workspace):
-        raise PermissionDenied(f"You may not run requests in {workspace.name}.")
+        raise PermissionDenied(gettext_lazy("You may not run requests in %(name)s.") % {"name": workspace.name})
     _ask_plugins(user, workspace, text)
     # Secrets typed into the plan are sealed before anything stores it.
     given = (
@@ -200,7 +201,9 @@ def plan_execution(execution_id: str) -> None:
 def run_planned(execution: Execution, user: Any) -> bool:
     """Start a run planned with "Plan only", exactly as planned; False if it was not waiting to start."""
     if not may(user, Action.RUN, str(execution.workspace_id)):
-        raise PermissionDenied(f"You may not run requests in {execution.workspace.name}.")
+        raise PermissionDenied(
+            gettext_lazy("You may not run requests in %(name)s.") % {"name": execution.workspace.name}
+        )
     with transaction.atomic():
         if not Execution.objects.filter(pk=execution.pk, status=ExecutionStatus.PLANNED).update(
             status=ExecutionStatus.RUNNING, updated_at=timezone.now()
@@ -276,7 +279,7 @@ def skip_steps(execution_id: uuid.UUID | str, numbers: Iterable[int] | None, rea
 def cancel(execution: Execution, user: Any) -> bool:
     """Stop a run: nothing new starts, running tools are told to stop. False if it had ended."""
     if not may(user, Action.CANCEL, execution.workspace_id):
-        raise PermissionDenied("You may not cancel runs in this workspace.")
+        raise PermissionDenied(gettext_lazy("You may not cancel runs in this workspace."))
     now = timezone.now()
     with transaction.atomic():
         if not Execution.objects.filter(pk=execution.pk, status__in=ACTIVE_RUNS).update(
@@ -301,7 +304,7 @@ def resume_run(execution: Execution, user: Any) -> int:
     where one is needed. One way serves "retry the failed step" and "resume".
     """
     if not may(user, Action.CANCEL, execution.workspace_id):
-        raise PermissionDenied("You may not retry or resume runs in this workspace.")
+        raise PermissionDenied(gettext_lazy("You may not retry or resume runs in this workspace."))
     now = timezone.now()
     with transaction.atomic():
         if not Execution.objects.filter(

@@ -251,7 +251,7 @@ def _run_claimed(claimed: Claimed) -> None:
             raise Refused(f"{step.tool} cannot run: it is switched off in this workspace's tool catalogue.")
         if plugin_disabled(step.tool):
             raise Refused(f"{step.tool} cannot run: its plugin is disabled.")
-        tool = registry.get(step.tool)
+        tool = registry.resolve(step.tool, claimed.workspace_id)
         call = _prepare_call(claimed, tool)
         outcome = _execute(claimed, tool, call)
     except Refused as exc:

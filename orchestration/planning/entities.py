@@ -15,10 +15,12 @@ from typing import Any
 
 from orchestration.planning.language import Language, language_for
 
-EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
-URL = re.compile(r"\bhttps?://[^\s<>\"')]+", re.IGNORECASE)
+# A Hebrew prefix may be joined to an address or a file name ("ל-bob@example.com", "בsales.csv"): not part of it.
+_JOINED = r"(?:[\u05d0-\u05ea]{1,3}-|[\u05d0-\u05ea]{1,3}(?=[A-Za-z0-9_]))?"
+EMAIL = re.compile(rf"(?<![\w.+-]){_JOINED}([\w.+-]+@[\w-]+(?:\.[\w-]+)+)\b")
+URL = re.compile(r"(?<![A-Za-z0-9_])https?://[^\s<>\"')]+", re.IGNORECASE)
 FILE_NAME = re.compile(
-    r"(?<![\w@/.-])([\w-]+(?:/[\w.-]+)*\.(?:csv|tsv|json|txt|md|log|markdown))(?![\w-])", re.IGNORECASE
+    rf"(?<![\w@/.-]){_JOINED}([\w-]+(?:/[\w.-]+)*\.(?:csv|tsv|json|txt|md|log|markdown))(?![\w-])", re.IGNORECASE
 )
 GLOB = re.compile(r"(?<!\S)([\w./-]*\*[\w.*/-]*)")
 DATA_EXTENSIONS = {"csv": "csv", "tsv": "tsv", "json": "json"}
@@ -100,7 +102,8 @@ def _read_day(text: str, language: Language, today: date) -> date | None:
             pass
     months = _alternatives(language.months)
     ordinal = r"(\d{1,2})(?:st|nd|rd|th)?"
-    day_month = re.search(rf"\b{ordinal}(?:\s+of)?\s+({months})\.?(?:,?\s+(\d{{4}}))?\b", text)
+    of = _alternatives(language.of_words)
+    day_month = re.search(rf"\b{ordinal}(?:\s+(?:{of}))?\s+({months})\.?(?:,?\s+(\d{{4}}))?\b", text)
     month_day = re.search(rf"\b({months})\.?\s+{ordinal}(?:,?\s+(\d{{4}}))?\b(?!:)", text)
     for match, day_group, month_group in ((day_month, 1, 2), (month_day, 2, 1)):
         if match:
@@ -162,7 +165,8 @@ def _read_clock(text: str, language: Language) -> time | None:
             return clock
     at = _alternatives(language.at_words)
     bare = re.search(
-        rf"(?:^|\s)(?:{at})\s+(\d{{1,2}})(?![\d:/.]|\s*(?:st|nd|rd|th)\b|\s+(?:{_alternatives(language.units)})\b)",
+        rf"(?:^|\s)(?:{at})\s+(\d{{1,2}})(?![\d:/.]|\s*(?:st|nd|rd|th)\b|\s+(?:{_alternatives(language.units)})\b"
+        rf"|\s+(?:(?:{_alternatives(language.of_words)})\s+)?(?:{_alternatives(language.months)})\b)",
         text,
     )
     if bare:
@@ -244,6 +248,8 @@ def read_files(text: str, language: Language) -> tuple[list[str], str | None]:
     "the sales csv files" -> *sale*.csv; "every csv file" -> *.csv; "the meeting notes" ->
     *meeting* (text); "the numbers in the sales files" -> *sale*.
     """
+    if language.modifier_after_noun:
+        return _read_files_after(text, language)
     formats = _alternatives(language.formats)
     nouns = _alternatives(language.file_nouns)
     phrase = re.compile(rf"((?:[\w'-]+\s+){{0,3}}?)(?:({formats})\s+)?({nouns})\b")
@@ -333,3 +339,58 @@ def _contains(normal: str, language: Language) -> str | None:
     if match and match.group(1) not in language.not_qualifiers:
         return match.group(1)
     return None
+
+
+def file_word(word: str, language: Language) -> str:
+    """A qualifier as file names have it: "מכירות" -> "sale"; a leading article on an unknown word goes."""
+    if word in language.file_words:
+        return language.file_words[word]
+    if language.prefixes and len(word) > 3 and word[0] == "ה" and word not in language.vocabulary():
+        word = word[1:]
+    return language.file_words.get(word, word)
+
+
+def _ends_qualifiers(word: str, stops: frozenset[str]) -> bool:
+    return word in stops or not re.fullmatch(r"[\w-]+", word) or word.isdigit()
+
+
+def _read_files_after(text: str, language: Language) -> tuple[list[str], str | None]:
+    """`read_files` for languages whose qualifiers follow the noun: "קבצי ה-CSV של המכירות" -> *sale*.csv."""
+    nouns = _alternatives([*language.file_nouns, *language.formats])
+    stops = language.vocabulary() - set(language.file_words) - set(language.formats) - set(language.file_nouns)
+    candidates: list[tuple[int, str, str | None]] = []
+    for match in re.finditer(rf"(?<!\S)({nouns})(?!\S)((?:\s+\S+){{0,6}})", text):
+        kind = language.formats.get(match.group(1))
+        vague = match.group(1) in language.references  # "המספרים מוכנים": the numbers, not files
+        qualifiers: list[str] = []
+        for word in match.group(2).split():
+            if word in language.formats:
+                kind = kind or language.formats[word]
+            elif word in language.file_nouns or word in language.not_qualifiers:
+                continue
+            elif _ends_qualifiers(word, stops) or (vague and file_word(word, language) == word):
+                break
+            else:
+                qualifiers.append(file_word(word, language))
+                if len(qualifiers) == 2:
+                    break
+        before = text[: match.start()].split()[-2:]
+        all_of_them = bool(set(before) & set(language.all_words))
+        if vague and not qualifiers and not kind:
+            continue
+        if not qualifiers and not kind and not all_of_them:
+            continue
+        extension = kind if kind in DATA_EXTENSIONS else None
+        stem = "*" + "*".join(qualifiers) + "*" if qualifiers else "*"
+        pattern = f"{stem}.{extension}" if extension else stem
+        if pattern == "*" and kind == "text":
+            continue
+        candidates.append((2 * bool(qualifiers) + bool(kind), pattern, kind))
+    if not candidates:
+        return [], None
+    best = max(candidates, key=lambda candidate: candidate[0])
+    kind = best[2] or next((candidate[2] for candidate in candidates if candidate[2]), None)
+    pattern = best[1]
+    if kind in DATA_EXTENSIONS and not pattern.endswith(f".{kind}"):
+        pattern = f"{pattern}.{kind}"
+    return [pattern], kind

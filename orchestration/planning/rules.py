@@ -21,8 +21,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from typing import Any
 
+from django.utils import translation
 from django.utils.text import slugify
+from django.utils.translation import gettext as _
 
+from orchestration.planning.named import capable_tool_plan, named_tool_plan
 from orchestration.planning.questions import NeedsAnswer
 from orchestration.planning.understanding import Understanding, understand
 from tools.base import Tool
@@ -53,10 +56,10 @@ class Draft:
     def add(self, capability: str, step_input: dict[str, Any], description: str) -> int:
         tool = self.tool_for(capability)
         if tool is None:
-            what = description[:1].lower() + description[1:]
+            what = {"what": description[:1].lower() + description[1:]}  # "send the e-mail"
             if _tool_for(capability, registry.all()) is not None:
-                raise NoToolForRequest(f"No tool enabled in this workspace can {what}.")
-            raise NoToolForRequest(f"No installed tool can {what}.")
+                raise NoToolForRequest(_("No tool enabled in this workspace can %(what)s.") % what)
+            raise NoToolForRequest(_("No installed tool can %(what)s.") % what)
         number = len(self.steps) + 1
         self.steps.append(
             {
@@ -83,12 +86,11 @@ def _depends_on(step_input: Any) -> list[int]:
 
 def capabilities_message(tools: Iterable[Tool] | None = None) -> str:
     capabilities = sorted({cap for tool in (registry.all() if tools is None else tools) for cap in tool.capabilities})
-    return (
+    return _(
         "No tool can serve this request: I could not tell what to do with it. Installed tools can: "
-        + ", ".join(capabilities)
-        + ". For example: 'summarise the sales CSV files and e-mail the results to team@example.com', "
-        "'book a review meeting tomorrow at 10'."
-    )
+        "%(capabilities)s. For example: 'summarise the sales CSV files and e-mail the results to "
+        "team@example.com', 'book a review meeting tomorrow at 10'."
+    ) % {"capabilities": ", ".join(capabilities)}
 
 
 def plan_with_rules(
@@ -109,15 +111,31 @@ def plan_with_rules(
     tools the plan may use (default: every registered one).
     """
     usable = list(registry.all()) if tools is None else list(tools)
+    named = named_tool_plan(request_text, usable)
+    if named is not None:
+        return named
     if now is None:
         now = datetime.combine(today, time(0, 0)) if today else datetime.now().replace(microsecond=0)
     request = understand(request_text, now=now, answers=answers)
+    # Step names and questions in the language of the request, whatever the console's language.
+    with translation.override(request.language.code):
+        return _plan(request, me, drive_names, usable)
+
+
+def _plan(
+    request: Understanding, me: str | None, drive_names: Sequence[str] | None, usable: list[Tool]
+) -> dict[str, Any]:
     if not request.intents:
+        capable = capable_tool_plan(request.original, usable)
+        if capable is not None:
+            return capable
         raise NoToolForRequest(capabilities_message(usable))
     if request.wants("model") and not llm_configured():
         raise NoToolForRequest(
-            "This request needs a language model: set LLM_BASE_URL. Without one I can work on drive files, "
-            "web pages, e-mail and the calendar."
+            _(
+                "This request needs a language model: set LLM_BASE_URL. Without one I can work on drive files, "
+                "web pages, e-mail and the calendar."
+            )
         )
     draft = Draft(request, usable)
     sources = _sources(draft, drive_names)
@@ -125,7 +143,12 @@ def plan_with_rules(
     _sinks(draft, sources, products, me)
     if not draft.steps:
         raise NoToolForRequest(capabilities_message(usable))
-    return {"steps": draft.steps, "entities": request.entities.as_dict(), "intents": sorted(request.intents)}
+    return {
+        "steps": draft.steps,
+        "entities": request.entities.as_dict(),
+        "intents": sorted(request.intents),
+        "language": request.language.code,
+    }
 
 
 @dataclass
@@ -141,14 +164,14 @@ def _sources(draft: Draft, drive_names: Sequence[str] | None) -> Sources:
     request, entities = draft.request, draft.request.entities
     found = Sources()
     if request.wants("fetch"):
-        found.page = draft.add("web.get", {"url": entities.urls[0]}, "Fetch the web page")
+        found.page = draft.add("web.get", {"url": entities.urls[0]}, _("Fetch the web page"))
     if request.wants("calendar_list"):
         listing: dict[str, Any] = {}
         start = entities.first_datetime()
         if start is not None and entities.dates:
             day = datetime.combine(start.date(), time(0, 0))
             listing = {"start": day.isoformat(), "end": day.replace(hour=23, minute=59).isoformat()}
-        found.listing = draft.add("calendar.list_events", listing, "List the calendar's events")
+        found.listing = draft.add("calendar.list_events", listing, _("List the calendar's events"))
     wants_files = (
         request.wants("analyse")
         or request.wants("report")
@@ -161,49 +184,66 @@ def _sources(draft: Draft, drive_names: Sequence[str] | None) -> Sources:
         pattern = "reports/*" + ("*".join(qualifier) + "*" if qualifier else "")
         every = request.language.phrases(request.language.all_words).search(request.text)
         found.existing_report = draft.add(
-            "files.search", {"pattern": pattern} if every else {"pattern": pattern, "newest": 1}, "Find the report"
+            "files.search", {"pattern": pattern} if every else {"pattern": pattern, "newest": 1}, _("Find the report")
         )
         return found
     if not wants_files or (other_material and not entities.mentions_files):
         return found
     if entities.file_names and not entities.file_patterns:
-        known = {name.lower() for name in drive_names or ()}
-        missing = [name for name in entities.file_names if drive_names is not None and name.lower() not in known]
+        resolved = [_in_drive(name, drive_names) for name in entities.file_names]
+        missing = [name for name, path in zip(entities.file_names, resolved, strict=True) if path is None]
         if missing:
             raise NeedsAnswer(
                 "files",
-                f"There is no {', '.join(missing)} in the drive. Which files should I use?",
-                hint="file names, e.g. 'sales_q1.csv, sales_q2.csv', or 'all CSV files'",
+                _("There is no %(names)s in the drive. Which files should I use?") % {"names": ", ".join(missing)},
+                hint=_("file names, e.g. 'sales_q1.csv, sales_q2.csv', or 'all CSV files'"),
             )
-        found.files = entities.file_names
+        found.files = [path for path in resolved if path is not None]
         return found
     if entities.file_patterns:
         pattern = entities.file_patterns[0]
         if drive_names is not None and not _matches(pattern, drive_names):
             raise NeedsAnswer(
                 "files",
-                f"No file in the drive matches “{pattern}”. Which files should I use?",
-                hint="file names, e.g. 'sales_q1.csv, sales_q2.csv', or 'all CSV files'",
+                _("No file in the drive matches “%(pattern)s”. Which files should I use?") % {"pattern": pattern},
+                hint=_("file names, e.g. 'sales_q1.csv, sales_q2.csv', or 'all CSV files'"),
             )
         search: dict[str, Any] = {"pattern": pattern}
         if entities.contains and request.wants("list"):
             search["contains"] = entities.contains
-        found.search = draft.add("files.search", search, "Find the files")
+        found.search = draft.add("files.search", search, _("Find the files"))
         found.files = {"$step": found.search, "path": "files"}
         return found
     if request.wants("list") and not (request.wants("analyse") or request.wants("report")):
         if entities.contains:
-            found.search = draft.add("files.search", {"pattern": "*", "contains": entities.contains}, "Find the files")
+            found.search = draft.add(
+                "files.search", {"pattern": "*", "contains": entities.contains}, _("Find the files")
+            )
         else:
-            found.listing = draft.add("files.list", {}, "List the drive's files")
+            found.listing = draft.add("files.list", {}, _("List the drive's files"))
         return found
     if request.wants("analyse") or request.wants("report"):
         raise NeedsAnswer(
             "files",
-            "Which files should I use?",
-            hint="file names, e.g. 'sales_q1.csv, sales_q2.csv', or 'all CSV files'",
+            _("Which files should I use?"),
+            hint=_("file names, e.g. 'sales_q1.csv, sales_q2.csv', or 'all CSV files'"),
         )
     return found
+
+
+def _in_drive(name: str, drive_names: Sequence[str] | None) -> str | None:
+    """The drive path a file named in the request means: itself, or the one file in a folder with that name.
+
+    Without the drive's listing the name is taken as written.
+    """
+    if drive_names is None:
+        return name
+    wanted = name.lower()
+    exact = [path for path in drive_names if path.lower() == wanted]
+    if exact:
+        return exact[0]
+    in_folders = [path for path in drive_names if posixpath.basename(path).lower() == posixpath.basename(wanted)]
+    return in_folders[0] if len(in_folders) == 1 else None
 
 
 def _matches(pattern: str, names: Sequence[str]) -> list[str]:
@@ -235,14 +275,14 @@ def _transforms(draft: Draft, sources: Sources, drive_names: Sequence[str] | Non
     if request.wants("analyse") or (request.wants("report") and sources.page is None and sources.listing is None):
         if sources.files is not None:
             if _kind(draft, drive_names) == "text":
-                products.append(draft.add("text.summarise", {"files": sources.files}, "Summarise the text"))
+                products.append(draft.add("text.summarise", {"files": sources.files}, _("Summarise the text")))
             else:
-                products.append(draft.add("data.describe", {"files": sources.files}, "Describe the data"))
+                products.append(draft.add("data.describe", {"files": sources.files}, _("Describe the data")))
         elif sources.page is not None:
             text = {"$step": sources.page, "path": "text"}
-            products.append(draft.add("text.summarise", {"text": text}, "Summarise the page"))
+            products.append(draft.add("text.summarise", {"text": text}, _("Summarise the page")))
     if request.wants("model"):
-        products.append(draft.add("llm.chat", {"prompt": request.original}, "Ask the language model"))
+        products.append(draft.add("llm.chat", {"prompt": request.original}, _("Ask the language model")))
     return products
 
 
@@ -257,22 +297,23 @@ def _sinks(draft: Draft, sources: Sources, products: list[int], me: str | None) 
     implicit_report = request.wants("mail") and bool([n for n in products if n != model] or sources.page)
     if request.wants("report") or implicit_report:
         if not material and sources.files is not None and not isinstance(sources.files, dict):
-            material = [draft.add("data.describe", {"files": sources.files}, "Describe the data")]
+            material = [draft.add("data.describe", {"files": sources.files}, _("Describe the data"))]
         if not material:
             raise NeedsAnswer(
                 "files",
-                "What should the report be about? Which files should I use?",
-                hint="file names, e.g. 'sales_q1.csv', or 'the sales CSV files'",
+                _("What should the report be about? Which files should I use?"),
+                hint=_("file names, e.g. 'sales_q1.csv', or 'the sales CSV files'"),
             )
-        title = _title(request.original)
+        title = _title(request)
         report = draft.add(
             "report.write",
             {
                 "title": title,
                 "sections": [{"$step": number} for number in material],
-                "filename": f"reports/{slugify(title)[:60] or 'report'}.md",
+                "filename": f"reports/{slugify(title, allow_unicode=True)[:60] or 'report'}.md",
+                "language": request.language.code,
             },
-            "Write the report",
+            _("Write the report"),
         )
     # Mail and events in the order the request says them.
     sinks = [name for name in ("schedule", "mail") if request.wants(name)]
@@ -295,7 +336,9 @@ def _event(draft: Draft) -> None:
     request = draft.request
     start = request.entities.first_datetime()
     if start is None:
-        raise NeedsAnswer("when", "When should it be?", hint="a date and time, e.g. 'tomorrow at 10' or '15 Dec 14:00'")
+        raise NeedsAnswer(
+            "when", _("When should it be?"), hint=_("a date and time, e.g. 'tomorrow at 10' or '15 Dec 14:00'")
+        )
     duration = request.entities.duration_minutes or (
         request.language.reminder_minutes if request.reminder else DEFAULT_EVENT_MINUTES
     )
@@ -306,9 +349,11 @@ def _event(draft: Draft) -> None:
             "start": start.isoformat(),
             "duration_minutes": min(duration, 7 * 24 * 60),
             "attendees": [] if request.wants("mail") else request.entities.emails,
-            "description": f"Scheduled by Orchestrate for the request: {request.original}"[:10000],
+            "description": (_("Scheduled by Orchestrate for the request: %(request)s") % {"request": request.original})[
+                :10000
+            ],
         },
-        "Book the event",
+        _("Book the event"),
     )
 
 
@@ -318,7 +363,7 @@ def _mail(draft: Draft, sources: Sources, report: int | None, model: int | None,
     if request.to_self and me and me not in to:
         to.append(me)
     if not to:
-        raise NeedsAnswer("to", "Who should get the e-mail?", hint="one or more e-mail addresses")
+        raise NeedsAnswer("to", _("Who should get the e-mail?"), hint=_("one or more e-mail addresses"))
     attachments: Any = []
     if report is not None:
         attachments = [{"$step": report}]
@@ -328,30 +373,30 @@ def _mail(draft: Draft, sources: Sources, report: int | None, model: int | None,
         attachments = {"$step": sources.search, "path": "files"}
     elif isinstance(sources.files, list):
         attachments = sources.files
-    subject = _title(request.original) if report is not None else _subject(request)
+    subject = _title(request) if report is not None else _subject(request)
     body: Any = (
         {"$step": model, "path": "content"}
         if model is not None
-        else request.message or f"Hello,\n\nThis was sent by Orchestrate for the request:\n\n    {request.original}\n"
+        else request.message
+        or _("Hello,\n\nThis was sent by Orchestrate for the request:\n\n    %(request)s\n")
+        % {"request": request.original}
     )
     draft.add(
         "email.send",
         {"to": to, "subject": subject, "body": body, "attachments": attachments},
-        "Send the e-mail",
+        _("Send the e-mail"),
     )
 
 
 def _subject(request: Understanding) -> str:
     if request.message:
         return request.message.rstrip(".")[:80]
-    return "From Orchestrate: " + request.original[:80]
+    return _("From Orchestrate: %(request)s") % {"request": request.original[:80]}
 
 
-def _title(text: str) -> str:
-    subject = re.split(
-        r",|\s+and\s+(?:then\s+)?(?:write|make|create|produce|e-?mail|mail|send|book|schedule|forward)\b",
-        text.strip(),
-        flags=re.I,
-    )[0]
-    subject = re.sub(r"^(?:please|pls|could you|can you|would you)\s+", "", subject.rstrip(".!? "), flags=re.I)
-    return (subject[:1].upper() + subject[1:])[:80] or "Report"
+def _title(request: Understanding) -> str:
+    """The request's first clause: "Summarise the sales CSV files" of "... and book a review"."""
+    language = request.language
+    subject = re.split(language.title_split, request.original.strip(), flags=re.I)[0]
+    subject = re.sub(language.title_polite, "", subject.rstrip(".!? "), flags=re.I)
+    return (subject[:1].upper() + subject[1:])[:80] or _("Report")

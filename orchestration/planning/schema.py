@@ -16,7 +16,7 @@ from orchestration.engine.references import references_of
 from plugins.state import disabled_tools
 from tools.base import Tool
 from tools.registry import registry
-from tools.services.workspace_tools import WorkspaceRef
+from tools.services.workspace_tools import WorkspaceRef, workspace_id_of
 from tools.services.workspace_tools import disabled_tools as workspace_disabled_tools
 
 
@@ -27,9 +27,20 @@ class PlanInvalid(ValueError):
 
 
 def plannable_tools(workspace: WorkspaceRef | None = None) -> list[Tool]:
-    """The registered tools a plan may use: all but those of disabled plugins and those the workspace switched off."""
+    """The tools a plan may use: the registered ones and the workspace's own (its MCP servers'), but not
+    those of disabled plugins nor those the workspace switched off."""
     disabled = disabled_tools() | workspace_disabled_tools(workspace)
-    return [tool for tool in registry.all() if tool.name not in disabled]
+    return [tool for tool in registry.for_workspace(workspace_id_of(workspace)) if tool.name not in disabled]
+
+
+def _resolved(tool: Any, workspace_id: Any) -> Tool | None:
+    """The tool a step names, registered or the workspace's own; None when there is none."""
+    if not isinstance(tool, str):
+        return None
+    try:
+        return registry.resolve(tool, workspace_id)
+    except KeyError:
+        return None
 
 
 def plugin_disabled(tool: str) -> bool:
@@ -40,8 +51,9 @@ def plugin_disabled(tool: str) -> bool:
 def validate_plan(raw: Any, *, planner: str, workspace: WorkspaceRef | None = None) -> dict[str, Any]:
     """The plan in normal form, or PlanInvalid listing every problem found.
 
-    With `workspace`, a tool switched off there is a problem too.
+    With `workspace`, its own tools (its MCP servers') are known, and a tool switched off there is a problem.
     """
+    workspace_id = workspace_id_of(workspace)
     if not isinstance(raw, dict) or not isinstance(raw.get("steps"), list) or not raw["steps"]:
         raise PlanInvalid(['a plan is an object with a non-empty "steps" list'])
     problems: list[str] = []
@@ -64,7 +76,8 @@ def validate_plan(raw: Any, *, planner: str, workspace: WorkspaceRef | None = No
         if step.get("number", index) != index:
             problems.append(f"{where} is numbered {step.get('number')!r}; steps are numbered 1..N in order")
         tool = step.get("tool")
-        if not isinstance(tool, str) or tool not in registry:
+        found = _resolved(tool, workspace_id)
+        if found is None:
             problems.append(f"{where} uses unknown tool {tool!r}")
         elif tool in disabled:
             problems.append(f"{where} uses {tool!r}, whose plugin is disabled")
@@ -87,8 +100,8 @@ def validate_plan(raw: Any, *, planner: str, workspace: WorkspaceRef | None = No
         undeclared = references_of(tool_input) - set(depends_on)
         if undeclared:
             problems.append(f"{where} refers to steps {sorted(undeclared)} it does not depend on")
-        if isinstance(tool, str) and tool in registry:
-            required = registry.get(tool).input_schema.get("required", [])
+        if found is not None:
+            required = found.input_schema.get("required", [])
             missing = [key for key in required if key not in tool_input]
             if missing:
                 problems.append(f"{where} ({tool}) lacks required input {missing}")

@@ -22,6 +22,7 @@ from orchestration.planning.entities import (
     Entities,
     _alternatives,
     combine,
+    file_word,
     qualifier_words,
     read_entities,
     read_files,
@@ -29,7 +30,7 @@ from orchestration.planning.entities import (
 )
 from orchestration.planning.language import Language, language_for
 
-__all__ = ["Understanding", "normalise", "understand"]
+__all__ = ["Understanding", "normalise", "rejoin", "split_prefixes", "understand"]
 
 # Masks for what was read out before normalising; no vocabulary word matches them.
 EMAIL_MARK, URL_MARK, FILE_MARK = "\u27e6addr\u27e7", "\u27e6link\u27e7", "\u27e6name\u27e7"
@@ -41,13 +42,45 @@ def normalise(text: str, language: Language) -> str:
     text = EMAIL.sub(f" {EMAIL_MARK} ", text)
     text = FILE_NAME.sub(f" {FILE_MARK} ", text)
     text = GLOB.sub(f" {FILE_MARK} ", text)
-    text = text.lower()
+    text = split_prefixes(text.lower(), language)
     for pattern, replacement in language.rewrites:
         text = re.sub(pattern, replacement, text)
     text = re.sub(r"[,;!?()\[\]\"]", " ", text)
     text = re.sub(r"(?<!\d)\.|\.(?!\d)", " ", text)  # sentence stops, not 10.5
     text = language.phrases(language.filler).sub(" ", f" {text} ")
     return " ".join(text.split())
+
+
+def split_prefixes(text: str, language: Language) -> str:
+    """Hebrew writes "and", "the", "in", "to", "from" and "that" joined to the next word: "וקבע" is "ו קבע".
+
+    A word is split only when it is not itself known and what follows its prefix letters is a known
+    word, a number, a Latin word or a masked entity ("ב-10", "ה-CSV"); abbreviation marks inside a
+    word go first ("דו״ח" is "דוח").
+    """
+    if not language.prefixes:
+        return text
+    text = re.sub(rf"(?<=[{language.letters}])[\"'\u05f3\u05f4](?=[{language.letters}])", "", text)
+    text = re.sub(r"[,;!?()\[\]\"]", " ", text)  # "בכונן?" is "ב כונן"
+    vocabulary = language.vocabulary()
+    return " ".join(_split_word(token, language.prefixes, language.letters, vocabulary) for token in text.split())
+
+
+def _split_word(token: str, prefixes: str, letters: str, vocabulary: frozenset[str]) -> str:
+    if token in vocabulary or token[0] not in prefixes:
+        return token
+    for cut in range(1, min(4, len(token))):
+        head, rest = token[:cut], token[cut:]
+        if not all(letter in prefixes for letter in head):
+            break
+        joined = rest.lstrip("-\u05be")
+        if not joined:
+            return " ".join(head)
+        if joined != rest or not re.match(rf"[{letters}]", joined) or joined in vocabulary:
+            return " ".join(head) + " " + joined
+    if token.endswith(("-", "\u05be")) and all(letter in prefixes for letter in token.rstrip("-\u05be")):
+        return " ".join(token.rstrip("-\u05be"))
+    return token
 
 
 @dataclass
@@ -85,8 +118,10 @@ def understand(
     found.recipients = list(entities.emails)
     self_words = _alternatives(language.self_words)
     mail_words = _alternatives(language.intents["mail"])
+    to_words = _alternatives(language.to_words)
     found.to_self = found.wants("mail") and bool(
-        re.search(rf"\b(?:{mail_words})\s+(?:{self_words})\b|\bto\s+(?:{self_words})\b", normal)
+        re.search(rf"\b(?:{mail_words})\s+(?:{self_words})\b|\b(?:{to_words})\s+(?:{self_words})\b", normal)
+        or (language.self_anywhere and language.phrases(language.self_words).search(normal))
     )
     found.refers_back = bool(language.phrases(language.references).search(normal))
     if found.wants("schedule"):
@@ -104,10 +139,11 @@ def _without_content(text: str, language: Language) -> str:
     """The request without what a message says or a reminder is about: "mail bob saying the meeting moved"
     is a mail, not a meeting; "remind me to send the invoices" is a reminder, not a mail."""
     markers = _alternatives(language.message_markers)
-    said = re.search(rf"\b(?:{markers})\s|(?:{re.escape(EMAIL_MARK)}|\bme|\bthem|\bus)\s+that\s", text)
+    recipient = language.content_after_recipient.format(mark=re.escape(EMAIL_MARK))
+    said = re.search(rf"\b(?:{markers})\s|{recipient}", text)
     if said and language.intent("mail").search(text[: said.start()]):
         text = text[: said.start()]
-    reminder = re.search(rf"\b(?:{_alternatives(language.reminder_words)})\b(.*?)\bto\s+(.+)$", text)
+    reminder = re.search(rf"\b(?:{_alternatives(language.reminder_words)})\b(.*?){language.reminder_to}", text)
     if reminder:
         text = text[: reminder.start(2)]
     return text
@@ -119,10 +155,14 @@ def _intents(found: Understanding, text: str, language: Language) -> set[str]:
     report_nouns = _alternatives(language.report_nouns)
     creates = re.search(
         rf"\b(?:{_alternatives(language.create_verbs)})\b(?:\s+\S+){{0,5}}?\s+(?:{report_nouns})\b", text
-    ) or re.search(rf"\b(?:a|an)\s+(?:\S+\s+){{0,3}}?(?:{report_nouns})\b", text)
+    ) or (
+        language.article_words
+        and re.search(rf"\b(?:{_alternatives(language.article_words)})\s+(?:\S+\s+){{0,3}}?(?:{report_nouns})\b", text)
+    )
+    existing = _alternatives(language.existing_report_nouns)
     if creates or language.intent("report").search(text):
         intents.add("report")
-    elif re.search(rf"\b(?:{_alternatives(language.existing_markers)})\s+(?:\S+\s+){{0,2}}?reports?\b", text):
+    elif re.search(rf"\b(?:{_alternatives(language.existing_markers)})\s+(?:\S+\s+){{0,2}}?(?:{existing})\b", text):
         intents.add("report_existing")
     mail_word = language.intent("mail").search(text)
     if mail_word or (entities.emails and not _schedules(text, language)):
@@ -148,7 +188,7 @@ def _schedules(text: str, language: Language) -> bool:
         return True
     nouns = _alternatives(language.event_nouns)
     # "meeting notes" are files, not a meeting.
-    event = rf"(?:{nouns})\b(?!\s+(?:notes|minutes|files|recordings?|transcripts?|documents?|agenda))"
+    event = rf"(?:{nouns})\b(?!\s+(?:{'|'.join(language.not_events)}))"
     if re.search(rf"\b(?:{_alternatives(language.weak_schedule_verbs)})\s+(?:\S+\s+){{0,3}}?{event}", text):
         return True
     when = read_when(text, language, datetime(2000, 1, 1))
@@ -157,15 +197,20 @@ def _schedules(text: str, language: Language) -> bool:
 
 def _event_name(found: Understanding, language: Language) -> str:
     text = found.text
-    stop = r"(?=\s+(?:tomorrow|today|tonight|on|at|in|next|this|by|every|for)\b|$)"
+    stop = rf"(?=\s+(?:{_alternatives(language.name_stops)})\b|$)"
     if found.reminder:
         reminder = _alternatives(language.reminder_words)
-        for pattern in (rf"\b(?:{reminder})\b.*?\bto\s+(.+?){stop}", rf"\b(?:{reminder})\s*[:-]\s*(.+?){stop}"):
+        to = language.reminder_to.replace("(.+)$", rf"(.+?){stop}")
+        for pattern in (rf"\b(?:{reminder})\b.*?{to}", rf"\b(?:{reminder})\s*[:-]\s*(.+?){stop}"):
             match = re.search(pattern, text)
             if match and match.group(1).strip():
-                return _capital(match.group(1).strip())
-        about = re.search(rf"\babout\s+(.+?){stop}", text)
-        return f"{language.reminder_name}: {about.group(1)}" if about else language.reminder_name
+                return _capital(rejoin(match.group(1).strip(), language))
+        about = re.search(rf"\b(?:{_alternatives(language.about_words)})\s+(.+?){stop}", text)
+        if about:
+            return f"{language.reminder_name}: {rejoin(about.group(1), language)}"
+        return language.reminder_name
+    if language.modifier_after_noun:
+        return _event_name_after(found, language)
     nouns = _alternatives(language.event_nouns)
     match = re.search(
         rf"((?:[\w'-]+\s+){{0,3}}?)((?:{nouns})(?:\s+(?:{nouns}))*)\b(\s+with\s+(?:the\s+)?[a-z][\w-]*(?:\s+team)?)?",
@@ -192,12 +237,47 @@ def _event_name(found: Understanding, language: Language) -> str:
     return _capital(name.replace("oneonone", "1:1").replace("catchup", "catch-up").replace("standup", "stand-up"))
 
 
+def _event_name_after(found: Understanding, language: Language) -> str:
+    """The event's name where qualifiers follow the noun: "פגישת סקירה עם הצוות"."""
+    nouns = _alternatives(language.event_nouns)
+    match = re.search(rf"(?<!\S)({nouns})(?!\S)((?:\s+\S+){{0,6}})", found.text)
+    if not match:
+        return language.default_event_name
+    words = [match.group(1)]
+    stops = set(language.name_stops) | set(language.intents["schedule"]) | set(language.weak_schedule_verbs)
+    following = match.group(2).split()
+    for index, word in enumerate(following):
+        if word in language.with_words and index + 1 < len(following):
+            rest = [w for w in following[index + 1 : index + 4] if w not in stops and not _is_time_word(w, language)]
+            if rest and EMAIL_MARK not in rest[0]:
+                words.append(word)
+                words.extend(rest[: 2 if rest[0] in language.prefixes else 1])
+            break
+        if word in stops or _is_time_word(word, language) or EMAIL_MARK in word or len(words) >= 3:
+            break
+        if word in language.event_nouns or qualifier_words([word], language):
+            words.append(word)
+        else:
+            break
+    return _capital(rejoin(" ".join(words), language))
+
+
+def rejoin(text: str, language: Language) -> str:
+    """Prefix letters split off by `split_prefixes` joined back for display: "עם ה צוות" -> "עם הצוות"."""
+    if not language.prefixes:
+        return text
+    return re.sub(rf"(?<!\S)([{language.prefixes}]) (?=[{language.letters}])", r"\1", text)
+
+
 def _is_time_word(word: str, language: Language) -> bool:
     return (
         word in language.weekdays
         or word in language.relative_days
         or word in language.months
         or word in language.units
+        or word in language.at_words
+        or word in language.in_words
+        or any(word in day.split() for day in language.weekdays)
         or bool(re.fullmatch(r"[\d:.-]+(?:am|pm|minutes?|min|h)?", word))
     )
 
@@ -207,14 +287,30 @@ def _capital(text: str) -> str:
 
 
 def _report_qualifier(text: str, language: Language) -> list[str]:
-    match = re.search(rf"\b(?:{_alternatives(language.existing_markers)})\s+((?:\S+\s+){{0,2}}?)reports?\b", text)
+    nouns = _alternatives(language.existing_report_nouns)
+    if language.modifier_after_noun:
+        after = re.search(rf"(?<!\S)(?:{nouns})((?:\s+\S+){{1,3}})", text)
+        if not after:
+            return []
+        words = [word for word in after.group(1).split() if word not in language.existing_markers]
+        kept = []
+        for word in words:
+            if word in language.vocabulary() and word not in language.file_words:
+                if word in language.not_qualifiers:
+                    continue
+                break
+            kept.append(file_word(word, language))
+        return kept
+    match = re.search(rf"\b(?:{_alternatives(language.existing_markers)})\s+((?:\S+\s+){{0,2}}?)(?:{nouns})\b", text)
     return qualifier_words(match.group(1).split(), language) if match else []
 
 
 def _message(original: str, language: Language) -> str:
     markers = _alternatives(language.message_markers)
-    match = re.search(rf"\b(?:{markers})\s+(.+)$|(?:@[\w.-]+|\bme|\bthem|\bus)\s+that\s+(.+)$", original, re.I)
+    match = re.search(rf"\b(?:{markers})\s+(.+)$|{language.message_after_recipient}", original, re.I)
     said = (match.group(1) or match.group(2)) if match else ""
+    if language.message_lead:
+        said = re.sub(language.message_lead, "", said.strip())
     return said.strip().rstrip(".") + "." if len(said.strip()) > 3 else ""
 
 

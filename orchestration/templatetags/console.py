@@ -8,6 +8,7 @@ from typing import Any
 
 from django import template
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from safety.secrets import shown
 
@@ -20,15 +21,15 @@ def duration_ms(value: int | None) -> str:
     if value is None:
         return "—"
     if value < 1000:
-        return f"{value} ms"
+        return _("%(ms)d ms") % {"ms": value}
     seconds = value / 1000
     if seconds < 60:
-        return f"{seconds:.1f} s"
+        return _("%(seconds).1f s") % {"seconds": seconds}
     minutes, second = divmod(int(seconds), 60)
     if minutes < 60:
-        return f"{minutes} min {second:02d} s"
+        return _("%(minutes)d min %(seconds)02d s") % {"minutes": minutes, "seconds": second}
     hours, minute = divmod(minutes, 60)
-    return f"{hours} h {minute:02d} min"
+    return _("%(hours)d h %(minutes)02d min") % {"hours": hours, "minutes": minute}
 
 
 @register.filter

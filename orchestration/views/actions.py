@@ -13,6 +13,8 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect
 from django.template.loader import render_to_string
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from config.http import AuthedRequest, htmx_partial
@@ -24,17 +26,21 @@ from orchestration.questions import InvalidAnswer, QuestionClosed, answer_questi
 
 def _cancel(request: AuthedRequest, execution: Execution) -> None:
     if cancel(execution, request.user):
-        messages.success(request, "The run was cancelled.")
+        messages.success(request, _("The run was cancelled."))
     else:
-        messages.info(request, "The run had already ended; there was nothing to cancel.")
+        messages.info(request, _("The run had already ended; there was nothing to cancel."))
 
 
 def _resume(request: AuthedRequest, execution: Execution) -> None:
     again = resume_run(execution, request.user)
     if again:
-        messages.success(request, f"Resumed: {again} step{'s' if again != 1 else ''} will run again.")
+        messages.success(
+            request,
+            ngettext("Resumed: %(count)d step will run again.", "Resumed: %(count)d steps will run again.", again)
+            % {"count": again},
+        )
     else:
-        messages.info(request, "Only a failed or cancelled run that has steps can be retried or resumed.")
+        messages.info(request, _("Only a failed or cancelled run that has steps can be retried or resumed."))
 
 
 def _answer(request: AuthedRequest, execution: Execution) -> None:
@@ -45,14 +51,14 @@ def _answer(request: AuthedRequest, execution: Execution) -> None:
     except QuestionClosed as exc:
         messages.info(request, str(exc))
     else:
-        messages.success(request, "Thanks: the run goes on with your answer.")
+        messages.success(request, _("Thanks: the run goes on with your answer."))
 
 
 def _start(request: AuthedRequest, execution: Execution) -> None:
     if run_planned(execution, request.user):
-        messages.success(request, "The plan is running.")
+        messages.success(request, _("The plan is running."))
     else:
-        messages.info(request, "This run was not waiting to start.")
+        messages.info(request, _("This run was not waiting to start."))
 
 
 def _act(

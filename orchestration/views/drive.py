@@ -16,6 +16,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_POST
 
 from config.http import AuthedRequest
@@ -43,13 +44,17 @@ def upload(request: AuthedRequest) -> HttpResponse:
         form.add_error(None, NOT_A_MEMBER)
         return render_index(request, upload_form=form, status=403)
     if not may(request.user, Action.RUN, workspace):
-        form.add_error(None, f"You may not upload files to {workspace.name}: viewers can only look.")
+        form.add_error(
+            None, _("You may not upload files to %(name)s: viewers can only look.") % {"name": workspace.name}
+        )
         return render_index(request, upload_form=form, status=403)
     if not form.is_valid():
         return render_index(request, upload_form=form, status=200)
     saved = save_uploads(WorkspaceDrive(workspace.pk), form.cleaned_data["files"])
     names = ", ".join(file.name for file in saved)
-    messages.success(request, f"Uploaded {names} to the drive of {workspace.name}.")
+    messages.success(
+        request, _("Uploaded %(names)s to the drive of %(name)s.") % {"names": names, "name": workspace.name}
+    )
     return redirect(reverse("orchestration:index") + "#drive")
 
 

@@ -13,6 +13,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods
 
 from config.http import AuthedRequest, htmx_partial
@@ -24,11 +25,11 @@ from tenancy.access import may
 from tenancy.roles import Action
 from tools.drive import WorkspaceDrive
 
-QUEUED_WHILE_WORKERS_UNREACHABLE = (
+QUEUED_WHILE_WORKERS_UNREACHABLE = _(
     "Your run is saved and queued: the workers cannot be reached right now, so it starts as soon as they are "
     "back. There is no need to submit it again."
 )
-NOT_A_MEMBER = "You are not a member of any workspace yet, so there is nowhere to run a request."
+NOT_A_MEMBER = _("You are not a member of any workspace yet, so there is nowhere to run a request.")
 # The drive listing walks storage; past this many files the page shows a note instead.
 DRIVE_LIST_LIMIT = 200
 

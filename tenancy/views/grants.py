@@ -9,6 +9,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
 from django.shortcuts import redirect
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from config.http import AuthedRequest
@@ -33,7 +34,7 @@ def add_grant(request: AuthedRequest, workspace_id: uuid.UUID) -> HttpResponse:
         except services.MembershipError as exc:
             form.add_error(None, exc.message)
         else:
-            messages.success(request, "Added the grant.")
+            messages.success(request, _("Added the grant."))
             return redirect("tenancy:detail", workspace_id=workspace.pk)
     return render_detail(request, workspace, grant_form=form, status=400)
 
@@ -50,5 +51,5 @@ def remove_grant(request: AuthedRequest, workspace_id: uuid.UUID, grant_id: int)
     except services.MembershipError as exc:
         messages.error(request, exc.message)
         return render_detail(request, workspace, status=400)
-    messages.success(request, "Removed the grant.")
+    messages.success(request, _("Removed the grant."))
     return redirect("tenancy:detail", workspace_id=workspace.pk)

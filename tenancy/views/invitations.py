@@ -9,6 +9,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from config.http import AuthedRequest
@@ -29,7 +30,9 @@ def accept_invitation(request: AuthedRequest, invitation_id: uuid.UUID) -> HttpR
     else:
         role = Role(member.role).label.lower()
         messages.success(
-            request, f"You joined {member.workspace.name} as {role}. Choose “Work here” when you want to work in it."
+            request,
+            _("You joined %(name)s as %(role)s. Choose “Work here” when you want to work in it.")
+            % {"name": member.workspace.name, "role": role},
         )
     return redirect("tenancy:list")
 
@@ -42,7 +45,7 @@ def decline_invitation(request: AuthedRequest, invitation_id: uuid.UUID) -> Http
     except MembershipError as exc:
         messages.error(request, exc.message)
     else:
-        messages.success(request, f"Declined the invitation to {invitation.workspace.name}.")
+        messages.success(request, _("Declined the invitation to %(name)s.") % {"name": invitation.workspace.name})
     return redirect("tenancy:list")
 
 
@@ -58,7 +61,7 @@ def cancel_invitation(request: AuthedRequest, workspace_id: uuid.UUID, invitatio
     except MembershipError as exc:
         messages.error(request, exc.message)
         return render_detail(request, workspace, status=400)
-    messages.success(request, f"Cancelled the invitation of {invitation.identifier}.")
+    messages.success(request, _("Cancelled the invitation of %(who)s.") % {"who": invitation.identifier})
     return redirect("tenancy:detail", workspace_id=workspace.pk)
 
 
@@ -75,5 +78,5 @@ def leave_workspace(request: AuthedRequest, workspace_id: uuid.UUID) -> HttpResp
     except MembershipError as exc:
         messages.error(request, exc.message)
         return render_detail(request, workspace, status=400)
-    messages.success(request, f"You left {workspace.name}.")
+    messages.success(request, _("You left %(name)s.") % {"name": workspace.name})
     return redirect("tenancy:list")

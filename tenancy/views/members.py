@@ -9,6 +9,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from config.http import AuthedRequest
@@ -44,8 +45,11 @@ def add_member(request: AuthedRequest, workspace_id: uuid.UUID) -> HttpResponse:
             role = Role(invitation.role).label.lower()
             messages.success(
                 request,
-                f"If “{invitation.identifier}” has an account here, they are invited as {role}. "
-                "They join once they accept the invitation.",
+                _(
+                    "If “%(who)s” has an account here, they are invited as %(role)s. "
+                    "They join once they accept the invitation."
+                )
+                % {"who": invitation.identifier, "role": role},
             )
             return redirect("tenancy:detail", workspace_id=workspace.pk)
     elif not may(request.user, Action.MANAGE_MEMBERS, workspace):
@@ -59,7 +63,7 @@ def change_role(request: AuthedRequest, workspace_id: uuid.UUID, member_id: int)
     workspace = member_workspace(request, workspace_id)
     form = ChangeRoleForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Choose a role.")
+        messages.error(request, _("Choose a role."))
         return render_detail(request, workspace, status=400)
     try:
         member = services.change_role(request.user, workspace, member_id, form.cleaned_data["role"])
@@ -68,7 +72,7 @@ def change_role(request: AuthedRequest, workspace_id: uuid.UUID, member_id: int)
     except services.MembershipError as exc:
         return _refused(request, workspace, exc, 400)
     role = Role(member.role).label.lower()
-    messages.success(request, f"{member.user.get_username()} is now {role}.")
+    messages.success(request, _("%(who)s is now %(role)s.") % {"who": member.user.get_username(), "role": role})
     return redirect("tenancy:detail", workspace_id=workspace.pk)
 
 
@@ -88,7 +92,9 @@ def remove_member(request: AuthedRequest, workspace_id: uuid.UUID, member_id: in
         return _refused(request, workspace, exc, 403)
     except services.MembershipError as exc:
         return _refused(request, workspace, exc, 400)
-    messages.success(request, f"Removed {member.user.get_username()} from {workspace.name}.")
+    messages.success(
+        request, _("Removed %(who)s from %(name)s.") % {"who": member.user.get_username(), "name": workspace.name}
+    )
     if member.user_id == request.user.pk:
         return redirect("tenancy:list")
     return redirect("tenancy:detail", workspace_id=workspace.pk)

@@ -9,6 +9,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from tenancy.tokens import active_tokens, create_token, revoke
@@ -17,8 +18,10 @@ EXPIRY_CHOICES = [("30", "30 days"), ("90", "90 days"), ("365", "1 year"), ("0",
 
 
 class TokenForm(forms.Form):
-    name = forms.CharField(max_length=100, help_text="What will use it, e.g. the nightly export script")
-    days = forms.TypedChoiceField(choices=EXPIRY_CHOICES, coerce=int, initial="90", label="Expires after")
+    name = forms.CharField(
+        label=_("Name"), max_length=100, help_text=_("What will use it, e.g. the nightly export script")
+    )
+    days = forms.TypedChoiceField(choices=EXPIRY_CHOICES, coerce=int, initial="90", label=_("Expires after"))
 
 
 @login_required
@@ -43,7 +46,7 @@ def token_list(request: HttpRequest) -> HttpResponse:
 @require_POST
 def revoke_token(request: HttpRequest, token_id: uuid.UUID) -> HttpResponse:
     if revoke(request.user, token_id):
-        messages.success(request, "Token revoked: requests with it are refused from now on.")
+        messages.success(request, _("Token revoked: requests with it are refused from now on."))
     else:
-        messages.error(request, "No such token of yours, or it was already revoked.")
+        messages.error(request, _("No such token of yours, or it was already revoked."))
     return redirect("tokens:list")

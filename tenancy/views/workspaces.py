@@ -5,6 +5,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from config.http import AuthedRequest
@@ -40,7 +41,7 @@ def create_workspace(request: AuthedRequest) -> HttpResponse:
         except services.MembershipError as exc:
             form.add_error("name", exc.message)
         else:
-            messages.success(request, f"Created {workspace.name}; you are its owner.")
+            messages.success(request, _("Created %(name)s; you are its owner.") % {"name": workspace.name})
             return redirect("tenancy:detail", workspace_id=workspace.pk)
     return _list_page(request, form, status=400)
 
@@ -50,11 +51,11 @@ def create_workspace(request: AuthedRequest) -> HttpResponse:
 def switch_workspace(request: AuthedRequest) -> HttpResponse:
     form = SwitchWorkspaceForm(request.POST, user=request.user)
     if not form.is_valid():
-        messages.error(request, " ".join(map(str, form.errors.get("workspace", ["Choose a workspace."]))))
+        messages.error(request, " ".join(map(str, form.errors.get("workspace", [_("Choose a workspace.")]))))
         return redirect("tenancy:list")
     workspace = form.cleaned_data["workspace"]
     choose_workspace(request, workspace)
-    messages.success(request, f"Now working in {workspace.name}.")
+    messages.success(request, _("Now working in %(name)s.") % {"name": workspace.name})
     next_url = form.cleaned_data["next"]
     if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
         return redirect("orchestration:index")

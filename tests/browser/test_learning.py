@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 
 from learning.models import LearnedPattern, PatternType, RunRating
 from orchestration.models import Execution, ExecutionStatus
-from tests.browser.helpers import step_plan, submit_in_server
+from tests.browser.helpers import screenshot_for_docs, step_plan, submit_in_server
 from tests.support.engine import wait_for
 from tests.support.polling import eventually
 from versioning.models import ABTest, PlanVersion
@@ -45,6 +45,7 @@ def test_it_rates_edits_diffs_reruns_and_shows_what_was_learned(pages, alice, wo
     page.locator("input[name=note]").fill("the other value")
     page.get_by_role("button", name="Save as a new version").click()
     expect(page.locator("#plan-diff")).to_contain_text("input value: 1 → 2")
+    screenshot_for_docs(page, "plan-diff")
     assert PlanVersion.objects.get(plan=run, version=2).metadata["note"] == "the other value"
 
     # Re-run version 2 as a new run.
@@ -62,7 +63,7 @@ def test_it_rates_edits_diffs_reruns_and_shows_what_was_learned(pages, alice, wo
         what="learning to mine the runs",
     )
     page.goto(f"{pages.server.url}/learning/")
-    expect(page.locator("#request-patterns")).to_contain_text("en|analyse|files -> Test")
+    expect(page.locator("#request-patterns")).to_contain_text('en|analyse|files -> test.noop {"value": 1}')
     form = page.locator("#ab-test-form")
     form.locator("input[name=name]").fill("value one or two")
     first, second = (PlanVersion.objects.get(plan=run, version=n) for n in (1, 2))
@@ -77,3 +78,4 @@ def test_it_rates_edits_diffs_reruns_and_shows_what_was_learned(pages, alice, wo
     expect(article).to_contain_text("Running")
     expect(page.locator("#main")).to_contain_text("pooled two-proportion z-test")
     expect(article).to_contain_text("p = 1.0000")
+    screenshot_for_docs(page, "learning")

@@ -1,8 +1,10 @@
 """The tool catalogue as people see it: every `tool_catalog` row, where it came from, and a search.
 
-The catalogue is installation-wide (every workspace has the same tools);
-what differs per workspace is whether a tool is switched off or marked safe
-there, read from `WorkspaceToolSetting` in one query for the whole list.
+The installation's tools are the same for every workspace; what differs per
+workspace is whether a tool is switched off or marked safe there, read from
+`WorkspaceToolSetting` in one query for the whole list, and the tools of the
+workspace's own MCP servers (rows with its `workspace`), which no other
+workspace sees.
 Rows come from discovery: built-in tools, plugin tools (origin
 `plugin:<name>`), tools named in ORCHESTRATE_EXTRA_TOOLS (origin `extra`),
 and tools of MCP servers (tool_type "mcp", named `mcp.<server>.<tool>`).
@@ -16,8 +18,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from django.db.models import Q, QuerySet
+
 from tools.models import ToolCatalog, ToolType
-from tools.services.workspace_tools import WorkspaceRef, settings_by_tool
+from tools.services.workspace_tools import WorkspaceRef, settings_by_tool, workspace_id_of
 
 MAX_QUERY = 200
 
@@ -135,13 +139,21 @@ def _with_settings(entries: list[CatalogueEntry], workspace: WorkspaceRef | None
     return entries
 
 
+def _rows(workspace: WorkspaceRef | None) -> QuerySet[ToolCatalog]:
+    """The installation's tools and the workspace's own; never another workspace's."""
+    mine = Q(workspace__isnull=True)
+    if workspace is not None:
+        mine |= Q(workspace_id=workspace_id_of(workspace))
+    return ToolCatalog.objects.filter(mine)
+
+
 def catalogue(workspace: WorkspaceRef | None, query: str = "") -> list[CatalogueEntry]:
     """Every catalogued tool matching the query (all its words, anywhere), with the workspace's settings."""
-    entries = _with_settings([_entry(row) for row in ToolCatalog.objects.order_by("name")], workspace)
+    entries = _with_settings([_entry(row) for row in _rows(workspace).order_by("name")], workspace)
     words = query.strip().lower()[:MAX_QUERY].split()
     return [entry for entry in entries if all(word in entry.haystack() for word in words)]
 
 
 def catalogue_entry(workspace: WorkspaceRef | None, name: str) -> CatalogueEntry | None:
-    row = ToolCatalog.objects.filter(name=name).first()
+    row = _rows(workspace).filter(name=name).first()
     return None if row is None else _with_settings([_entry(row)], workspace)[0]

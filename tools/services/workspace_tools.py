@@ -15,9 +15,10 @@ refuses the same way.
 from __future__ import annotations
 
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 from django.core.exceptions import PermissionDenied
+from django.db.models import Q
 
 from tenancy.access import may
 from tenancy.models import Workspace
@@ -34,7 +35,12 @@ class UnknownTool(ValueError):
     """The name is not a tool of the catalogue."""
 
 
-def _workspace_id(workspace: WorkspaceRef) -> uuid.UUID | str:
+@overload
+def workspace_id_of(workspace: WorkspaceRef) -> uuid.UUID | str: ...
+@overload
+def workspace_id_of(workspace: WorkspaceRef | None) -> uuid.UUID | str | None: ...
+def workspace_id_of(workspace: WorkspaceRef | None) -> uuid.UUID | str | None:
+    """The id a workspace reference stands for (None for none)."""
     return workspace.pk if isinstance(workspace, Workspace) else workspace
 
 
@@ -43,7 +49,7 @@ def disabled_tools(workspace: WorkspaceRef | None) -> frozenset[str]:
     if workspace is None:
         return frozenset()
     return frozenset(
-        WorkspaceToolSetting.objects.filter(workspace_id=_workspace_id(workspace), enabled=False).values_list(
+        WorkspaceToolSetting.objects.filter(workspace_id=workspace_id_of(workspace), enabled=False).values_list(
             "tool_name", flat=True
         )
     )
@@ -52,25 +58,25 @@ def disabled_tools(workspace: WorkspaceRef | None) -> frozenset[str]:
 def is_tool_enabled(workspace: WorkspaceRef, name: str) -> bool:
     """Whether the tool may be planned and run in the workspace (yes, unless switched off there)."""
     return not WorkspaceToolSetting.objects.filter(
-        workspace_id=_workspace_id(workspace), tool_name=name, enabled=False
+        workspace_id=workspace_id_of(workspace), tool_name=name, enabled=False
     ).exists()
 
 
 def approval_waived(workspace: WorkspaceRef, name: str) -> bool:
     """Whether the workspace marked the tool safe: its calls need no person's approval there."""
     return WorkspaceToolSetting.objects.filter(
-        workspace_id=_workspace_id(workspace), tool_name=name, approval_waived=True
+        workspace_id=workspace_id_of(workspace), tool_name=name, approval_waived=True
     ).exists()
 
 
 def settings_by_tool(workspace: WorkspaceRef) -> dict[str, WorkspaceToolSetting]:
     """The workspace's settings rows, by tool name (for pages listing many tools)."""
-    rows = WorkspaceToolSetting.objects.filter(workspace_id=_workspace_id(workspace))
+    rows = WorkspaceToolSetting.objects.filter(workspace_id=workspace_id_of(workspace))
     return {row.tool_name: row for row in rows}
 
 
 def may_manage_tool(user: AbstractBaseUser | AnonymousUser, workspace: WorkspaceRef, name: str) -> bool:
-    return may(user, Action.MANAGE_SETTINGS, _workspace_id(workspace), ResourceType.TOOL, name)
+    return may(user, Action.MANAGE_SETTINGS, workspace_id_of(workspace), ResourceType.TOOL, name)
 
 
 def change_tool_setting(
@@ -88,7 +94,8 @@ def change_tool_setting(
     """
     if not may_manage_tool(user, workspace, name):
         raise PermissionDenied("You may not change which tools this workspace uses.")
-    if not ToolCatalog.objects.filter(name=name).exists():
+    ours = Q(workspace__isnull=True) | Q(workspace_id=workspace_id_of(workspace))  # not another's MCP tool
+    if not ToolCatalog.objects.filter(ours, name=name).exists():
         raise UnknownTool(f"There is no tool named {name!r} in the catalogue.")
     changes: dict[str, Any] = {"updated_by_id": user.pk}
     if enabled is not None:
@@ -96,6 +103,6 @@ def change_tool_setting(
     if approval_waived is not None:
         changes["approval_waived"] = approval_waived
     row, _ = WorkspaceToolSetting.objects.update_or_create(
-        workspace_id=_workspace_id(workspace), tool_name=name, defaults=changes
+        workspace_id=workspace_id_of(workspace), tool_name=name, defaults=changes
     )
     return row

@@ -19,6 +19,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from webhooks import services, signing
@@ -39,7 +40,7 @@ def _webhook(request: HttpRequest, webhook_id: uuid.UUID) -> Webhook:
 
 def _require_manage(request: HttpRequest, webhook: Webhook) -> None:
     if not services.may_manage(request.user, webhook):
-        raise PermissionDenied("Only the webhook's creator, workspace owners and admins may change it.")
+        raise PermissionDenied(_("Only the webhook's creator, workspace owners and admins may change it."))
 
 
 @login_required
@@ -51,7 +52,7 @@ def webhook_list(request: HttpRequest) -> HttpResponse:
     form = WebhookForm(request.POST if request.method == "POST" else None)
     if request.method == "POST":
         if not may_create:
-            raise PermissionDenied("You may not create webhooks here: viewers can only look.")
+            raise PermissionDenied(_("You may not create webhooks here: viewers can only look."))
         if form.is_valid():
             try:
                 created = services.create_webhook(
@@ -66,7 +67,7 @@ def webhook_list(request: HttpRequest) -> HttpResponse:
             except ConfigInvalid as exc:
                 form.add_error(None, str(exc))
             else:
-                messages.success(request, f"Created the webhook {created.webhook.name}.")
+                messages.success(request, _("Created the webhook %(name)s.") % {"name": created.webhook.name})
                 return _detail(request, created.webhook, new_secret=created.secret, status=201)
     webhooks = services.visible_webhooks(request.user).order_by("workspace__name", "name")
     context = {"webhooks": webhooks, "form": form, "may_create": may_create}
@@ -139,7 +140,7 @@ def webhook_detail(request: HttpRequest, webhook_id: uuid.UUID) -> HttpResponse:
         except ConfigInvalid as exc:
             form.add_error(None, str(exc))
         else:
-            messages.success(request, "Saved.")
+            messages.success(request, _("Saved."))
             return redirect("webhooks:detail", webhook_id=webhook.pk)
     return _detail(request, webhook, form=form, status=400)
 
@@ -149,7 +150,9 @@ def webhook_detail(request: HttpRequest, webhook_id: uuid.UUID) -> HttpResponse:
 def toggle(request: HttpRequest, webhook_id: uuid.UUID) -> HttpResponse:
     webhook = _webhook(request, webhook_id)
     services.update_webhook(webhook, request.user, enabled=not webhook.enabled)
-    messages.success(request, f"{webhook.name} is {'enabled' if webhook.enabled else 'disabled'}.")
+    messages.success(
+        request, (_("%(name)s is enabled.") if webhook.enabled else _("%(name)s is disabled.")) % {"name": webhook.name}
+    )
     return redirect("webhooks:detail", webhook_id=webhook.pk)
 
 
@@ -158,7 +161,7 @@ def toggle(request: HttpRequest, webhook_id: uuid.UUID) -> HttpResponse:
 def rotate(request: HttpRequest, webhook_id: uuid.UUID) -> HttpResponse:
     webhook = _webhook(request, webhook_id)
     secret = services.rotate_secret(webhook, request.user)
-    messages.success(request, "New secret made; the previous one keeps working for a while so senders can switch.")
+    messages.success(request, _("New secret made; the previous one keeps working for a while so senders can switch."))
     return _detail(request, webhook, new_secret=secret)
 
 
@@ -193,5 +196,5 @@ def send_test(request: HttpRequest, webhook_id: uuid.UUID) -> HttpResponse:
 def delete(request: HttpRequest, webhook_id: uuid.UUID) -> HttpResponse:
     webhook = _webhook(request, webhook_id)
     services.delete_webhook(webhook, request.user)
-    messages.success(request, f"Deleted the webhook {webhook.name}; its runs are kept.")
+    messages.success(request, _("Deleted the webhook %(name)s; its runs are kept.") % {"name": webhook.name})
     return redirect("webhooks:list")

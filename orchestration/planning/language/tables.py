@@ -62,8 +62,102 @@ class Language:
     reminder_minutes: int = 15
     default_event_name: str = "Meeting"
     reminder_name: str = "Reminder"
-    # Phrase regexes, compiled on first use.
+    # Grammar the understanding code needs (English defaults).
+    # The script's letters as a regex class body ("\u05d0-\u05ea"); marks inside a word of them go.
+    letters: str = ""
+    # One-letter words written joined to the next word (Hebrew ו/ה/ב/ל/מ/ש): split off when the rest is known.
+    prefixes: str = ""
+    # Inflected forms that the rewrites turn into table words (so a prefix before them is seen).
+    known_words: tuple[str, ...] = ()
+    # Qualifiers follow the noun ("קבצי המכירות", the sales files) rather than precede it.
+    modifier_after_noun: bool = False
+    # Words that name files in this language -> the word as file names have it ("מכירות" -> "sale").
+    file_words: dict[str, str] = field(default_factory=dict)
+    article_words: tuple[str, ...] = ("a", "an")  # "a report" is a new one
+    of_words: tuple[str, ...] = ("of",)  # "15 of December"
+    to_words: tuple[str, ...] = ("to",)  # "to me"
+    about_words: tuple[str, ...] = ("about",)  # "a reminder about X"
+    with_words: tuple[str, ...] = ("with",)  # "a call with the team"
+    # The self words carry their own preposition ("לי", to me): anywhere in a mail request they mean "me".
+    self_anywhere: bool = False
+    # What a reminder is for, after the reminder word ("remind me to <this>"): one group.
+    reminder_to: str = r"\bto\s+(.+)$"
+    # Words that end an event's name ("book a review <tomorrow>").
+    name_stops: tuple[str, ...] = (
+        "tomorrow",
+        "today",
+        "tonight",
+        "on",
+        "at",
+        "in",
+        "next",
+        "this",
+        "by",
+        "every",
+        "for",
+    )
+    # After an event noun, words that make it a file, not an event ("meeting notes").
+    not_events: tuple[str, ...] = ("notes", "minutes", "files", "recordings?", "transcripts?", "documents?", "agenda")
+    # Regexes for "<recipient> that <message>": on the normalised text ({mark} is the masked address)...
+    content_after_recipient: str = r"(?:{mark}|\bme|\bthem|\bus)\s+that\s"
+    # ...and on the original text, with the message as its one group.
+    message_after_recipient: str = r"(?:@[\w.-]+|\bme|\bthem|\bus)\s+that\s+(.+)$"
+    # Removed from the start of a message ("שהפגישה" -> "הפגישה").
+    message_lead: str = ""
+    existing_report_nouns: tuple[str, ...] = ("report", "reports")
+    # Where a request's first clause ends, for a report's title; and polite openings dropped from it.
+    title_split: str = r",|\s+and\s+(?:then\s+)?(?:write|make|create|produce|e-?mail|mail|send|book|schedule|forward)\b"
+    title_polite: str = r"^(?:please|pls|could you|can you|would you)\s+"
+    # Phrase regexes, compiled on first use; the vocabulary, gathered on first use.
     compiled: dict[str, re.Pattern[str]] = field(default_factory=dict, compare=False, repr=False)
+    gathered: dict[str, frozenset[str]] = field(default_factory=dict, compare=False, repr=False)
+
+    def vocabulary(self) -> frozenset[str]:
+        """Every word the tables know: a prefixed word is split only when what follows the prefix is one."""
+        words = self.gathered.get("vocabulary")
+        if words is None:
+            phrases: list[str] = [
+                *self.known_words,
+                *self.filler,
+                *self.numeric_words,
+                *self.formats,
+                *self.file_nouns,
+                *self.not_qualifiers,
+                *self.all_words,
+                *self.event_nouns,
+                *self.weak_schedule_verbs,
+                *self.create_verbs,
+                *self.report_nouns,
+                *self.references,
+                *self.existing_markers,
+                *self.message_markers,
+                *self.self_words,
+                *self.weekdays,
+                *self.months,
+                *self.relative_days,
+                *self.parts_of_day,
+                *self.next_week,
+                *self.units,
+                *self.number_words,
+                *self.in_words,
+                *self.for_words,
+                *self.at_words,
+                *self.on_words,
+                *self.next_words,
+                *self.contains_words,
+                *self.reminder_words,
+                *self.file_words,
+                *self.name_stops,
+                *self.about_words,
+                *self.with_words,
+                *self.to_words,
+                *self.of_words,
+            ]
+            for values in self.intents.values():
+                phrases.extend(values)
+            words = frozenset(word for phrase in phrases for word in phrase.split())
+            self.gathered["vocabulary"] = words
+        return words
 
     def phrases(self, words: tuple[str, ...] | list[str]) -> re.Pattern[str]:
         """One regex matching any of the phrases as whole words (cached per table)."""

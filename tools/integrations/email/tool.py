@@ -32,10 +32,11 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.mail import BadHeaderError, EmailMessage, get_connection
+from django.core.mail import BadHeaderError, EmailMessage, EmailMultiAlternatives, get_connection
 from django.core.mail.backends.base import BaseEmailBackend
 from django.core.validators import validate_email
 
+from tools import bidi
 from tools.base import RetryableToolError, Stage, Tool, ToolCall, ToolError, ToolInputError, ToolResult
 from tools.drive import WorkspaceDrive, clean_name
 from tools.frozen import read_frozen
@@ -339,14 +340,17 @@ class EmailSend(Tool):
         subject = call.input["subject"]
         names = attachment_names(call.input.get("attachments"))
         files = read_attachments(call.drive, names, call.approved_files, workspace_id=call.workspace_id)
-        message = EmailMessage(
+        # Right-to-left text is marked in the plain body and sent with an HTML part too (tools/bidi.py).
+        message = EmailMultiAlternatives(
             subject=subject,
-            body=call.input["body"],
+            body=bidi.mark_plain(call.input["body"]),
             from_email=settings.DEFAULT_FROM_EMAIL,
             to=to,
             cc=cc,
             headers={"Message-ID": message_id(call.idempotency_key)},
         )
+        if bidi.has_rtl(call.input["body"]):
+            message.attach_alternative(bidi.html_body(call.input["body"]), "text/html")
         for filename, data, mimetype in files:
             message.attach(attachment_part(filename, data, mimetype))
         try:

@@ -12,13 +12,18 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from django.utils import translation
 from django.utils.text import slugify
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
+from tools import bidi
 from tools.base import Stage, Tool, ToolCall, ToolInputError, ToolResult
 from tools.drive import DriveError, clean_name
 from tools.integrations.drive.tool import drive_errors
 
 PREVIEW_CHARS = 500
+RTL_LANGUAGES = frozenset({"he", "ar", "fa"})
 
 
 def report_filename(tool_input: dict[str, Any]) -> str:
@@ -32,7 +37,7 @@ def _cell(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, bool):
-        return "yes" if value else "no"
+        return _("yes") if value else _("no")
     if isinstance(value, float):
         return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(round(value, 4))
     return str(value).replace("|", "\\|").replace("\n", " ")
@@ -55,25 +60,35 @@ def _is_file_list(section: Any) -> bool:
 
 
 def render_analysis(section: dict[str, Any]) -> list[str]:
-    lines = ["## Data", ""]
+    heading = _("Data")
+    lines = [f"## {heading}", ""]
     for table in section["files"]:
         columns = table.get("columns") or {}
-        lines += [f"### {table.get('name', 'file')}", "", f"{table.get('rows', 0)} rows, {len(columns)} columns.", ""]
+        rows_count = int(table.get("rows", 0) or 0)
+        shape = ngettext("%(rows)d row", "%(rows)d rows", rows_count) % {"rows": rows_count}
+        width = ngettext("%(columns)d column.", "%(columns)d columns.", len(columns)) % {"columns": len(columns)}
+        shape = f"{shape}, {width}"
+        lines += [f"### {table.get('name', 'file')}", "", shape, ""]
         rows = [
             [name, s.get("type"), s.get("min"), s.get("max"), s.get("mean"), s.get("sum"), s.get("missing")]
             for name, s in columns.items()
         ]
-        lines += _table(["Column", "Type", "Min", "Max", "Mean", "Sum", "Missing"], rows)
+        lines += _table([_("Column"), _("Type"), _("Min"), _("Max"), _("Mean"), _("Sum"), _("Missing")], rows)
     totals = section.get("totals") or {}
     if totals and len(section["files"]) > 1:
-        lines += ["### Totals across files", ""]
+        totals_heading = _("Totals across files")
+        lines += [f"### {totals_heading}", ""]
         rows = [
             [name, t.get("sum"), t.get("mean"), t.get("min"), t.get("max"), t.get("count"), len(t.get("files", []))]
             for name, t in totals.items()
         ]
-        lines += _table(["Column", "Sum", "Mean", "Min", "Max", "Values", "Files"], rows)
+        lines += _table([_("Column"), _("Sum"), _("Mean"), _("Min"), _("Max"), _("Values"), _("Files")], rows)
     for skipped in section.get("skipped") or []:
-        lines += [f"- Not analysed: {skipped.get('name')} ({skipped.get('reason')})"]
+        not_analysed = _("Not analysed: %(name)s (%(reason)s)") % {
+            "name": skipped.get("name"),
+            "reason": skipped.get("reason"),
+        }
+        lines += [f"- {not_analysed}"]
     return lines
 
 
@@ -92,14 +107,16 @@ def render_section(section: Any) -> list[str]:
         if _is_analysis(section):
             return render_analysis(section)
         if isinstance(section.get("summary"), str):
-            return ["## Summary", "", section["summary"].strip(), ""]
+            heading = _("Summary")
+            return [f"## {heading}", "", section["summary"].strip(), ""]
         if isinstance(section.get("content"), str):
             return [section["content"].strip(), ""]
         if isinstance(section.get("text"), str):
             return [section["text"].strip(), ""]
         if _is_file_list(section):
-            lines = ["## Files", ""]
-            lines += [f"- {f['name']}" + (f" ({f['size']} bytes)" if "size" in f else "") for f in section["files"]]
+            heading = _("Files")
+            lines = [f"## {heading}", ""]
+            lines += [f"- {f['name']}" + (f" ({_size(f['size'])})" if "size" in f else "") for f in section["files"]]
             return [*lines, ""]
     if isinstance(section, list) and all(isinstance(item, str) for item in section):
         return [*(f"- {item}" for item in section), ""]
@@ -115,11 +132,25 @@ def _without_heading(lines: list[str]) -> list[str]:
     return lines
 
 
-def render_report(title: str, sections: list[Any]) -> str:
-    lines = [f"# {title.strip()}", ""]
-    for section in sections:
-        lines += render_section(section)
-    return "\n".join(lines).rstrip() + "\n"
+def _size(size: Any) -> str:
+    count = int(size) if isinstance(size, int | float) else 0
+    return ngettext("%(count)d byte", "%(count)d bytes", count) % {"count": count}
+
+
+def report_language(title: str, language: str | None) -> str:
+    """The report's language: as the planner said (the request's), else the title's script."""
+    return language or ("he" if bidi.is_rtl(title) else "en")
+
+
+def render_report(title: str, sections: list[Any], language: str | None = None) -> str:
+    """The report in Markdown, its headings in the request's language, right-to-left text marked."""
+    language = report_language(title, language)
+    with translation.override(language):
+        lines = [f"# {title.strip()}", ""]
+        for section in sections:
+            lines += render_section(section)
+        markdown = "\n".join(lines).rstrip() + "\n"
+    return bidi.mark_markdown(markdown, rtl=language in RTL_LANGUAGES)
 
 
 class ReportCompose(Tool):
@@ -147,6 +178,11 @@ class ReportCompose(Tool):
                 "minLength": 1,
                 "description": "Drive path for the report; default reports/<slug-of-title>.md.",
             },
+            "language": {
+                "type": "string",
+                "enum": ["en", "he"],
+                "description": "The language of the headings (the request's); default from the title's script.",
+            },
         },
         "required": ["title", "sections"],
         "additionalProperties": False,
@@ -160,7 +196,7 @@ class ReportCompose(Tool):
 
     def run(self, call: ToolCall) -> ToolResult:
         path = report_filename(call.input)
-        markdown = render_report(call.input["title"], call.input["sections"])
+        markdown = render_report(call.input["title"], call.input["sections"], call.input.get("language"))
         with drive_errors():
             written = call.drive.write_text(path, markdown)  # same path: overwritten, so re-runs leave one report
         return ToolResult(
