@@ -7,7 +7,15 @@ from django.db.models import Model
 from django.http import HttpRequest
 
 from tenancy.admin_scoping import StaffReadOnlyInline, SuperuserOnlyAdmin, WorkspaceScopedAdmin
-from tenancy.models import ApiToken, LoginThrottle, Workspace, WorkspaceInvitation, WorkspaceMember, WorkspacePermission
+from tenancy.models import (
+    ApiToken,
+    LoginThrottle,
+    UserPreference,
+    Workspace,
+    WorkspaceInvitation,
+    WorkspaceMember,
+    WorkspacePermission,
+)
 from tenancy.roles import Action
 
 
@@ -58,6 +66,15 @@ class WorkspaceInvitationAdmin(WorkspaceScopedAdmin):
         # Staff see what the inviter typed, never which account (if any) it matched.
         fields = super().get_fields(request, obj)
         return fields if request.user.is_superuser else [name for name in fields if name != "user"]
+
+
+@admin.register(UserPreference)
+class UserPreferenceAdmin(SuperuserOnlyAdmin):
+    """The language each person chose in the navigation (they change it there)."""
+
+    list_display = ["user", "language", "updated_at"]
+    search_fields = ["user__username"]
+    readonly_fields = ["user", "updated_at"]
 
 
 @admin.register(LoginThrottle)

@@ -214,5 +214,8 @@ class UserPreference(models.Model):
     language = models.CharField(max_length=8, choices=settings.LANGUAGES, default=settings.LANGUAGE_CODE)
     updated_at = models.DateTimeField(auto_now=True)
 
+    class Meta:
+        db_table = "user_preferences"
+
     def __str__(self) -> str:
         return f"{self.user_id}: {self.language}"

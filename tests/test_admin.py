@@ -39,12 +39,14 @@ def test_it_registers_all_25_models():
     models = _our_models()
     # The specification's 25 tables, plus calendar_events (the planner's built-in calendar),
     # email_deliveries, login_throttles, workspace_invitations, api_tokens and workspace_tool_settings,
-    # learning's run_ratings, pattern_outcomes and ab_test_runs, and the dashboard's hourly rollups.
+    # learning's run_ratings, pattern_outcomes and ab_test_runs, the dashboard's hourly rollups,
+    # and user_preferences (the console's language per person).
     extra = {
         *("calendar_events", "email_deliveries", "login_throttles", "workspace_invitations", "api_tokens"),
         "workspace_tool_settings",
         *("run_ratings", "pattern_outcomes", "ab_test_runs"),
         *("metric_rollups", "metric_rollup_hours"),
+        "user_preferences",
     }
     spec = [model for model in models if model._meta.db_table not in extra]
     assert len(spec) == SPEC_TABLES

@@ -210,7 +210,8 @@ async def _frames(communicator: WebsocketCommunicator, count: int) -> list[str]:
 
 
 def _badge(count: int) -> str:
-    return f'aria-label="{count} pending approvals">{count}</span>'
+    noun = "approval" if count == 1 else "approvals"
+    return f'aria-label="{count} pending {noun}">{count}</span>'
 
 
 @pytest.mark.django_db(transaction=True)

@@ -43,7 +43,7 @@ def test_it_answers_the_same_whether_or_not_an_account_exists(client, alice, cha
     )
     listed = client.get(reverse("tenancy:detail", args=[workspace_a.pk])).content.decode()
     for who in responses:
-        assert f'<td data-label="Invited">{who}</td>' in listed
+        assert f'<td data-label="Invited"><bdi dir="ltr">{who}</bdi></td>' in listed
     # Only the invitation that matched an account can ever be accepted, by that account alone.
     assert list(WorkspaceInvitation.objects.exclude(user=None).values_list("identifier", flat=True)) == [
         "charlie",

@@ -21,5 +21,8 @@ class Migration(migrations.Migration):
                 ('updated_at', models.DateTimeField(auto_now=True)),
                 ('user', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='preference', to=settings.AUTH_USER_MODEL)),
             ],
+            options={
+                'db_table': 'user_preferences',
+            },
         ),
     ]
