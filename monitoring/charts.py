@@ -1,6 +1,6 @@
-"""Charts drawn on the server as SVG: geometry here, markup in templates/monitoring/charts/.
+"""Charts drawn on the server as SVG: geometry here, markup in monitoring/chart_markup.py.
 
-Each chart is a dataclass the template draws as an `<svg role="img">` with a
+Each chart is a dataclass drawn as an `<svg role="img">` with a
 title and a description, plus a data table (the text alternative, shown on
 request) with the same numbers. Colours come from CSS classes, so nothing
 needs inline styles or scripts.
@@ -11,6 +11,10 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+
+from django.utils.safestring import SafeString
+
+from monitoring.chart_markup import chart_markup
 
 WIDTH = 640
 HEIGHT = 220
@@ -87,6 +91,11 @@ class Chart:
     plot_left: float = LEFT
     plot_bottom: float = HEIGHT - BOTTOM
     plot_right: float = WIDTH - RIGHT
+
+    @property
+    def markup(self) -> SafeString:
+        """The chart as HTML (templates/monitoring/inc/chart.html prints it)."""
+        return chart_markup(self)
 
 
 def stacked_columns(

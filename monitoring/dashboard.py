@@ -11,7 +11,7 @@ The figures of runs, steps and throttles come from hourly rollups for the
 whole hours of the range and from the rows for the rest (monitoring/rollups.py):
 the same numbers the rows give, at a cost that does not grow with the rows
 (bench/monitoring_dashboard.py). Percentiles are nearest-rank
-(`metrics.percentile`): always a duration that was measured. Runs in flight
+(`ToolFigures.percentiles`): always a duration that was measured. Runs in flight
 and approvals are read from their tables (indexed counts).
 """
 
@@ -29,7 +29,6 @@ from django.utils import timezone
 
 from monitoring import rollups
 from monitoring.figures import Figures
-from monitoring.metrics import percentile
 from orchestration.models import Execution, ExecutionStatus
 from safety.models import ApprovalStatus, PendingApproval
 
@@ -185,15 +184,15 @@ def _in_flight(board: Dashboard, ids: list[uuid.UUID]) -> None:
 def _tools(board: Dashboard, figures: Figures) -> None:
     stats: dict[str, ToolStats] = {}
     for tool, found in figures.tools.items():
-        durations = sorted(found.durations)
+        p50, p95 = found.percentiles(0.5, 0.95) or (None, None)
         stats[tool] = ToolStats(
             tool=tool,
             finished=found.finished,
             failed=found.failed,
             cached=found.cached,
             tokens=found.tokens,
-            p50_ms=float(percentile(durations, 0.5)) if durations else None,  # type: ignore[arg-type]
-            p95_ms=float(percentile(durations, 0.95)) if durations else None,  # type: ignore[arg-type]
+            p50_ms=None if p50 is None else float(p50),
+            p95_ms=None if p95 is None else float(p95),
             max_ms=found.longest,
         )
     board.tools = sorted(stats.values(), key=lambda t: (-(t.p95_ms or 0), t.tool))

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import random
 from collections import Counter, defaultdict
 from datetime import timedelta
 
+import numpy as np
 import pytest
 from django.db.models import F
 from django.utils import timezone
@@ -174,6 +177,22 @@ def test_it_gives_the_same_figures_from_rollups_as_from_the_rows(workspace_a, wo
 
     _assert_same([workspace_a.pk], now)
     _assert_same([workspace_a.pk, workspace_b.pk], now)
+
+
+def test_it_reads_rollups_stored_before_durations_were_packed(workspace_a, generated):
+    now = timezone.now()
+    rollups.roll_window(now - timedelta(days=31), now)
+    # Durations were stored as JSON lists of numbers until they were packed: such rows still read alike.
+    listed = 0
+    for row in MetricRollup.objects.filter(workspace=workspace_a):
+        figures = json.loads(row.figures)
+        for stats in figures.get("tools", {}).values():
+            stats[5] = sorted(np.frombuffer(base64.b64decode(stats[5]), dtype="<u4").tolist())
+            listed += len(stats[5])
+        MetricRollup.objects.filter(pk=row.pk).update(figures=json.dumps(figures))
+    assert listed > 50
+
+    _assert_same([workspace_a.pk], now)
 
 
 def test_it_stays_exact_when_rolled_up_runs_are_resumed_or_finish_late(alice, workspace_a, generated):
