@@ -10,6 +10,7 @@ allowed through the SSRF guard in this process's settings only).
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import time
 from pathlib import Path
@@ -179,7 +180,8 @@ def test_it_stops_a_call_at_the_steps_time_limit(notes_server, alice, workspace_
     execution = wait_for(submit(user=alice, workspace=workspace_a, request_text="slow", plan={"steps": [step]}))
     assert execution.status == ExecutionStatus.FAILED
     failed = _step(execution)
-    assert "The MCP server notes did not answer within 1.5 seconds while calling slow" in failed.error
+    # Within what was left of the step's two seconds once the server had started.
+    assert re.search(r"The MCP server notes did not answer within [01]\.\d seconds while calling slow", failed.error)
     assert failed.attempts == 1  # it may have acted: not repeated
 
 
