@@ -48,8 +48,14 @@ def learn_from_run(execution_id: uuid.UUID | str) -> None:
     """Everything learning takes from one finished run; safe to repeat (a rating repeats it)."""
     # The jobs of one run (its end, then each rating) may overlap on Celery workers. The row lock
     # orders them, and each reads the ratings after taking it, so the last to commit counts them all.
+    # NO KEY UPDATE: a rating being saved checks its foreign key to the run (KEY SHARE) at commit,
+    # holding the feedback row this job updates; a plain FOR UPDATE would deadlock with it.
     with transaction.atomic():
-        execution = Execution.objects.select_for_update().filter(pk=execution_id, status__in=FINISHED_STATUSES).first()
+        execution = (
+            Execution.objects.select_for_update(no_key=True)
+            .filter(pk=execution_id, status__in=FINISHED_STATUSES)
+            .first()
+        )
         if execution is not None:
             _learn(execution)
 
