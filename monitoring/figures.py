@@ -117,6 +117,27 @@ class Figures:
         self.tokens.update(other.tokens)
         self.throttles.update(other.throttles)
 
+    def count_step(
+        self, tool: str, status: str, cached: bool, duration: int | None, tokens: int, error_head: str | None
+    ) -> bool:
+        """Add one finished step to its tool's figures; False for a failed step (its tokens count by time only
+        when it did its work)."""
+        stats = self.tools.get(tool)
+        if stats is None:
+            stats = self.tools[tool] = ToolFigures()
+        stats.finished += 1
+        stats.tokens += tokens
+        if status == StepStatus.FAILED:
+            stats.failed += 1
+            self.errors[(tool, error_head or "")] += 1
+            return False
+        if cached:
+            stats.cached += 1
+        elif duration is not None:
+            stats.durations.append(duration)
+            stats.longest = duration if stats.longest is None else max(stats.longest, duration)
+        return True
+
     def is_empty(self) -> bool:
         return not (self.runs or self.tools or self.throttles)
 
@@ -279,24 +300,9 @@ def _read_into(into: Figures, runs: QuerySet[Execution], steps: QuerySet[Executi
     rows = counted.annotate(head=Left("error", ERROR_HEAD), done=EpochSlot("completed_at", size)).values_list(
         "tool", "status", "cached", "duration_ms", "tokens_used", "head", "agent_id", "done"
     )
-    tools, used = into.tools, into.tokens
     for tool, status, cached, duration, tokens, head, agent, done in rows:
-        stats = tools.get(tool)
-        if stats is None:
-            stats = tools[tool] = ToolFigures()
-        stats.finished += 1
-        stats.tokens += tokens
-        if status == StepStatus.FAILED:
-            stats.failed += 1
-            into.errors[(tool, head or "")] += 1
-            continue
-        if cached:
-            stats.cached += 1
-        elif duration is not None:
-            stats.durations.append(duration)
-            stats.longest = duration if stats.longest is None else max(stats.longest, duration)
-        if done is not None and tokens > 0:
-            used[(done, agent)] += tokens
+        if into.count_step(tool, status, cached, duration, tokens, head) and done is not None and tokens > 0:
+            into.tokens[(done, agent)] += tokens
 
 
 def _runs_and_steps(collected: Collected, runs: QuerySet[Execution], grain: str, settle: bool) -> None:
@@ -330,19 +336,8 @@ def _runs_and_steps(collected: Collected, runs: QuerySet[Execution], grain: str,
         if execution_id in unsettled or status not in COUNTED_STEPS:
             continue
         figures = collected.cell(cell_of[execution_id])
-        stats = figures.tools.setdefault(tool, ToolFigures())
-        stats.finished += 1
-        stats.tokens += tokens
-        if status == StepStatus.FAILED:
-            stats.failed += 1
-            figures.errors[(tool, head or "")] += 1
-            continue
-        if cached:
-            stats.cached += 1
-        elif duration is not None:
-            stats.durations.append(duration)
-            stats.longest = duration if stats.longest is None else max(stats.longest, duration)
-        if completed_at is not None and tokens > 0:
+        counted = figures.count_step(tool, status, cached, duration, tokens, head)
+        if counted and completed_at is not None and tokens > 0:
             figures.tokens[(floor_to(completed_at, size), agent)] += tokens
 
 
