@@ -91,7 +91,12 @@ def env_database(name: str, default_sqlite_path: str) -> dict[str, Any]:
             "transaction_mode": "IMMEDIATE",
             "timeout": 20,
         }
-    elif engine != "django.db.backends.postgresql":
+    elif engine == "django.db.backends.postgresql":
+        # Django turns psycopg's prepared statements off (None); a threshold no statement reaches
+        # keeps Django's own queries unprepared while the engine's per-step statements, which ask
+        # for it, are prepared (persistence/sql.py).
+        config.setdefault("OPTIONS", {})["prepare_threshold"] = 2**31 - 1
+    else:
         raise ImproperlyConfigured(f"{name} must be a sqlite:// or postgres:// URL, got {engine or raw!r}")
     return dict(config)
 

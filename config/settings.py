@@ -136,7 +136,7 @@ REDIS_URL = env_redis_url("REDIS_URL")
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
             "CONFIG": {"hosts": [REDIS_URL]},
         }
     }
@@ -157,6 +157,9 @@ ORCHESTRATE_RETRY_BACKOFF = env_float("ORCHESTRATE_RETRY_BACKOFF", 2.0, minimum=
 # A running step renews its lease every third of this; a step whose lease ran
 # out has lost its worker and is resumed by the sweeper.
 ORCHESTRATE_LEASE_SECONDS = env_float("ORCHESTRATE_LEASE_SECONDS", 20.0, minimum=1)
+# A worker runs a step its finished step made ready itself, rather than through the broker,
+# for up to this long per task; then it sends the next ones, so other runs get a worker.
+ORCHESTRATE_CONTINUE_SECONDS = env_float("ORCHESTRATE_CONTINUE_SECONDS", 2.0, minimum=0)
 ORCHESTRATE_CHECKPOINT_SECONDS = env_float("ORCHESTRATE_CHECKPOINT_SECONDS", 5.0, minimum=0.1)
 # Spans and metric values of steps are buffered per worker process and written this often.
 ORCHESTRATE_TELEMETRY_FLUSH_SECONDS = env_float("ORCHESTRATE_TELEMETRY_FLUSH_SECONDS", 1.0, minimum=0.05)
@@ -267,6 +270,10 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_IGNORE_RESULT = True
+# Celery's Django fixup would close the database connection after every task
+# (a new connection per step); it recycles one after this many tasks instead,
+# and config/celery.py lets Django's CONN_MAX_AGE and health checks decide.
+CELERY_DB_REUSE_MAX = 100_000
 CELERY_TASK_DEFAULT_QUEUE = env_str("ORCHESTRATE_QUEUE", "orchestrate") or "orchestrate"
 # Sweeps travel on a queue of their own, so a long step queue never delays recovery.
 # A worker consumes both queues unless told otherwise (-Q).

@@ -104,7 +104,8 @@ class ExecutionStep(models.Model):
     workspace_path: ClassVar[str] = "execution__workspace"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    execution = models.ForeignKey(Execution, on_delete=models.CASCADE, related_name="steps")
+    # No index of its own: the unique (execution, step number) index serves every lookup by run.
+    execution = models.ForeignKey(Execution, on_delete=models.CASCADE, related_name="steps", db_index=False)
     step_number = models.PositiveIntegerField()
     agent_id = models.CharField(max_length=64, help_text="Name of the agent role that runs the step")
     tool = models.CharField(max_length=100, help_text="Name of the tool the agent calls")
@@ -141,8 +142,9 @@ class ExecutionStep(models.Model):
         ordering = ["execution", "step_number"]
         indexes = [
             models.Index(fields=["status", "lease_expires_at"], name="step_status_lease_idx"),
-            # "Is anything of this run left to do?" after every step.
-            models.Index(fields=["execution", "status"], name="step_execution_status_idx"),
+            # Nothing else: each index is written by every change of a step's status (several per step),
+            # and a second index led by the run let the planner of a fresh database walk the whole run
+            # where the step's finish and claim name (execution, step number) pairs.
         ]
         constraints = [
             models.UniqueConstraint(fields=["execution", "step_number"], name="execution_step_number_unique"),

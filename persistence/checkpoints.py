@@ -29,17 +29,13 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from persistence.models import ExecutionCheckpoint
+from persistence.sql import json_param, prepared_cursor
 
 _INSERT = (
     "INSERT INTO execution_checkpoints (execution_id, checkpoint_number, state, context, created_at) "
     "SELECT %s, COALESCE(MAX(checkpoint_number), 0) + 1, {json}, {json}, %s "
     "FROM execution_checkpoints WHERE execution_id = %s"
 )
-
-
-def json_param() -> str:
-    """A JSON parameter in raw SQL: PostgreSQL must be told the text is jsonb."""
-    return "%s::jsonb" if connection.vendor == "postgresql" else "%s"
 
 
 def _db_id(execution_id: uuid.UUID | str) -> Any:
@@ -51,7 +47,7 @@ def insert_checkpoint(execution_id: uuid.UUID | str, state: dict[str, Any], cont
     """The insert alone, for a caller whose transaction already updated the run's row."""
     run = _db_id(execution_id)
     now = connection.ops.adapt_datetimefield_value(timezone.now())
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         values = [run, json.dumps(state, default=str), json.dumps(context, default=str), now, run]
         cursor.execute(_INSERT.format(json=json_param()), values)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+from itertools import pairwise
 from statistics import mean
 
 import pytest
@@ -165,6 +166,27 @@ def test_it_runs_independent_steps_in_parallel_then_joins(alice, workspace_a):
     join = execution.steps.get(step_number=4)
     assert join.started_at >= max(s.completed_at for s in sleeps)
     assert join.output == {"value": [{"cancelled": False}, {"cancelled": False}]}
+
+
+@pytest.mark.parametrize("continue_seconds", [0.0, 60.0])
+def test_it_runs_a_chain_in_order_whether_its_worker_goes_on_or_sends_each_step(
+    alice, workspace_a, settings, continue_seconds
+):
+    # 0: every step made ready goes through the transport; 60: the worker runs the chain itself.
+    settings.ORCHESTRATE_CONTINUE_SECONDS = continue_seconds
+    plan = _plan(
+        {"tool": "test.noop", "input": {"value": 1}},
+        *({"tool": "test.noop", "input": {"value": {"$step": n}}, "depends_on": [n]} for n in range(1, 12)),
+    )
+    execution = wait_for(submit(user=alice, workspace=workspace_a, request_text="chain", plan=plan))
+    assert execution.status == ExecutionStatus.SUCCEEDED
+    steps = list(execution.steps.order_by("step_number"))
+    assert [step.attempts for step in steps] == [1] * 12
+    assert all(later.started_at >= earlier.completed_at for earlier, later in pairwise(steps))
+    expected: object = 1
+    for _ in steps:
+        expected = {"value": expected}
+    assert steps[-1].output == expected  # each step's output reached the next one
 
 
 def test_it_passes_outputs_and_shared_context_between_steps(alice, workspace_a):

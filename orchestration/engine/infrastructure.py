@@ -100,9 +100,9 @@ def retried_when_services_fail(task: Task, **kwargs: object) -> Iterator[None]:
     except StepInterrupted as exc:
         forget_broken_connection()
         logger.warning("%s; retrying", exc)
-        raise task.retry(
-            kwargs={**kwargs, "interrupted": exc.as_retry()}, countdown=retry_delay(task.request.retries)
-        ) from exc
+        # The step interrupted may be one the task went on to after its own (see steps.run_step).
+        retried = {**kwargs, "step_id": exc.step_id, "interrupted": exc.as_retry()}
+        raise task.retry(kwargs=retried, countdown=retry_delay(task.request.retries)) from exc
     except INFRASTRUCTURE_ERRORS as exc:
         forget_broken_connection()
         logger.warning("%s %s could not reach a service (%s); retrying", task.name, kwargs, exc)

@@ -43,7 +43,7 @@ from monitoring.tracing import buffered_span, root_span_id
 from orchestration.agents import ORCHESTRATOR
 from orchestration.engine.calling import call_with_timeout
 from orchestration.engine.checkpointing import step_entry
-from orchestration.engine.dispatch import enqueue_steps, queued_stamp, send_steps
+from orchestration.engine.dispatch import continue_with, enqueue_steps, queued_stamp, send_steps
 from orchestration.engine.gates import Refused, lock_holder, pass_gates
 from orchestration.engine.heartbeat import Held, heartbeat, lease_deadline
 from orchestration.engine.infrastructure import DATABASE_ERRORS, StepInterrupted
@@ -60,7 +60,8 @@ from orchestration.models import (
     StepStatus,
 )
 from orchestration.planning.schema import plugin_disabled
-from persistence.checkpoints import insert_checkpoint, json_param, step_progress
+from persistence.checkpoints import insert_checkpoint, step_progress
+from persistence.sql import json_param, prepared_cursor
 from plugins import hooks as plugin_hooks
 from safety.locks import release
 from safety.secrets import open_secret
@@ -88,6 +89,7 @@ class Claimed:
     workspace_id: uuid.UUID
     outputs: dict[str, Any]
     context: dict[str, Any]
+    dependent_ids: list[uuid.UUID]
     worker: str
     request_payload: dict[str, Any]
     # The workspace switched the step's tool off (tool catalogue) since the run was planned.
@@ -113,7 +115,8 @@ def _holder_is_dead(holder: str) -> bool:
     return False
 
 
-# The outputs and context values the input refers to, found by walking the input in SQL.
+# The outputs and context values the input refers to, found by walking the input in SQL, and the ids
+# of the step's dependents (so its finish finds their rows by primary key).
 _REFERENCED = {
     "sqlite": (
         "(SELECT json_group_object(CAST(d.step_number AS TEXT), json(d.output)) FROM execution_steps d"
@@ -122,16 +125,23 @@ _REFERENCED = {
         "(SELECT json_group_object(c.key, json(c.value)) FROM shared_context c"
         " WHERE c.execution_id = execution_steps.execution_id AND (c.expires_at IS NULL OR c.expires_at > %s)"
         " AND c.key IN (SELECT t.value FROM json_tree(execution_steps.input) t WHERE t.key = '$context'))",
+        "(SELECT json_group_array(d.id) FROM json_each(execution_steps.dependents) n JOIN execution_steps d"
+        " ON d.execution_id = execution_steps.execution_id AND d.step_number = n.value)",
     ),
     "postgresql": (
-        # = ANY(ARRAY(...)) of integers: a lookup in the (execution, step number) index per reference.
-        "(SELECT jsonb_object_agg(d.step_number::text, d.output) FROM execution_steps d"
-        " WHERE d.execution_id = execution_steps.execution_id AND d.step_number = ANY(ARRAY("
-        "SELECT (v #>> '{}')::int FROM jsonb_path_query(execution_steps.input, 'strict $.**.\"$step\"') v"
-        " WHERE jsonb_typeof(v) = 'number' AND (v #>> '{}') ~ '^[0-9]{1,9}$')))",
+        # One equality lookup per reference: the unique (execution, step number) index, whatever the
+        # statistics say (an IN list let a fresh database's planner walk the run's (execution, status)
+        # entries instead, a cost that grew with the run).
+        "(SELECT jsonb_object_agg(r.n::text, (SELECT d.output FROM execution_steps d"
+        " WHERE d.execution_id = execution_steps.execution_id AND d.step_number = r.n))"
+        " FROM (SELECT DISTINCT (v #>> '{}')::int AS n"
+        " FROM jsonb_path_query(execution_steps.input, 'strict $.**.\"$step\"') v"
+        " WHERE jsonb_typeof(v) = 'number' AND (v #>> '{}') ~ '^[0-9]{1,9}$') r)",
         "(SELECT jsonb_object_agg(c.key, c.value) FROM shared_context c"
         " WHERE c.execution_id = execution_steps.execution_id AND (c.expires_at IS NULL OR c.expires_at > %s)"
         " AND c.key IN (SELECT v #>> '{}' FROM jsonb_path_query(execution_steps.input, 'strict $.**.\"$context\"') v))",
+        "ARRAY(SELECT (SELECT d.id FROM execution_steps d WHERE d.execution_id = execution_steps.execution_id"
+        " AND d.step_number = (n #>> '{}')::int) FROM jsonb_array_elements(execution_steps.dependents) n)",
     ),
 }
 
@@ -143,6 +153,7 @@ _CLAIM = (
     " RETURNING id, execution_id, step_number, agent_id, tool, input, depends_on, dependents, optional, attempts,"
     " max_attempts, timeout_seconds,"
     " (SELECT workspace_id FROM executions e WHERE e.id = execution_steps.execution_id), {outputs}, {context},"
+    " {dependent_ids},"
     # Read in the claim, so the per-workspace tool switch costs the step no query of its own.
     " EXISTS (SELECT 1 FROM workspace_tool_settings s WHERE s.tool_name = execution_steps.tool AND NOT s.enabled"
     " AND s.workspace_id = (SELECT workspace_id FROM executions e WHERE e.id = execution_steps.execution_id))"
@@ -184,7 +195,7 @@ def claim(step_id: uuid.UUID | str, worker: str) -> Claimed | None:
         if row is None:
             return None
     (pk, execution_id, number, agent, tool, tool_input, depends_on, dependents, optional, attempts) = row[:10]
-    max_attempts, timeout_seconds, workspace_id, outputs, context, switched_off = row[10:]
+    max_attempts, timeout_seconds, workspace_id, outputs, context, dependent_ids, switched_off = row[10:]
     step = ExecutionStep(
         id=uuid.UUID(str(pk)),
         execution_id=uuid.UUID(str(execution_id)),
@@ -209,6 +220,7 @@ def claim(step_id: uuid.UUID | str, worker: str) -> Claimed | None:
         workspace_id=uuid.UUID(str(workspace_id)),
         outputs=_json(outputs) or {},
         context=_json(context) or {},
+        dependent_ids=[uuid.UUID(str(value)) for value in _json(dependent_ids) or []],
         worker=worker,
         request_payload={"step": number, "tool": tool, "input": step.input, "attempt": attempts},
         switched_off=bool(switched_off),
@@ -216,29 +228,34 @@ def claim(step_id: uuid.UUID | str, worker: str) -> Claimed | None:
 
 
 def _claim(step_id: uuid.UUID | str, worker: str, now: datetime, claimable: str, params: list[Any]) -> Any:
-    outputs, context = _REFERENCED["postgresql" if connection.vendor == "postgresql" else "sqlite"]
-    sql = _CLAIM.format(claimable=claimable, outputs=outputs, context=context)
+    outputs, context, dependent_ids = _REFERENCED["postgresql" if connection.vendor == "postgresql" else "sqlite"]
+    sql = _CLAIM.format(claimable=claimable, outputs=outputs, context=context, dependent_ids=dependent_ids)
     adapt = connection.ops.adapt_datetimefield_value
     values = [StepStatus.RUNNING.value, worker, adapt(lease_deadline()), adapt(now), _db_uuid(step_id), *params]
     values += [ExecutionStatus.RUNNING.value, ExecutionStatus.WAITING_APPROVAL.value, adapt(now)]
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(sql, values)
         rows = cursor.fetchall()
     return rows[0] if rows else None
 
 
 def run_step(step_id: str) -> None:
-    claimed = claim(step_id, worker_name())
-    if claimed is None:
-        return
-    try:
-        _run_claimed(claimed)
-    except DATABASE_ERRORS as exc:
-        # The database went away mid-step: not the step's failure. Its task runs it again.
-        raise StepInterrupted(claimed.step.pk, claimed.worker, claimed.step.attempts) from exc
+    """Run the step, then, for a while, a step it made ready (see `dispatch.continue_with`)."""
+    started = time.monotonic()
+    next_id: uuid.UUID | str | None = step_id
+    while next_id is not None:
+        claimed = claim(next_id, worker_name())
+        if claimed is None:
+            return
+        try:
+            next_id = _run_claimed(claimed, continue_until=started + settings.ORCHESTRATE_CONTINUE_SECONDS)
+        except DATABASE_ERRORS as exc:
+            # The database went away mid-step: not the step's failure. Its task runs it again.
+            raise StepInterrupted(claimed.step.pk, claimed.worker, claimed.step.attempts) from exc
 
 
-def _run_claimed(claimed: Claimed) -> None:
+def _run_claimed(claimed: Claimed, continue_until: float = 0.0) -> uuid.UUID | None:
+    """Run a claimed step to its end; a step it made ready that this worker runs next, if any."""
     step = claimed.step
     log = {"execution_id": str(step.execution_id), "step_number": step.step_number, "tool": step.tool}
     logger.info("Step %d (%s) started, attempt %d", step.step_number, step.tool, step.attempts, extra=log)
@@ -256,22 +273,23 @@ def _run_claimed(claimed: Claimed) -> None:
         outcome = _execute(claimed, tool, call)
     except Refused as exc:
         _fail(claimed, str(exc), log, skip=step.optional)
-        return
+        return None
     except RetryableToolError as exc:
         _retry_or_fail(claimed, str(exc), log)
-        return
+        return None
     except (ToolError, UnresolvedReference, jsonschema.ValidationError, KeyError) as exc:
         message = exc.message if isinstance(exc, jsonschema.ValidationError) else str(exc)
         _fail(claimed, message, log)
-        return
+        return None
     except DATABASE_ERRORS:
         raise
     except Exception as exc:
         logger.exception("Step %d crashed", step.step_number, extra=log)
         _fail(claimed, f"Unexpected error: {type(exc).__name__}: {exc}", log)
-        return
-    if outcome is not None:
-        _succeed(claimed, outcome, log)
+        return None
+    if outcome is None:
+        return None
+    return _succeed(claimed, outcome, log, continue_until)
 
 
 def _prepare_call(claimed: Claimed, tool: Tool) -> ToolCall:
@@ -415,19 +433,19 @@ class _Lost(Exception):
 # are counted down, and those now ready are stamped as sent.
 _END_AND_COUNT_DOWN = (
     "UPDATE execution_steps SET"
-    " status = CASE WHEN step_number = %s THEN %s ELSE status END,"
-    " output = CASE WHEN step_number = %s THEN {json} ELSE output END,"
-    " tokens_used = CASE WHEN step_number = %s THEN %s ELSE tokens_used END,"
-    " cached = CASE WHEN step_number = %s THEN %s ELSE cached END,"
-    " completed_at = CASE WHEN step_number = %s THEN %s ELSE completed_at END,"
-    " duration_ms = CASE WHEN step_number = %s THEN %s ELSE duration_ms END,"
-    " lease_expires_at = CASE WHEN step_number = %s THEN NULL ELSE lease_expires_at END,"
-    " claimed_by = CASE WHEN step_number = %s THEN '' ELSE claimed_by END,"
-    " remaining_deps = CASE WHEN step_number = %s THEN remaining_deps ELSE remaining_deps - 1 END,"
-    " queued_at = CASE WHEN step_number <> %s AND remaining_deps = 1 AND status = %s THEN %s ELSE queued_at END"
-    # Only (execution, step number) pairs: index lookups, whatever the size of the run.
-    " WHERE execution_id = %s AND step_number IN ({numbers})"
-    " AND (step_number <> %s OR (status = %s AND claimed_by = %s))"
+    " status = CASE WHEN id = %s THEN %s ELSE status END,"
+    " output = CASE WHEN id = %s THEN {json} ELSE output END,"
+    " tokens_used = CASE WHEN id = %s THEN %s ELSE tokens_used END,"
+    " cached = CASE WHEN id = %s THEN %s ELSE cached END,"
+    " completed_at = CASE WHEN id = %s THEN %s ELSE completed_at END,"
+    " duration_ms = CASE WHEN id = %s THEN %s ELSE duration_ms END,"
+    " lease_expires_at = CASE WHEN id = %s THEN NULL ELSE lease_expires_at END,"
+    " claimed_by = CASE WHEN id = %s THEN '' ELSE claimed_by END,"
+    " remaining_deps = CASE WHEN id = %s THEN remaining_deps ELSE remaining_deps - 1 END,"
+    " queued_at = CASE WHEN id <> %s AND remaining_deps = 1 AND status = %s THEN %s ELSE queued_at END"
+    # Primary keys only (the claim returned the dependents' ids): lookups in the primary key index,
+    # whatever the size of the run and whatever the planner's statistics say.
+    " WHERE id IN ({ids}) AND (id <> %s OR (status = %s AND claimed_by = %s))"
     " RETURNING id, step_number, agent_id, remaining_deps, status"
 )
 
@@ -446,15 +464,15 @@ def _end_and_count_down(claimed: Claimed, output: Any, tokens: int, cached: bool
     now = timezone.now()
     duration_ms = int((now - (step.started_at or now)).total_seconds() * 1000)
     adapt = connection.ops.adapt_datetimefield_value
-    me = step.step_number
+    me = _db_uuid(step.pk)
     stamp = queued_stamp()
-    numbers = [me, *step.dependents]
-    sql = _END_AND_COUNT_DOWN.format(json=json_param(), numbers=", ".join(["%s"] * len(numbers)))
+    ids = [me, *(_db_uuid(pk) for pk in claimed.dependent_ids)]
+    sql = _END_AND_COUNT_DOWN.format(json=json_param(), ids=", ".join(["%s"] * len(ids)))
     encoded = None if output is None else json.dumps(output, default=str)
     params: list[Any] = [me, StepStatus.SUCCEEDED.value, me, encoded, me, tokens, me, cached, me, adapt(now)]
     params += [me, duration_ms, me, me, me, me, StepStatus.PENDING.value, adapt(stamp) if stamp else None]
-    params += [_db_uuid(step.execution_id), *numbers, me, StepStatus.RUNNING.value, claimed.worker]
-    with connection.cursor() as cursor:
+    params += [*ids, me, StepStatus.RUNNING.value, claimed.worker]
+    with prepared_cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     mine = uuid.UUID(str(step.pk))
@@ -482,7 +500,7 @@ def count_finished(execution_id: uuid.UUID, finished: int = 1) -> RunCounts:
     numbers (see persistence/checkpoints.py), so it comes before the checkpoint.
     """
     now = connection.ops.adapt_datetimefield_value(timezone.now())
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(_COUNT_FINISHED, [finished, now, _db_uuid(execution_id)])
         status, current, total, error = cursor.fetchone()
     return RunCounts(status=status, current_step=current, total_steps=total, error=error)
@@ -557,7 +575,7 @@ def _insert_messages(messages: list[AgentMessage]) -> None:
             _db_uuid(message.in_reply_to_id) if message.in_reply_to_id else None,
             connection.ops.adapt_datetimefield_value(message.created_at),
         ]
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(sql, params)
 
 
@@ -576,7 +594,7 @@ def _share(claimed: Claimed, shared: dict[str, Any]) -> None:
     )
 
 
-def _succeed(claimed: Claimed, outcome: Outcome, log: dict[str, Any]) -> None:
+def _succeed(claimed: Claimed, outcome: Outcome, log: dict[str, Any], continue_until: float) -> uuid.UUID | None:
     step, result = claimed.step, outcome.result
     output = store_output(
         result.output, workspace_id=claimed.workspace_id, execution_id=step.execution_id, step_number=step.step_number
@@ -589,7 +607,7 @@ def _succeed(claimed: Claimed, outcome: Outcome, log: dict[str, Any]) -> None:
             ready = [dependent.id for dependent in dependents if dependent.ready]
     except _Lost:
         logger.warning("Step %d was taken over before it ended; its result is discarded", step.step_number)
-        return
+        return None
     logger.info(
         "Step %d (%s) succeeded%s", step.step_number, step.tool, " from the cache" if outcome.cached else "", extra=log
     )
@@ -600,7 +618,7 @@ def _succeed(claimed: Claimed, outcome: Outcome, log: dict[str, Any]) -> None:
             *([("cache.hit", 1, {"tool": step.tool})] if outcome.cached else []),
         ]
     )
-    _after_step(claimed, counts, ready)
+    return _after_step(claimed, counts, ready, continue_until)
 
 
 def _finish_records(claimed: Claimed, outcome: Outcome, output: Any, dependents: list[Dependent]) -> RunCounts:
@@ -638,17 +656,23 @@ def _hook_facts(claimed: Claimed) -> dict[str, Any]:
     }
 
 
-def _after_step(claimed: Claimed, counts: RunCounts, ready: list[uuid.UUID] | None = None) -> None:
+def _after_step(
+    claimed: Claimed, counts: RunCounts, ready: list[uuid.UUID] | None = None, continue_until: float = 0.0
+) -> uuid.UUID | None:
+    """Tell the pages and hooks, send the steps made ready; the one this worker runs next, if any."""
     sent = publish(step_event(claimed.step, claimed.workspace_id, counts))
     if plugin_hooks.handles("step_finished"):
         # Before the dependents start and the run ends, so hooks see a run's steps in order.
         plugin_hooks.call("step_finished", **_hook_facts(claimed))
-    if ready:
-        # Pages hear that this step ended before any of the steps it made ready start.
+    mine, others = continue_with(ready or [], continue_until)
+    if others:
+        # Pages hear that this step ended before any of the steps it made ready start
+        # (the one run here next is published from this thread, so after this event anyway).
         wait_sent(sent)
-        send_steps(ready)
+        send_steps(others)
     if counts.current_step >= counts.total_steps:
         finish_if_done(claimed.step.execution_id)
+    return mine
 
 
 def _retry_or_fail(claimed: Claimed, error: str, log: dict[str, Any]) -> None:
