@@ -33,8 +33,10 @@ from persistence.sql import json_param, prepared_cursor
 
 _INSERT = (
     "INSERT INTO execution_checkpoints (execution_id, checkpoint_number, state, context, created_at) "
-    "SELECT %s, COALESCE(MAX(checkpoint_number), 0) + 1, {json}, {json}, %s "
-    "FROM execution_checkpoints WHERE execution_id = %s"
+    # The highest number as one step down the (execution, number) index: SQLite answers
+    # MAX(...) WHERE execution_id = ... by reading every checkpoint of the run.
+    "SELECT %s, COALESCE((SELECT c.checkpoint_number FROM execution_checkpoints c WHERE c.execution_id = %s"
+    " ORDER BY c.checkpoint_number DESC LIMIT 1), 0) + 1, {json}, {json}, %s"
 )
 
 
@@ -48,7 +50,7 @@ def insert_checkpoint(execution_id: uuid.UUID | str, state: dict[str, Any], cont
     run = _db_id(execution_id)
     now = connection.ops.adapt_datetimefield_value(timezone.now())
     with prepared_cursor() as cursor:
-        values = [run, json.dumps(state, default=str), json.dumps(context, default=str), now, run]
+        values = [run, run, json.dumps(state, default=str), json.dumps(context, default=str), now]
         cursor.execute(_INSERT.format(json=json_param()), values)
 
 

@@ -125,8 +125,10 @@ _REFERENCED = {
         "(SELECT json_group_object(c.key, json(c.value)) FROM shared_context c"
         " WHERE c.execution_id = execution_steps.execution_id AND (c.expires_at IS NULL OR c.expires_at > %s)"
         " AND c.key IN (SELECT t.value FROM json_tree(execution_steps.input) t WHERE t.key = '$context'))",
-        "(SELECT json_group_array(d.id) FROM json_each(execution_steps.dependents) n JOIN execution_steps d"
-        " ON d.execution_id = execution_steps.execution_id AND d.step_number = n.value)",
+        # A scalar lookup per dependent (a join let SQLite walk the run's rows for each claim).
+        "(SELECT json_group_array((SELECT d.id FROM execution_steps d"
+        " WHERE d.execution_id = execution_steps.execution_id AND d.step_number = n.value))"
+        " FROM json_each(execution_steps.dependents) n)",
     ),
     "postgresql": (
         # One equality lookup per reference: the unique (execution, step number) index, whatever the
