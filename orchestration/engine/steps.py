@@ -242,22 +242,20 @@ def _claim(step_id: uuid.UUID | str, worker: str, now: datetime, claimable: str,
 
 
 def run_step(step_id: str) -> None:
-    """Run the step, then, for a while, a step it made ready (see `dispatch.continue_with`)."""
-    started = time.monotonic()
-    next_id: uuid.UUID | str | None = step_id
-    while next_id is not None:
-        claimed = claim(next_id, worker_name())
-        if claimed is None:
-            return
+    """Run the step, then, for a while, the steps it made ready (see `dispatch.continue_with`)."""
+    continue_until = time.monotonic() + settings.ORCHESTRATE_CONTINUE_SECONDS
+    following = claim(step_id, worker_name())
+    while following is not None:
+        claimed = following
         try:
-            next_id = _run_claimed(claimed, continue_until=started + settings.ORCHESTRATE_CONTINUE_SECONDS)
+            following = _run_claimed(claimed, continue_until)
         except DATABASE_ERRORS as exc:
             # The database went away mid-step: not the step's failure. Its task runs it again.
             raise StepInterrupted(claimed.step.pk, claimed.worker, claimed.step.attempts) from exc
 
 
-def _run_claimed(claimed: Claimed, continue_until: float = 0.0) -> uuid.UUID | None:
-    """Run a claimed step to its end; a step it made ready that this worker runs next, if any."""
+def _run_claimed(claimed: Claimed, continue_until: float = 0.0) -> Claimed | None:
+    """Run a claimed step to its end; a step it made ready, already claimed for this worker to run next."""
     step = claimed.step
     log = {"execution_id": str(step.execution_id), "step_number": step.step_number, "tool": step.tool}
     logger.info("Step %d (%s) started, attempt %d", step.step_number, step.tool, step.attempts, extra=log)
@@ -596,7 +594,7 @@ def _share(claimed: Claimed, shared: dict[str, Any]) -> None:
     )
 
 
-def _succeed(claimed: Claimed, outcome: Outcome, log: dict[str, Any], continue_until: float) -> uuid.UUID | None:
+def _succeed(claimed: Claimed, outcome: Outcome, log: dict[str, Any], continue_until: float) -> Claimed | None:
     step, result = claimed.step, outcome.result
     output = store_output(
         result.output, workspace_id=claimed.workspace_id, execution_id=step.execution_id, step_number=step.step_number
@@ -606,7 +604,9 @@ def _succeed(claimed: Claimed, outcome: Outcome, log: dict[str, Any], continue_u
         with transaction.atomic():
             dependents = _end_and_count_down(claimed, output, tokens, outcome.cached)
             counts = _finish_records(claimed, outcome, output, dependents)
-            ready = [dependent.id for dependent in dependents if dependent.ready]
+            mine, others = continue_with([dependent.id for dependent in dependents if dependent.ready], continue_until)
+            # The step this worker goes on with is claimed in the same commit (one write commit fewer).
+            following = claim(mine, claimed.worker) if mine is not None else None
     except _Lost:
         logger.warning("Step %d was taken over before it ended; its result is discarded", step.step_number)
         return None
@@ -620,7 +620,8 @@ def _succeed(claimed: Claimed, outcome: Outcome, log: dict[str, Any], continue_u
             *([("cache.hit", 1, {"tool": step.tool})] if outcome.cached else []),
         ]
     )
-    return _after_step(claimed, counts, ready, continue_until)
+    _after_step(claimed, counts, others)
+    return following
 
 
 def _finish_records(claimed: Claimed, outcome: Outcome, output: Any, dependents: list[Dependent]) -> RunCounts:
@@ -658,23 +659,19 @@ def _hook_facts(claimed: Claimed) -> dict[str, Any]:
     }
 
 
-def _after_step(
-    claimed: Claimed, counts: RunCounts, ready: list[uuid.UUID] | None = None, continue_until: float = 0.0
-) -> uuid.UUID | None:
-    """Tell the pages and hooks, send the steps made ready; the one this worker runs next, if any."""
+def _after_step(claimed: Claimed, counts: RunCounts, ready: list[uuid.UUID] | None = None) -> None:
+    """Tell the pages and hooks, send the steps made ready to other workers, end the run when complete."""
     sent = publish(step_event(claimed.step, claimed.workspace_id, counts))
     if plugin_hooks.handles("step_finished"):
         # Before the dependents start and the run ends, so hooks see a run's steps in order.
         plugin_hooks.call("step_finished", **_hook_facts(claimed))
-    mine, others = continue_with(ready or [], continue_until)
-    if others:
+    if ready:
         # Pages hear that this step ended before any of the steps it made ready start
-        # (the one run here next is published from this thread, so after this event anyway).
+        # (one this worker goes on with is published from this thread, so after this event anyway).
         wait_sent(sent)
-        send_steps(others)
+        send_steps(ready)
     if counts.current_step >= counts.total_steps:
         finish_if_done(claimed.step.execution_id)
-    return mine
 
 
 def _retry_or_fail(claimed: Claimed, error: str, log: dict[str, Any]) -> None:
