@@ -14,7 +14,9 @@ Printed per mode and K: p50 / p95 / max latency (commit to arrival), step
 events missed per client (a step whose "succeeded" row never came as its own
 event), bytes received per client per step event, and the run's own ms per
 step (first step's start to the run's end) beside the same figure with no
-client. Embedded: SQLite, the engine inside the server process. Celery:
+client. A page sends the step events gathered over a short window as one
+frame (orchestration/relay.py), so a frame may carry several steps' rows;
+each counts. Embedded: SQLite, the engine inside the server process. Celery:
 PostgreSQL + Redis (channels-redis), a Celery worker runs the steps.
 """
 
@@ -38,6 +40,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 DAPHNE = [sys.executable, "-m", "daphne", "--websocket_connect_timeout", "60"]
 ROW = re.compile(r'<li id="step-(\d+)" class="step step-(\w+)"')
+FULL_STATE = '<section id="steps"'
 
 
 class Client:
@@ -96,12 +99,14 @@ class Client:
         if not self.caught_up.is_set():
             self.caught_up.set()
             return
+        if FULL_STATE in text:  # the whole state again (a run's event), not the steps' own events
+            return
         rows = ROW.findall(text)
-        if len(rows) == 1:  # a step's own event (a full state carries every row)
+        if rows:  # the rows of the step events gathered since the page's last frame
             self.step_frames += 1
-            number, status = int(rows[0][0]), rows[0][1]
+        for number, status in rows:
             if status == "succeeded":
-                self.arrivals.setdefault(number, now)
+                self.arrivals.setdefault(int(number), now)
 
 
 def _free_port() -> int:

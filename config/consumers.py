@@ -68,11 +68,16 @@ class MemberConsumer(AsyncWebsocketConsumer):
     memberships: dict[str, str]
     joined: list[str]
 
-    async def dispatch(self, message: Any) -> None:
-        """Every event handled in the person's language (chosen in the console, kept in the session)."""
+    @property
+    def language(self) -> str:
+        """The person's language (chosen in the console, kept in the session)."""
         session = self.scope.get("session")
         language = session.get(LANGUAGE_SESSION_KEY) if session is not None else None
-        with translation.override(language if language in dict(settings.LANGUAGES) else settings.LANGUAGE_CODE):
+        return language if language in dict(settings.LANGUAGES) else settings.LANGUAGE_CODE
+
+    async def dispatch(self, message: Any) -> None:
+        """Every event handled in the person's language."""
+        with translation.override(self.language):
             await super().dispatch(message)
 
     async def connect(self) -> None:

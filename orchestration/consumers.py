@@ -3,15 +3,17 @@
 Two streams, one consumer each, both `MemberConsumer`s (config/consumers.py:
 authentication, the membership set held in memory, the one refusal idiom):
 
-- `ExecutionConsumer` at /ws/executions/<uuid>/ follows one run. On connect
-  it sends the whole page state (the catch-up after a reconnect). A step
-  event carries the step's state and the run's counts, so its fragments (the
-  step's row and the progress bar) are rendered from the event alone, once
-  per event in this process however many pages are open, and each
-  connection only checks membership in memory and sends them. A run event
-  (its status changed: a handful per run) sends the whole state again, read
-  from the database, so a page that missed events converges to the truth and
-  always gets the final state.
+- `ExecutionConsumer` at /ws/executions/<uuid>/ follows one run through the
+  process's relay (orchestration/relay.py: one member of the run's group per
+  process, however many pages are open). On connect it sends the whole page
+  state (the catch-up after a reconnect). A step event carries the step's
+  state and the run's counts, so its fragments (the step's row and the
+  progress bar) are rendered from the event alone, once per event and
+  language in this process; each page checks membership in memory and sends
+  what it gathered as one frame at most every `relay.FRAME_SECONDS`. A run
+  event (its status changed: a handful per run) sends the whole state again,
+  read from the database, so a page that missed events converges to the
+  truth and always gets the final state.
 - `ExecutionListConsumer` at /ws/executions/ follows every workspace the user
   belongs to and sends list rows when a run's status changes.
 """
@@ -28,10 +30,10 @@ from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from django.template.loader import render_to_string
-from django.utils.translation import get_language
+from django.utils import translation
 
 from config.consumers import MemberConsumer
-from orchestration.events import ApprovalEvent, ExecutionEvent, StepEvent, execution_group, workspace_group
+from orchestration.events import ApprovalEvent, ExecutionEvent, StepEvent, workspace_group
 from orchestration.fragments import (
     ACTIONS,
     ALL_PARTS,
@@ -42,6 +44,7 @@ from orchestration.fragments import (
     visible_execution,
 )
 from orchestration.models import ExecutionStep
+from orchestration.relay import FRAME_SECONDS, relay
 from orchestration.views.listing import belongs_on_first_page
 
 # Kept for the code that still imports it; config.consumers.REFUSED is the one code.
@@ -53,9 +56,9 @@ class _Once:
 
     def __init__(self, size: int = 512) -> None:
         self._size = size
-        self._rendered: OrderedDict[str, asyncio.Future[str]] = OrderedDict()
+        self._rendered: OrderedDict[str, asyncio.Future[StepFragments]] = OrderedDict()
 
-    async def get(self, key: str, render: Callable[[], Awaitable[str]]) -> str:
+    async def get(self, key: str, render: Callable[[], Awaitable[StepFragments]]) -> StepFragments:
         future = self._rendered.get(key)
         if future is None:
             future = asyncio.get_running_loop().create_future()
@@ -74,8 +77,23 @@ class _Once:
 _once = _Once()
 
 
+@dataclass(frozen=True)
+class StepFragments:
+    """What a step event changes on a run's page: its row, and the progress bar when counts came with it."""
+
+    step_number: int
+    row: str
+    progress: str = ""
+    current_step: int | None = None
+
+
 def render_step_event(event: StepEvent) -> str:
     """A step's row (and the progress bar when the run's counts came with it), from the event alone."""
+    fragments = render_step_fragments(event)
+    return fragments.row + fragments.progress
+
+
+def render_step_fragments(event: StepEvent) -> StepFragments:
     step = ExecutionStep(
         execution_id=event["execution_id"],
         step_number=event["step_number"],
@@ -99,10 +117,17 @@ def render_step_event(event: StepEvent) -> str:
         current_step=event.get("current_step"),
         total_steps=event.get("total_steps"),
     )
-    html = render_to_string("inc/steps_row.html", {"view": step_view(step), "execution": execution, "oob": True})
-    if "current_step" in event:
-        html += render_to_string("inc/execution_progress.html", {"execution": execution, "oob": True})
-    return html
+    row = render_to_string("inc/steps_row.html", {"view": step_view(step), "execution": execution, "oob": True})
+    if "current_step" not in event:
+        return StepFragments(event["step_number"], row)
+    progress = render_to_string("inc/execution_progress.html", {"execution": execution, "oob": True})
+    return StepFragments(event["step_number"], row, progress, event["current_step"])
+
+
+async def step_fragments(event: StepEvent, language: str) -> StepFragments:
+    """The event's fragments in a language, rendered once in this process however many pages need them."""
+    key = event.get("event_id") or f"{event['execution_id']}:{event['step_number']}:{event['status']}:{time.time()}"
+    return await _once.get(f"step:{language}:{key}", lambda: _render_in_thread(event, language))
 
 
 @database_sync_to_async
@@ -118,42 +143,73 @@ def _render_execution(user: object, execution_id: str, parts: frozenset[str], st
 
 
 class ExecutionConsumer(MemberConsumer):
+    """A run's page. It joins no run group itself: the process's relay follows the run for every page of it."""
+
+    _rows: dict[int, str]
+    _progress: tuple[int, str] | None
+    _sending: asyncio.Task[None] | None
+    _caught_up: bool
+
     async def authorize(self) -> bool:
         self.execution_id = str(self.scope["url_route"]["kwargs"]["execution_id"])
         workspace_id = await _workspace_of(self.user, self.execution_id)
         self.workspace_id = workspace_id or ""
         return workspace_id is not None and self.is_member(workspace_id)
 
-    def groups_to_join(self) -> list[str]:
-        return [execution_group(self.execution_id)]
-
     async def connected(self) -> None:
+        self._rows, self._progress, self._sending, self._caught_up = {}, None, None, False
+        # Followed before the state is read, so no change falls between the two.
+        await relay().watch(self)
         await self._push(ALL_PARTS)
+        self._caught_up = True
+
+    async def leave_groups(self) -> None:
+        if hasattr(self, "_rows"):  # refused before it was followed: nothing to stop
+            await relay().unwatch(self)
+            if self._sending is not None:
+                self._sending.cancel()
+        await super().leave_groups()
 
     async def still_allowed(self) -> bool:
         return self.is_member(self.workspace_id)
 
     async def _push(self, parts: frozenset[str], steps: tuple[int, ...] = ()) -> None:
+        if parts == ALL_PARTS:
+            # The whole state read now supersedes every row gathered before.
+            self._rows.clear()
+            self._progress = None
         html = await _render_execution(self.user, self.execution_id, parts, steps)
         if not html:  # the run is gone, or the user may no longer see it
             await self.refuse()
             return
         await self.send(text_data=html)
 
+    def queue_fragments(self, fragments: StepFragments) -> None:
+        """Gather a step event's fragments (called by the relay); sent as one frame shortly."""
+        self._rows[fragments.step_number] = fragments.row  # a newer row of the step replaces an older one
+        counted = fragments.current_step
+        if counted is not None and (self._progress is None or counted >= self._progress[0]):
+            self._progress = (counted, fragments.progress)  # counts never go back
+        if self._sending is None:
+            self._sending = asyncio.create_task(self._send_gathered())
+
+    async def _send_gathered(self) -> None:
+        try:
+            await asyncio.sleep(FRAME_SECONDS)
+            while not self._caught_up:  # the catch-up frame goes first
+                await asyncio.sleep(FRAME_SECONDS)
+            frame = "".join(self._rows.values()) + (self._progress[1] if self._progress else "")
+            self._rows, self._progress = {}, None
+        finally:
+            self._sending = None
+        if frame:
+            await self.send(text_data=frame)
+
     async def execution_updated(self, event: ExecutionEvent) -> None:
         if not self.is_member(event["workspace_id"]):
             await self.refuse()
             return
         await self._push(ALL_PARTS)
-
-    async def step_updated(self, event: StepEvent) -> None:
-        if not self.is_member(event["workspace_id"]):
-            await self.refuse()
-            return
-        key = event.get("event_id") or f"{event['execution_id']}:{event['step_number']}:{event['status']}:{time.time()}"
-        # Rendered once per event and language: each person reads the row in their own.
-        html = await _once.get(f"step:{get_language()}:{key}", lambda: _render_in_thread(event))
-        await self.send(text_data=html)
 
     async def approval_updated(self, event: ApprovalEvent) -> None:
         if not self.is_member(event["workspace_id"]):
@@ -163,9 +219,13 @@ class ExecutionConsumer(MemberConsumer):
         await self._push(frozenset({STATUS, ACTIONS}), steps)
 
 
-async def _render_in_thread(event: StepEvent) -> str:
+async def _render_in_thread(event: StepEvent, language: str) -> StepFragments:
     # Templates are synchronous work; off the event loop, like every render.
-    return await asyncio.get_running_loop().run_in_executor(None, render_step_event, event)
+    def render() -> StepFragments:
+        with translation.override(language):
+            return render_step_fragments(event)
+
+    return await asyncio.get_running_loop().run_in_executor(None, render)
 
 
 @database_sync_to_async

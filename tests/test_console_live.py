@@ -59,8 +59,11 @@ def _status(status: str) -> str:
 def test_it_sends_the_current_state_then_live_fragments_as_a_run_progresses(alice, workspace_a):
     plan = {
         "steps": [
-            {"number": 1, "tool": "test.sleep", "input": {"seconds": 0.3}},
-            {"number": 2, "tool": "test.effect", "input": {"label": "live"}, "depends_on": [1]},
+            # Long enough for the page to be connected before step 2 starts.
+            {"number": 1, "tool": "test.sleep", "input": {"seconds": 1.0}},
+            # Long enough for its "running" row to go out before it ends (a page gathers rows for
+            # relay.FRAME_SECONDS and leaves out a state already superseded).
+            {"number": 2, "tool": "test.effect", "input": {"label": "live", "seconds": 0.3}, "depends_on": [1]},
         ]
     }
     headers = socket_headers(alice)
@@ -93,9 +96,13 @@ def test_it_sends_the_current_state_then_live_fragments_as_a_run_progresses(alic
     for element_id in ("execution-status", "execution-progress", "execution-actions", "steps", "messages", "logs"):
         assert f'id="{element_id}"' in catch_up
     assert catch_up.startswith('<span id="execution-status"')
-    # Step changes come as single rows; the run's changes as the whole state.
+    # Step changes come as rows, out of band; the run's changes as the whole state.
     step_rows = [
-        frame for frame in frames if '<li id="step-2" class="step step-' in frame and 'data-status="running"' in frame
+        frame
+        for frame in frames
+        if '<li id="step-2" class="step step-' in frame
+        and 'data-status="running"' in frame
+        and '<section id="steps"' not in frame
     ]
     assert any('hx-swap-oob="true"' in frame.split('<li id="step-2"')[1][:120] for frame in step_rows)
     assert any('<progress id="progress" value="1" max="2">' in frame for frame in frames)
