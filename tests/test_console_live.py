@@ -258,3 +258,50 @@ def test_it_closes_the_list_stream_of_a_member_removed_from_every_workspace(bob,
             assert await communicator.receive_output(timeout=5) == CLOSED_4403
 
     async_to_sync(run)()
+
+
+@pytest.mark.usefixtures("engine")
+@pytest.mark.django_db(transaction=True)
+def test_it_follows_a_run_once_per_process_for_all_its_open_pages(alice, workspace_a):
+    from channels.layers import InMemoryChannelLayer, get_channel_layer
+
+    from orchestration.events import execution_group
+
+    plan = {
+        "steps": [
+            {"number": 1, "tool": "test.sleep", "input": {"seconds": 1.0}},  # every page connects meanwhile
+            *({"number": n, "tool": "test.noop", "input": {"value": n}, "depends_on": [n - 1]} for n in range(2, 13)),
+        ]
+    }
+    headers = socket_headers(alice)
+
+    async def run():
+        with _published_on(asyncio.get_running_loop()):
+            execution = await database_sync_to_async(submit)(
+                user=alice, workspace=workspace_a, request_text="many pages", plan=plan
+            )
+            pages = [
+                WebsocketCommunicator(application, f"/ws/executions/{execution.pk}/", headers=headers) for _ in range(8)
+            ]
+            for page in pages:
+                assert (await page.connect())[0]
+                await page.receive_from(timeout=5)  # the catch-up
+            layer = get_channel_layer()
+            members = None
+            if isinstance(layer, InMemoryChannelLayer):  # channels-redis keeps its groups in Redis
+                members = len(layer.groups.get(execution_group(execution.pk), {}))
+            streams = [await _receive_until(page, _status("succeeded")) for page in pages]
+            for page in pages:
+                await page.disconnect()
+            left = len(layer.groups.get(execution_group(execution.pk), {})) if members is not None else None
+        return members, streams, left
+
+    members, streams, left = async_to_sync(run)()
+
+    assert members in (None, 1)  # one listener for the eight pages, not eight
+    assert left in (None, 0)  # and none once they all closed
+    for frames in streams:
+        # Rows came live, several steps to a frame when they changed within a moment...
+        assert any('<section id="steps"' not in frame and 'class="step step-succeeded"' in frame for frame in frames)
+        # ...and every page ends on the whole final state.
+        assert frames[-1].count('class="step step-succeeded"') == 12
