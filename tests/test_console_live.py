@@ -172,6 +172,9 @@ def test_it_stops_sending_to_a_member_removed_from_the_workspace(bob, workspace_
             await database_sync_to_async(Execution.objects.filter(pk=execution.pk).update)(request="after removal")
             await database_sync_to_async(publish_execution)(execution.pk)
             assert await communicator.receive_output(timeout=5) == CLOSED_4403
+            # Ended here, within a bounded wait, not cancelled by the loop's shutdown (channels-redis's
+            # receive could hang that shutdown).
+            await communicator.disconnect()
 
     async_to_sync(run)()
 
@@ -256,6 +259,9 @@ def test_it_closes_the_list_stream_of_a_member_removed_from_every_workspace(bob,
             await database_sync_to_async(WorkspaceMember.objects.filter(user=bob).delete)()
             await database_sync_to_async(publish_execution)(execution.pk)
             assert await communicator.receive_output(timeout=5) == CLOSED_4403
+            # Ended here, within a bounded wait, not cancelled by the loop's shutdown (channels-redis's
+            # receive could hang that shutdown).
+            await communicator.disconnect()
 
     async_to_sync(run)()
 
