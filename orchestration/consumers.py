@@ -174,10 +174,9 @@ class ExecutionConsumer(MemberConsumer):
         return self.is_member(self.workspace_id)
 
     async def _push(self, parts: frozenset[str], steps: tuple[int, ...] = ()) -> None:
-        if parts == ALL_PARTS:
-            # The whole state read now supersedes every row gathered before.
-            self._rows.clear()
-            self._progress = None
+        if self._caught_up:
+            # What was gathered goes first: it is older than the state read now, which then has the last word.
+            await self._send_now()
         html = await _render_execution(self.user, self.execution_id, parts, steps)
         if not html:  # the run is gone, or the user may no longer see it
             await self.refuse()
@@ -194,14 +193,18 @@ class ExecutionConsumer(MemberConsumer):
             self._sending = asyncio.create_task(self._send_gathered())
 
     async def _send_gathered(self) -> None:
-        try:
+        await asyncio.sleep(FRAME_SECONDS)
+        while not self._caught_up:  # the catch-up frame goes first
             await asyncio.sleep(FRAME_SECONDS)
-            while not self._caught_up:  # the catch-up frame goes first
-                await asyncio.sleep(FRAME_SECONDS)
-            frame = "".join(self._rows.values()) + (self._progress[1] if self._progress else "")
-            self._rows, self._progress = {}, None
-        finally:
+        self._sending = None
+        await self._send_now()
+
+    async def _send_now(self) -> None:
+        if self._sending is not None:
+            self._sending.cancel()
             self._sending = None
+        frame = "".join(self._rows.values()) + (self._progress[1] if self._progress else "")
+        self._rows, self._progress = {}, None
         if frame:
             await self.send(text_data=frame)
 
