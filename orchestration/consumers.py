@@ -149,6 +149,7 @@ class ExecutionConsumer(MemberConsumer):
     _progress: tuple[int, str] | None
     _sending: asyncio.Task[None] | None
     _caught_up: bool
+    _pushing: asyncio.Lock
 
     async def authorize(self) -> bool:
         self.execution_id = str(self.scope["url_route"]["kwargs"]["execution_id"])
@@ -158,6 +159,7 @@ class ExecutionConsumer(MemberConsumer):
 
     async def connected(self) -> None:
         self._rows, self._progress, self._sending, self._caught_up = {}, None, None, False
+        self._pushing = asyncio.Lock()  # whole states go out one at a time, in the order their events came
         # Followed before the state is read, so no change falls between the two.
         await relay().watch(self)
         await self._push(ALL_PARTS)
@@ -174,14 +176,15 @@ class ExecutionConsumer(MemberConsumer):
         return self.is_member(self.workspace_id)
 
     async def _push(self, parts: frozenset[str], steps: tuple[int, ...] = ()) -> None:
-        if self._caught_up:
-            # What was gathered goes first: it is older than the state read now, which then has the last word.
-            await self._send_now()
-        html = await _render_execution(self.user, self.execution_id, parts, steps)
-        if not html:  # the run is gone, or the user may no longer see it
-            await self.refuse()
-            return
-        await self.send(text_data=html)
+        async with self._pushing:
+            if self._caught_up:
+                # What was gathered goes first: it is older than the state read now, which has the last word.
+                await self._send_now()
+            html = await _render_execution(self.user, self.execution_id, parts, steps)
+            if not html:  # the run is gone, or the user may no longer see it
+                await self.refuse()
+                return
+            await self.send(text_data=html)
 
     def queue_fragments(self, fragments: StepFragments) -> None:
         """Gather a step event's fragments (called by the relay); sent as one frame shortly."""

@@ -12,8 +12,8 @@ and queues the fragments on the page. A page sends what it queued as one
 frame at most every FRAME_SECONDS, keeping only the newest row of each step
 and the newest progress bar: a slow page skips states that were already
 superseded, never the final one, and never goes back. Run and approval
-events (a handful per run) are handed to each page's own handler, which
-renders the whole state from the database.
+events (a handful per run) are handed to each page's own handler, on a task
+of its own, which renders the whole state from the database.
 """
 
 from __future__ import annotations
@@ -58,6 +58,7 @@ class RunRelay:
         self._watchers: dict[str, set[Watcher]] = {}
         self._channel: str | None = None
         self._receiving: asyncio.Task[None] | None = None
+        self._handling: set[asyncio.Task[None]] = set()
         self._starting = asyncio.Lock()
 
     async def watch(self, watcher: Watcher) -> None:
@@ -97,8 +98,12 @@ class RunRelay:
     async def _hand_out(self, event: dict[str, Any]) -> None:
         pages = list(self._watchers.get(str(event.get("execution_id")), ()))
         if event.get("type") != "step.updated":
+            # Each page reads the whole state from the database: on tasks of their own, so a run
+            # with many pages open never holds up the events of the other runs of this process.
             for page in pages:
-                await page.dispatch(event)
+                handling = asyncio.create_task(page.dispatch(event))
+                self._handling.add(handling)
+                handling.add_done_callback(self._handling.discard)
             return
         from orchestration.consumers import step_fragments
 
