@@ -109,9 +109,12 @@ def broker_started_at() -> datetime | None:
         uptime = int(client.info("server")["uptime_in_seconds"])
     except (redis.RedisError, OSError, KeyError, ValueError):
         return None
-    # Uptime counts whole seconds, so this is at or after the real start: it may re-send a message
-    # sent in the first second after the restart (harmless, the claim dedupes), never miss a lost one.
-    return timezone.now() - timedelta(seconds=uptime)
+    # Redis counts uptime in whole seconds from a start time it truncates to the second, so
+    # now - uptime may fall up to a second before the real start (a message sent in that second,
+    # before the restart, was then never sent again). A second later is at or after the real start:
+    # a message sent in the first second after it may be sent twice (harmless, the claim dedupes),
+    # a lost one is never left behind.
+    return timezone.now() - timedelta(seconds=uptime - 1)
 
 
 def _in_run(queryset: QuerySet, execution_id: uuid.UUID | str | None, field: str = "execution_id") -> QuerySet:
