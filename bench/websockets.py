@@ -188,6 +188,10 @@ def child(mode: str, args: argparse.Namespace) -> list[dict[str, Any]]:
     finally:
         server.terminate()
         server.wait(timeout=20)
+        log.close()
+        errors = [line for line in (tmp / "daphne.log").read_text(errors="replace").splitlines() if "Error" in line]
+        if errors:  # what went wrong in the server, before its directory is removed
+            print("[bench ws] server errors:\n" + "\n".join(errors[-20:]), file=sys.stderr, flush=True)
         if worker is not None:
             worker.stop()
         if mode == "celery":

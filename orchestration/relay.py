@@ -89,7 +89,14 @@ class RunRelay:
         layer = get_channel_layer()
         assert layer is not None
         while True:
-            event = await layer.receive(channel)
+            try:
+                event = await layer.receive(channel)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # Redis slow or gone for a moment: the pages of every run depend on this loop
+                logger.warning("The run relay could not receive; trying again", exc_info=True)
+                await asyncio.sleep(0.1)
+                continue
             try:
                 await self._hand_out(event)
             except Exception:  # one bad event must not stop the pages of every run
