@@ -87,13 +87,8 @@ class StepFragments:
     current_step: int | None = None
 
 
-def render_step_event(event: StepEvent) -> str:
-    """A step's row (and the progress bar when the run's counts came with it), from the event alone."""
-    fragments = render_step_fragments(event)
-    return fragments.row + fragments.progress
-
-
 def render_step_fragments(event: StepEvent) -> StepFragments:
+    """A step's row (and the progress bar when the run's counts came with it), from the event alone."""
     step = ExecutionStep(
         execution_id=event["execution_id"],
         step_number=event["step_number"],
@@ -150,6 +145,7 @@ class ExecutionConsumer(MemberConsumer):
     _sending: asyncio.Task[None] | None
     _caught_up: bool
     _pushing: asyncio.Lock
+    _watched = False  # followed through the relay (not when refused before)
 
     async def authorize(self) -> bool:
         self.execution_id = str(self.scope["url_route"]["kwargs"]["execution_id"])
@@ -162,11 +158,13 @@ class ExecutionConsumer(MemberConsumer):
         self._pushing = asyncio.Lock()  # whole states go out one at a time, in the order their events came
         # Followed before the state is read, so no change falls between the two.
         await relay().watch(self)
+        self._watched = True
         await self._push(ALL_PARTS)
         self._caught_up = True
 
     async def leave_groups(self) -> None:
-        if hasattr(self, "_rows"):  # refused before it was followed: nothing to stop
+        if self._watched:
+            self._watched = False
             await relay().unwatch(self)
             if self._sending is not None:
                 self._sending.cancel()

@@ -9,7 +9,7 @@ from django.db import connection
 
 from learning.models import PromptVersion
 from orchestration.agents import AGENTS
-from orchestration.engine.steps import claim
+from orchestration.engine.claiming import claim
 from orchestration.models import ExecutionStatus, ExecutionStep
 from tests.factories.orchestration import ExecutionFactory, ExecutionStepFactory
 

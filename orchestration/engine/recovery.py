@@ -27,9 +27,9 @@ from django.utils import timezone
 
 from caching.services import purge_expired
 from orchestration.engine.approvals import wake_step
+from orchestration.engine.claiming import holder_is_dead, worker_name
 from orchestration.engine.dispatch import enqueue_plan, enqueue_steps
 from orchestration.engine.runs import finish_if_done
-from orchestration.engine.steps import _holder_is_dead, worker_name
 from orchestration.models import Execution, ExecutionStatus, ExecutionStep, SharedContext, StepStatus
 from persistence.checkpoints import latest_checkpoint
 from safety import locks
@@ -91,7 +91,7 @@ def sweep_as_leader(holder: str | None = None, sent_before: datetime | None = No
     holder = holder or worker_name()
     lease = max(3 * settings.ORCHESTRATE_SWEEP_SECONDS, 5.0)
     current = ResourceLock.objects.filter(resource_id=SWEEPER_LOCK).values_list("locked_by", flat=True).first()
-    if current and current != holder and _holder_is_dead(current):
+    if current and current != holder and holder_is_dead(current):
         ResourceLock.objects.filter(resource_id=SWEEPER_LOCK, locked_by=current).delete()
     if locks.acquire([SWEEPER_LOCK], holder, lease) is not None:
         return None
@@ -129,9 +129,7 @@ def _resume_orphaned_steps(now: datetime, report: SweepReport, execution_id: uui
     orphaned = list(running.filter(lease_expires_at__lt=now).only("pk", "execution_id", "step_number", "claimed_by"))
     here = running.filter(lease_expires_at__gte=now, claimed_by__startswith=f"{socket.gethostname()}:")
     orphaned += [
-        step
-        for step in here.only("pk", "execution_id", "step_number", "claimed_by")
-        if _holder_is_dead(step.claimed_by)
+        step for step in here.only("pk", "execution_id", "step_number", "claimed_by") if holder_is_dead(step.claimed_by)
     ]
     for step in orphaned:
         if not ExecutionStep.objects.filter(

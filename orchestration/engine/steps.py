@@ -1,8 +1,7 @@
-"""The life of one step, in two write transactions.
+"""The life of one step, in two write transactions (one when it follows its predecessor on the same worker).
 
-1. Claim: one conditional `UPDATE ... RETURNING` takes the step and returns
-   everything the worker needs (its row, the run's workspace, the outputs
-   and shared-context values its input refers to). No read comes before it.
+1. Claim (claiming.py): one conditional `UPDATE ... RETURNING` takes the
+   step and returns everything the worker needs. No read comes before it.
 2. Resolve the input, look in the cache, pass the safety gates, and call the
    tool inside a (buffered) span, while the process's heartbeat renews the
    lease.
@@ -14,20 +13,18 @@
 
 Then, off the database: progress events from what the worker holds, spans
 and metrics into the process's telemetry batch, ready steps sent, and the
-run finished when its count is complete.
+run finished when its count is complete. The worker goes on with one step
+it made ready, claimed in the same finish (`dispatch.continue_with`).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
-import socket
-import threading
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from functools import partial
 from typing import Any
 
@@ -43,9 +40,10 @@ from monitoring.tracing import buffered_span, root_span_id
 from orchestration.agents import ORCHESTRATOR
 from orchestration.engine.calling import call_with_timeout
 from orchestration.engine.checkpointing import step_entry
+from orchestration.engine.claiming import Claimed, claim, db_uuid, worker_name
 from orchestration.engine.dispatch import continue_with, enqueue_steps, queued_stamp, send_steps
 from orchestration.engine.gates import Refused, lock_holder, pass_gates
-from orchestration.engine.heartbeat import Held, heartbeat, lease_deadline
+from orchestration.engine.heartbeat import Held, heartbeat
 from orchestration.engine.infrastructure import DATABASE_ERRORS, StepInterrupted
 from orchestration.engine.outputs import load_output, store_output
 from orchestration.engine.references import UnresolvedReference, resolve
@@ -53,7 +51,6 @@ from orchestration.engine.runs import finish_if_done, skip_steps
 from orchestration.events import RunCounts, publish, step_event, wait_sent
 from orchestration.models import (
     AgentMessage,
-    ExecutionStatus,
     ExecutionStep,
     MessageType,
     SharedContext,
@@ -71,174 +68,10 @@ from tools.registry import registry
 logger = logging.getLogger(__name__)
 
 
-# Other steps keep running while one waits for a person.
-RUNNABLE_RUNS = (ExecutionStatus.RUNNING, ExecutionStatus.WAITING_APPROVAL)
-
-
 @dataclass
 class Outcome:
     result: ToolResult
     cached: bool
-
-
-@dataclass
-class Claimed:
-    """A step this worker holds, with what the claim returned."""
-
-    step: ExecutionStep
-    workspace_id: uuid.UUID
-    outputs: dict[str, Any]
-    context: dict[str, Any]
-    dependent_ids: list[uuid.UUID]
-    worker: str
-    request_payload: dict[str, Any]
-    # The workspace switched the step's tool off (tool catalogue) since the run was planned.
-    switched_off: bool = False
-
-
-def worker_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
-
-
-def _holder_is_dead(holder: str) -> bool:
-    """Whether the worker process named in a claim is gone (decidable on its own host only)."""
-    host, _, rest = holder.partition(":")
-    pid = rest.partition(":")[0]
-    if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
-
-
-# The outputs and context values the input refers to, found by walking the input in SQL, and the ids
-# of the step's dependents (so its finish finds their rows by primary key).
-_REFERENCED = {
-    "sqlite": (
-        "(SELECT json_group_object(CAST(d.step_number AS TEXT), json(d.output)) FROM execution_steps d"
-        " WHERE d.execution_id = execution_steps.execution_id AND d.step_number IN"
-        " (SELECT t.value FROM json_tree(execution_steps.input) t WHERE t.key = '$step' AND t.type = 'integer'))",
-        "(SELECT json_group_object(c.key, json(c.value)) FROM shared_context c"
-        " WHERE c.execution_id = execution_steps.execution_id AND (c.expires_at IS NULL OR c.expires_at > %s)"
-        " AND c.key IN (SELECT t.value FROM json_tree(execution_steps.input) t WHERE t.key = '$context'))",
-        # A scalar lookup per dependent (a join let SQLite walk the run's rows for each claim).
-        "(SELECT json_group_array((SELECT d.id FROM execution_steps d"
-        " WHERE d.execution_id = execution_steps.execution_id AND d.step_number = n.value))"
-        " FROM json_each(execution_steps.dependents) n)",
-    ),
-    "postgresql": (
-        # One equality lookup per reference: the unique (execution, step number) index, whatever the
-        # statistics say (an IN list let a fresh database's planner walk the run's (execution, status)
-        # entries instead, a cost that grew with the run).
-        "(SELECT jsonb_object_agg(r.n::text, (SELECT d.output FROM execution_steps d"
-        " WHERE d.execution_id = execution_steps.execution_id AND d.step_number = r.n))"
-        " FROM (SELECT DISTINCT (v #>> '{}')::int AS n"
-        " FROM jsonb_path_query(execution_steps.input, 'strict $.**.\"$step\"') v"
-        " WHERE jsonb_typeof(v) = 'number' AND (v #>> '{}') ~ '^[0-9]{1,9}$') r)",
-        "(SELECT jsonb_object_agg(c.key, c.value) FROM shared_context c"
-        " WHERE c.execution_id = execution_steps.execution_id AND (c.expires_at IS NULL OR c.expires_at > %s)"
-        " AND c.key IN (SELECT v #>> '{}' FROM jsonb_path_query(execution_steps.input, 'strict $.**.\"$context\"') v))",
-        "ARRAY(SELECT (SELECT d.id FROM execution_steps d WHERE d.execution_id = execution_steps.execution_id"
-        " AND d.step_number = (n #>> '{}')::int) FROM jsonb_array_elements(execution_steps.dependents) n)",
-    ),
-}
-
-_CLAIM = (
-    "UPDATE execution_steps SET status = %s, claimed_by = %s, lease_expires_at = %s, attempts = attempts + 1,"
-    " started_at = %s, waiting_for = '', error = ''"
-    " WHERE id = %s AND ({claimable})"
-    " AND EXISTS (SELECT 1 FROM executions e WHERE e.id = execution_steps.execution_id AND e.status IN (%s, %s))"
-    " RETURNING id, execution_id, step_number, agent_id, tool, input, depends_on, dependents, optional, attempts,"
-    " max_attempts, timeout_seconds,"
-    " (SELECT workspace_id FROM executions e WHERE e.id = execution_steps.execution_id), {outputs}, {context},"
-    " {dependent_ids},"
-    # Read in the claim, so the per-workspace tool switch costs the step no query of its own.
-    " EXISTS (SELECT 1 FROM workspace_tool_settings s WHERE s.tool_name = execution_steps.tool AND NOT s.enabled"
-    " AND s.workspace_id = (SELECT workspace_id FROM executions e WHERE e.id = execution_steps.execution_id))"
-)
-_WAITING = (
-    "(status IN (%s, %s) AND remaining_deps = 0 AND (retry_at IS NULL OR retry_at <= %s))"
-    " OR (status = %s AND lease_expires_at < %s)"
-)
-_DEAD_HOLDER = "status = %s AND claimed_by = %s"
-
-
-def _json(value: Any) -> Any:
-    return json.loads(value) if isinstance(value, str | bytes) else value
-
-
-def _db_uuid(value: uuid.UUID | str) -> Any:
-    return ExecutionStep._meta.pk.get_db_prep_value(uuid.UUID(str(value)), connection)
-
-
-def claim(step_id: uuid.UUID | str, worker: str) -> Claimed | None:
-    """Take the step for this worker, or None when it is not this worker's to run.
-
-    The claim is one conditional UPDATE, so of two workers given the same
-    step exactly one wins. A step is claimable when pending (its
-    dependencies done and its retry time come), or running under a lease
-    that ran out; only when that fails is the holder looked at, since a
-    redelivered message may find it held by a process known to be dead.
-    """
-    now = timezone.now()
-    adapt = connection.ops.adapt_datetimefield_value
-    params = [StepStatus.PENDING.value, StepStatus.THROTTLED.value, adapt(now), StepStatus.RUNNING.value, adapt(now)]
-    row = _claim(step_id, worker, now, _WAITING, params)
-    if row is None:
-        running = ExecutionStep.objects.filter(pk=step_id, status=StepStatus.RUNNING)
-        dead = next(iter(running.values_list("claimed_by", flat=True)), "")
-        if not dead or not _holder_is_dead(dead):
-            return None
-        row = _claim(step_id, worker, now, _DEAD_HOLDER, [StepStatus.RUNNING.value, dead])
-        if row is None:
-            return None
-    (pk, execution_id, number, agent, tool, tool_input, depends_on, dependents, optional, attempts) = row[:10]
-    max_attempts, timeout_seconds, workspace_id, outputs, context, dependent_ids, switched_off = row[10:]
-    step = ExecutionStep(
-        id=uuid.UUID(str(pk)),
-        execution_id=uuid.UUID(str(execution_id)),
-        step_number=number,
-        agent_id=agent,
-        tool=tool,
-        input=_json(tool_input),
-        depends_on=_json(depends_on),
-        dependents=_json(dependents),
-        optional=bool(optional),
-        status=StepStatus.RUNNING,
-        attempts=attempts,
-        max_attempts=max_attempts,
-        timeout_seconds=timeout_seconds,
-        started_at=now,
-        claimed_by=worker,
-    )
-    step._state.adding = False
-    step._state.db = connection.alias
-    return Claimed(
-        step=step,
-        workspace_id=uuid.UUID(str(workspace_id)),
-        outputs=_json(outputs) or {},
-        context=_json(context) or {},
-        dependent_ids=[uuid.UUID(str(value)) for value in _json(dependent_ids) or []],
-        worker=worker,
-        request_payload={"step": number, "tool": tool, "input": step.input, "attempt": attempts},
-        switched_off=bool(switched_off),
-    )
-
-
-def _claim(step_id: uuid.UUID | str, worker: str, now: datetime, claimable: str, params: list[Any]) -> Any:
-    outputs, context, dependent_ids = _REFERENCED["postgresql" if connection.vendor == "postgresql" else "sqlite"]
-    sql = _CLAIM.format(claimable=claimable, outputs=outputs, context=context, dependent_ids=dependent_ids)
-    adapt = connection.ops.adapt_datetimefield_value
-    values = [StepStatus.RUNNING.value, worker, adapt(lease_deadline()), adapt(now), _db_uuid(step_id), *params]
-    values += [ExecutionStatus.RUNNING.value, ExecutionStatus.WAITING_APPROVAL.value, adapt(now)]
-    with prepared_cursor() as cursor:
-        cursor.execute(sql, values)
-        rows = cursor.fetchall()
-    return rows[0] if rows else None
 
 
 def run_step(step_id: str) -> None:
@@ -464,9 +297,9 @@ def _end_and_count_down(claimed: Claimed, output: Any, tokens: int, cached: bool
     now = timezone.now()
     duration_ms = int((now - (step.started_at or now)).total_seconds() * 1000)
     adapt = connection.ops.adapt_datetimefield_value
-    me = _db_uuid(step.pk)
+    me = db_uuid(step.pk)
     stamp = queued_stamp()
-    ids = [me, *(_db_uuid(pk) for pk in claimed.dependent_ids)]
+    ids = [me, *(db_uuid(pk) for pk in claimed.dependent_ids)]
     sql = _END_AND_COUNT_DOWN.format(json=json_param(), ids=", ".join(["%s"] * len(ids)))
     encoded = None if output is None else json.dumps(output, default=str)
     params: list[Any] = [me, StepStatus.SUCCEEDED.value, me, encoded, me, tokens, me, cached, me, adapt(now)]
@@ -501,7 +334,7 @@ def count_finished(execution_id: uuid.UUID, finished: int = 1) -> RunCounts:
     """
     now = connection.ops.adapt_datetimefield_value(timezone.now())
     with prepared_cursor() as cursor:
-        cursor.execute(_COUNT_FINISHED, [finished, now, _db_uuid(execution_id)])
+        cursor.execute(_COUNT_FINISHED, [finished, now, db_uuid(execution_id)])
         status, current, total, error = cursor.fetchone()
     return RunCounts(status=status, current_step=current, total_steps=total, error=error)
 
@@ -566,13 +399,13 @@ def _insert_messages(messages: list[AgentMessage]) -> None:
         # Distinct, increasing times keep the timeline's order (request, response, notifications).
         message.created_at = now + timedelta(microseconds=index)
         params += [
-            _db_uuid(message.id),
-            _db_uuid(message.execution_id),
+            db_uuid(message.id),
+            db_uuid(message.execution_id),
             message.from_agent,
             message.to_agent,
             message.message_type,
             json.dumps(message.payload, default=str),
-            _db_uuid(message.in_reply_to_id) if message.in_reply_to_id else None,
+            db_uuid(message.in_reply_to_id) if message.in_reply_to_id else None,
             connection.ops.adapt_datetimefield_value(message.created_at),
         ]
     with prepared_cursor() as cursor:
