@@ -173,6 +173,7 @@ def test_it_runs_a_chain_in_order_whether_its_worker_goes_on_or_sends_each_step(
     alice, workspace_a, settings, continue_seconds
 ):
     # 0: every step made ready goes through the transport; 60: the worker runs the chain itself.
+    # (The embedded pass; the celery pass's session worker keeps its own setting, 2 s.)
     settings.ORCHESTRATE_CONTINUE_SECONDS = continue_seconds
     plan = _plan(
         {"tool": "test.noop", "input": {"value": 1}},
