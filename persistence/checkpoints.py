@@ -36,7 +36,7 @@ _INSERT = (
     # The highest number as one step down the (execution, number) index: SQLite answers
     # MAX(...) WHERE execution_id = ... by reading every checkpoint of the run.
     "SELECT %s, COALESCE((SELECT c.checkpoint_number FROM execution_checkpoints c WHERE c.execution_id = %s"
-    " ORDER BY c.checkpoint_number DESC LIMIT 1), 0) + 1, {json}, {json}, %s"
+    " ORDER BY c.checkpoint_number DESC LIMIT 1), 0) + 1, {state}, {context}, %s"
 )
 
 
@@ -45,13 +45,38 @@ def _db_id(execution_id: uuid.UUID | str) -> Any:
     return field.get_db_prep_value(uuid.UUID(str(execution_id)), connection)
 
 
+# The run's status and counts, read from its row into the state by the insert itself.
+_WITH_RUN_COUNTS = {
+    "postgresql": "(%s::jsonb || (SELECT jsonb_build_object('status', e.status, 'current_step', e.current_step,"
+    " 'total_steps', e.total_steps) FROM executions e WHERE e.id = %s))",
+    "sqlite": "json_patch(%s, (SELECT json_object('status', e.status, 'current_step', e.current_step,"
+    " 'total_steps', e.total_steps) FROM executions e WHERE e.id = %s))",
+}
+
+
 def insert_checkpoint(execution_id: uuid.UUID | str, state: dict[str, Any], context: dict[str, Any]) -> None:
     """The insert alone, for a caller whose transaction already updated the run's row."""
+    with prepared_cursor() as cursor:
+        cursor.execute(*checkpoint_statement(execution_id, state, context))
+
+
+def checkpoint_statement(
+    execution_id: uuid.UUID | str, state: dict[str, Any], context: dict[str, Any], *, with_run_counts: bool = False
+) -> tuple[str, list[Any]]:
+    """The insert of the run's next checkpoint: SQL and parameters.
+
+    With `with_run_counts` the state takes the run's status and counts from
+    its row as the statement finds it, so a caller can send the insert in the
+    same flight as the statement that counted a step (persistence/sql.py).
+    """
     run = _db_id(execution_id)
     now = connection.ops.adapt_datetimefield_value(timezone.now())
-    with prepared_cursor() as cursor:
-        values = [run, run, json.dumps(state, default=str), json.dumps(context, default=str), now]
-        cursor.execute(_INSERT.format(json=json_param()), values)
+    encoded = json.dumps(state, default=str)
+    context_json = json.dumps(context, default=str)
+    if with_run_counts:
+        sql = _INSERT.format(state=_WITH_RUN_COUNTS[connection.vendor], context=json_param())
+        return sql, [run, run, encoded, run, context_json, now]
+    return _INSERT.format(state=json_param(), context=json_param()), [run, run, encoded, context_json, now]
 
 
 def write_checkpoint(execution_id: uuid.UUID | str, state: dict[str, Any], context: dict[str, Any]) -> None:

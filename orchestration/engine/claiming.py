@@ -27,6 +27,17 @@ from persistence.sql import prepared_cursor
 
 
 @dataclass
+class Follower:
+    """A step that depends on the claimed one, as the claim found it."""
+
+    id: uuid.UUID
+    step_number: int
+    agent_id: str
+    # It waits for the claimed step alone: the claimed step's success makes it ready.
+    waits_for_this_alone: bool
+
+
+@dataclass
 class Claimed:
     """A step this worker holds, with what the claim returned."""
 
@@ -34,7 +45,7 @@ class Claimed:
     workspace_id: uuid.UUID
     outputs: dict[str, Any]
     context: dict[str, Any]
-    dependent_ids: list[uuid.UUID]
+    dependents: list[Follower]
     worker: str
     request_payload: dict[str, Any]
     # The workspace switched the step's tool off (tool catalogue) since the run was planned.
@@ -60,8 +71,9 @@ def holder_is_dead(holder: str) -> bool:
     return False
 
 
-# The outputs and context values the input refers to, found by walking the input in SQL, and the ids
-# of the step's dependents (so its finish finds their rows by primary key).
+# The outputs and context values the input refers to, found by walking the input in SQL, and the
+# step's dependents: [id, number, agent, how many steps it waits for] (its finish finds their rows by
+# primary key and knows, before it counts them down, which one it will surely make ready).
 _REFERENCED = {
     "sqlite": (
         "(SELECT json_group_object(CAST(d.step_number AS TEXT), json(d.output)) FROM execution_steps d"
@@ -71,8 +83,9 @@ _REFERENCED = {
         " WHERE c.execution_id = execution_steps.execution_id AND (c.expires_at IS NULL OR c.expires_at > %s)"
         " AND c.key IN (SELECT t.value FROM json_tree(execution_steps.input) t WHERE t.key = '$context'))",
         # A scalar lookup per dependent (a join let SQLite walk the run's rows for each claim).
-        "(SELECT json_group_array((SELECT d.id FROM execution_steps d"
-        " WHERE d.execution_id = execution_steps.execution_id AND d.step_number = n.value))"
+        "(SELECT json_group_array(json((SELECT json_array(d.id, d.step_number, d.agent_id,"
+        " json_array_length(d.depends_on)) FROM execution_steps d"
+        " WHERE d.execution_id = execution_steps.execution_id AND d.step_number = n.value)))"
         " FROM json_each(execution_steps.dependents) n)",
     ),
     "postgresql": (
@@ -87,8 +100,9 @@ _REFERENCED = {
         "(SELECT jsonb_object_agg(c.key, c.value) FROM shared_context c"
         " WHERE c.execution_id = execution_steps.execution_id AND (c.expires_at IS NULL OR c.expires_at > %s)"
         " AND c.key IN (SELECT v #>> '{}' FROM jsonb_path_query(execution_steps.input, 'strict $.**.\"$context\"') v))",
-        "ARRAY(SELECT (SELECT d.id FROM execution_steps d WHERE d.execution_id = execution_steps.execution_id"
-        " AND d.step_number = (n #>> '{}')::int) FROM jsonb_array_elements(execution_steps.dependents) n)",
+        "(SELECT jsonb_agg((SELECT jsonb_build_array(d.id, d.step_number, d.agent_id,"
+        " jsonb_array_length(d.depends_on)) FROM execution_steps d WHERE d.execution_id = execution_steps.execution_id"
+        " AND d.step_number = (n #>> '{}')::int)) FROM jsonb_array_elements(execution_steps.dependents) n)",
     ),
 }
 
@@ -100,7 +114,7 @@ _CLAIM = (
     " RETURNING id, execution_id, step_number, agent_id, tool, input, depends_on, dependents, optional, attempts,"
     " max_attempts, timeout_seconds,"
     " (SELECT workspace_id FROM executions e WHERE e.id = execution_steps.execution_id), {outputs}, {context},"
-    " {dependent_ids},"
+    " {dependents},"
     # Read in the claim, so the per-workspace tool switch costs the step no query of its own.
     " EXISTS (SELECT 1 FROM workspace_tool_settings s WHERE s.tool_name = execution_steps.tool AND NOT s.enabled"
     " AND s.workspace_id = (SELECT workspace_id FROM executions e WHERE e.id = execution_steps.execution_id))"
@@ -130,19 +144,33 @@ def claim(step_id: uuid.UUID | str, worker: str) -> Claimed | None:
     redelivered message may find it held by a process known to be dead.
     """
     now = timezone.now()
-    adapt = connection.ops.adapt_datetimefield_value
-    params = [StepStatus.PENDING.value, StepStatus.THROTTLED.value, adapt(now), StepStatus.RUNNING.value, adapt(now)]
-    row = _claim(step_id, worker, now, _WAITING, params)
+    with prepared_cursor() as cursor:
+        cursor.execute(*claim_statement(step_id, worker, now))
+        row = cursor.fetchone()
     if row is None:
         running = ExecutionStep.objects.filter(pk=step_id, status=StepStatus.RUNNING)
         dead = next(iter(running.values_list("claimed_by", flat=True)), "")
         if not dead or not holder_is_dead(dead):
             return None
-        row = _claim(step_id, worker, now, _DEAD_HOLDER, [StepStatus.RUNNING.value, dead])
+        with prepared_cursor() as cursor:
+            cursor.execute(*_statement(step_id, worker, now, _DEAD_HOLDER, [StepStatus.RUNNING.value, dead]))
+            row = cursor.fetchone()
         if row is None:
             return None
+    return claimed_from(row, worker, now)
+
+
+def claim_statement(step_id: uuid.UUID | str, worker: str, now: datetime) -> tuple[str, list[Any]]:
+    """The claim of a step that waits for a worker (pending, or its lease ran out): SQL and parameters."""
+    adapt = connection.ops.adapt_datetimefield_value
+    params = [StepStatus.PENDING.value, StepStatus.THROTTLED.value, adapt(now), StepStatus.RUNNING.value, adapt(now)]
+    return _statement(step_id, worker, now, _WAITING, params)
+
+
+def claimed_from(row: Any, worker: str, now: datetime) -> Claimed:
+    """What a claim statement's row says, as the worker holds it (`now` is the claim's)."""
     (pk, execution_id, number, agent, tool, tool_input, depends_on, dependents, optional, attempts) = row[:10]
-    max_attempts, timeout_seconds, workspace_id, outputs, context, dependent_ids, switched_off = row[10:]
+    max_attempts, timeout_seconds, workspace_id, outputs, context, followers, switched_off = row[10:]
     step = ExecutionStep(
         id=uuid.UUID(str(pk)),
         execution_id=uuid.UUID(str(execution_id)),
@@ -167,20 +195,22 @@ def claim(step_id: uuid.UUID | str, worker: str) -> Claimed | None:
         workspace_id=uuid.UUID(str(workspace_id)),
         outputs=_json(outputs) or {},
         context=_json(context) or {},
-        dependent_ids=[uuid.UUID(str(value)) for value in _json(dependent_ids) or []],
+        dependents=[
+            Follower(uuid.UUID(str(follower_id)), follower_number, follower_agent, waits_for == 1)
+            for follower_id, follower_number, follower_agent, waits_for in _json(followers) or []
+        ],
         worker=worker,
         request_payload={"step": number, "tool": tool, "input": step.input, "attempt": attempts},
         switched_off=bool(switched_off),
     )
 
 
-def _claim(step_id: uuid.UUID | str, worker: str, now: datetime, claimable: str, params: list[Any]) -> Any:
-    outputs, context, dependent_ids = _REFERENCED["postgresql" if connection.vendor == "postgresql" else "sqlite"]
-    sql = _CLAIM.format(claimable=claimable, outputs=outputs, context=context, dependent_ids=dependent_ids)
+def _statement(
+    step_id: uuid.UUID | str, worker: str, now: datetime, claimable: str, params: list[Any]
+) -> tuple[str, list[Any]]:
+    outputs, context, dependents = _REFERENCED["postgresql" if connection.vendor == "postgresql" else "sqlite"]
+    sql = _CLAIM.format(claimable=claimable, outputs=outputs, context=context, dependents=dependents)
     adapt = connection.ops.adapt_datetimefield_value
     values = [StepStatus.RUNNING.value, worker, adapt(lease_deadline()), adapt(now), db_uuid(step_id), *params]
     values += [ExecutionStatus.RUNNING.value, ExecutionStatus.WAITING_APPROVAL.value, adapt(now)]
-    with prepared_cursor() as cursor:
-        cursor.execute(sql, values)
-        rows = cursor.fetchall()
-    return rows[0] if rows else None
+    return sql, values

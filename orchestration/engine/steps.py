@@ -40,7 +40,7 @@ from monitoring.tracing import buffered_span, root_span_id
 from orchestration.agents import ORCHESTRATOR
 from orchestration.engine.calling import call_with_timeout
 from orchestration.engine.checkpointing import step_entry
-from orchestration.engine.claiming import Claimed, claim, db_uuid, worker_name
+from orchestration.engine.claiming import Claimed, Follower, claim, claim_statement, claimed_from, db_uuid, worker_name
 from orchestration.engine.dispatch import continue_with, enqueue_steps, queued_stamp, send_steps
 from orchestration.engine.gates import Refused, lock_holder, pass_gates
 from orchestration.engine.heartbeat import Held, heartbeat
@@ -57,8 +57,8 @@ from orchestration.models import (
     StepStatus,
 )
 from orchestration.planning.schema import plugin_disabled
-from persistence.checkpoints import insert_checkpoint, step_progress
-from persistence.sql import json_param, prepared_cursor
+from persistence.checkpoints import checkpoint_statement, insert_checkpoint, step_progress
+from persistence.sql import flight, json_param, prepared_cursor
 from plugins import hooks as plugin_hooks
 from safety.locks import release
 from safety.secrets import open_secret
@@ -279,45 +279,43 @@ _END_AND_COUNT_DOWN = (
     # Primary keys only (the claim returned the dependents' ids): lookups in the primary key index,
     # whatever the size of the run and whatever the planner's statistics say.
     " WHERE id IN ({ids}) AND (id <> %s OR (status = %s AND claimed_by = %s))"
-    " RETURNING id, step_number, agent_id, remaining_deps, status"
+    " RETURNING id, remaining_deps, status"
 )
 
 
-@dataclass
-class Dependent:
-    id: uuid.UUID
-    step_number: int
-    agent_id: str
-    ready: bool
-
-
-def _end_and_count_down(claimed: Claimed, output: Any, tokens: int, cached: bool) -> list[Dependent]:
-    """Store the step's success and count it off its dependents; raises _Lost if the worker lost it."""
+def _end_and_count_down(claimed: Claimed, output: Any, tokens: int, cached: bool) -> tuple[str, list[Any]]:
+    """The step's success and its count off its dependents: SQL and parameters (see `_counted_down`)."""
     step = claimed.step
     now = timezone.now()
     duration_ms = int((now - (step.started_at or now)).total_seconds() * 1000)
     adapt = connection.ops.adapt_datetimefield_value
     me = db_uuid(step.pk)
     stamp = queued_stamp()
-    ids = [me, *(db_uuid(pk) for pk in claimed.dependent_ids)]
+    ids = [me, *(db_uuid(dependent.id) for dependent in claimed.dependents)]
     sql = _END_AND_COUNT_DOWN.format(json=json_param(), ids=", ".join(["%s"] * len(ids)))
     encoded = None if output is None else json.dumps(output, default=str)
     params: list[Any] = [me, StepStatus.SUCCEEDED.value, me, encoded, me, tokens, me, cached, me, adapt(now)]
     params += [me, duration_ms, me, me, me, me, StepStatus.PENDING.value, adapt(stamp) if stamp else None]
     params += [*ids, me, StepStatus.RUNNING.value, claimed.worker]
-    with prepared_cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
-    mine = uuid.UUID(str(step.pk))
-    if not any(uuid.UUID(str(row[0])) == mine for row in rows):
-        raise _Lost
     step.status, step.output, step.tokens_used, step.cached = StepStatus.SUCCEEDED, output, tokens, cached
     step.duration_ms, step.completed_at, step.claimed_by = duration_ms, now, ""
-    return [
-        Dependent(uuid.UUID(str(pk)), number, agent, remaining == 0 and status == StepStatus.PENDING)
-        for pk, number, agent, remaining, status in rows
-        if uuid.UUID(str(pk)) != mine
-    ]
+    return sql, params
+
+
+def _counted_down(claimed: Claimed, rows: list[tuple[Any, ...]]) -> list[uuid.UUID]:
+    """The dependents the finish made ready; raises _Lost when the step's own row was not this worker's."""
+    mine = uuid.UUID(str(claimed.step.pk))
+    ready = []
+    ended = False
+    for pk, remaining, status in rows:
+        row_id = uuid.UUID(str(pk))
+        if row_id == mine:
+            ended = True
+        elif remaining == 0 and status == StepStatus.PENDING:
+            ready.append(row_id)
+    if not ended:
+        raise _Lost
+    return ready
 
 
 _COUNT_FINISHED = (
@@ -332,14 +330,17 @@ def count_finished(execution_id: uuid.UUID, finished: int = 1) -> RunCounts:
     Updating the run's row also serialises the writers of its checkpoint
     numbers (see persistence/checkpoints.py), so it comes before the checkpoint.
     """
-    now = connection.ops.adapt_datetimefield_value(timezone.now())
     with prepared_cursor() as cursor:
-        cursor.execute(_COUNT_FINISHED, [finished, now, db_uuid(execution_id)])
-        status, current, total, error = cursor.fetchone()
-    return RunCounts(status=status, current_step=current, total_steps=total, error=error)
+        cursor.execute(*_count_finished(execution_id, finished))
+        return RunCounts(*cursor.fetchone())
 
 
-def _messages(claimed: Claimed, response: dict[str, Any], dependents: list[Dependent]) -> list[AgentMessage]:
+def _count_finished(execution_id: uuid.UUID, finished: int = 1) -> tuple[str, list[Any]]:
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    return _COUNT_FINISHED, [finished, now, db_uuid(execution_id)]
+
+
+def _messages(claimed: Claimed, response: dict[str, Any], dependents: list[Follower]) -> list[AgentMessage]:
     """The attempt's REQUEST, the agent's RESPONSE, and a NOTIFICATION to each dependent's agent."""
     step = claimed.step
     request = AgentMessage(
@@ -388,6 +389,11 @@ def _column(model: type[Model], name: str) -> str:
 
 
 def _insert_messages(messages: list[AgentMessage]) -> None:
+    with prepared_cursor() as cursor:
+        cursor.execute(*_messages_statement(messages))
+
+
+def _messages_statement(messages: list[AgentMessage]) -> tuple[str, list[Any]]:
     """One INSERT of the attempt's messages, written without the ORM's per-object work on the hot path."""
     meta = AgentMessage._meta
     columns = ", ".join(connection.ops.quote_name(_column(AgentMessage, name)) for name in _MESSAGE_FIELDS)
@@ -408,8 +414,7 @@ def _insert_messages(messages: list[AgentMessage]) -> None:
             db_uuid(message.in_reply_to_id) if message.in_reply_to_id else None,
             connection.ops.adapt_datetimefield_value(message.created_at),
         ]
-    with prepared_cursor() as cursor:
-        cursor.execute(sql, params)
+    return sql, params
 
 
 def _share(claimed: Claimed, shared: dict[str, Any]) -> None:
@@ -433,13 +438,34 @@ def _succeed(claimed: Claimed, outcome: Outcome, log: dict[str, Any], continue_u
         result.output, workspace_id=claimed.workspace_id, execution_id=step.execution_id, step_number=step.step_number
     )
     tokens = 0 if outcome.cached else result.tokens_used
+    response = {"status": "succeeded", "cached": outcome.cached, "summary": result.summary}
+    # A dependent that waits for this step alone is surely made ready: when this worker goes on
+    # with it, its claim travels with the finish (one round trip, one write commit for both).
+    sure = next((dependent.id for dependent in claimed.dependents if dependent.waits_for_this_alone), None)
+    going_on_with, _ = continue_with([sure] if sure else [], continue_until)
     try:
         with transaction.atomic():
-            dependents = _end_and_count_down(claimed, output, tokens, outcome.cached)
-            counts = _finish_records(claimed, outcome, output, dependents)
-            mine, others = continue_with([dependent.id for dependent in dependents if dependent.ready], continue_until)
-            # The step this worker goes on with is claimed in the same commit (one write commit fewer).
-            following = claim(mine, claimed.worker) if mine is not None else None
+            _share(claimed, result.shared)
+            following_row = None
+            with flight() as statements:
+                ended = statements.execute(*_end_and_count_down(claimed, output, tokens, outcome.cached))
+                statements.execute(*_messages_statement(_messages(claimed, response, claimed.dependents)))
+                counted = statements.execute(*_count_finished(step.execution_id))
+                statements.execute(*_step_checkpoint(claimed, outcome, output))
+                # The step it goes on with starts as this one ends.
+                started = step.completed_at or timezone.now()
+                if going_on_with is not None:
+                    following_row = statements.execute(*claim_statement(going_on_with, claimed.worker, started))
+            ready = _counted_down(claimed, ended.rows)
+            counts = RunCounts(*counted.rows[0])
+            following = None
+            if following_row is not None and following_row.rows:
+                following = claimed_from(following_row.rows[0], claimed.worker, started)
+                others = [pk for pk in ready if pk != following.step.pk]
+            else:
+                # A join made ready by its last dependency: claimed in the same commit all the same.
+                mine, others = continue_with(ready, continue_until)
+                following = claim(mine, claimed.worker) if mine is not None else None
     except _Lost:
         logger.warning("Step %d was taken over before it ended; its result is discarded", step.step_number)
         return None
@@ -457,23 +483,12 @@ def _succeed(claimed: Claimed, outcome: Outcome, log: dict[str, Any], continue_u
     return following
 
 
-def _finish_records(claimed: Claimed, outcome: Outcome, output: Any, dependents: list[Dependent]) -> RunCounts:
-    """The rest of a successful finish, in the caller's transaction: messages, context, count, checkpoint."""
-    step, result = claimed.step, outcome.result
-    _share(claimed, result.shared)
-    response = {"status": "succeeded", "cached": outcome.cached, "summary": result.summary}
-    _insert_messages(_messages(claimed, response, dependents))
-    counts = count_finished(step.execution_id)
-    insert_checkpoint(
-        step.execution_id,
-        state={
-            "reason": f"step {step.step_number} ended",
-            **counts.as_state(),
-            "steps": {str(step.step_number): step_entry(step.status, step.attempts, outcome.cached, output)},
-        },
-        context=result.shared,
-    )
-    return counts
+def _step_checkpoint(claimed: Claimed, outcome: Outcome, output: Any) -> tuple[str, list[Any]]:
+    """The checkpoint of the step's end, with the run's counts as the finish left them."""
+    step = claimed.step
+    entry = step_entry(step.status, step.attempts, outcome.cached, output)
+    state = {"reason": f"step {step.step_number} ended", "steps": {str(step.step_number): entry}}
+    return checkpoint_statement(step.execution_id, state, outcome.result.shared, with_run_counts=True)
 
 
 def _hook_facts(claimed: Claimed) -> dict[str, Any]:
