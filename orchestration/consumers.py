@@ -300,8 +300,5 @@ class ExecutionListConsumer(MemberConsumer):
             self.list_state.added.add(event["execution_id"])
         await self.send(text_data=html)
 
-    async def step_updated(self, event: StepEvent) -> None:
-        """Rows change with the run's own events (its status); a step's event is not about the list."""
-
     async def approval_updated(self, event: ApprovalEvent) -> None:
         """An approval changes the run's status, which arrives as execution.updated."""

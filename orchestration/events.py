@@ -1,7 +1,9 @@
 """Progress events: every state change of a run or a step, published once.
 
-Each event goes to two Channels groups, the execution's and the workspace's,
-so a page about one run and a page about the whole workspace both hear it.
+A run's and an approval's events go to two Channels groups, the execution's
+and the workspace's, so a page about one run and a page about the whole
+workspace both hear them; a step's event goes to the execution's group only,
+as no workspace page shows steps.
 Payloads are typed and tagged by `type`, which Channels maps to a consumer
 method (`step.updated` -> `step_updated`).
 """
@@ -167,6 +169,10 @@ def bind_server_loop(loop: asyncio.AbstractEventLoop) -> None:
 def _groups_of(event: ProgressEvent | MembershipChanged) -> list[str]:
     if event["type"] == "membership.changed":
         return [user_group(event["user_id"])]
+    if event["type"] == "step.updated":
+        # Only a run's own page shows its steps; the workspace's pages (the list of runs, every
+        # page's approvals badge) follow runs and approvals, so a step event is not sent to them.
+        return [execution_group(event["execution_id"])]
     return [execution_group(event["execution_id"]), workspace_group(event["workspace_id"])]
 
 

@@ -31,7 +31,7 @@ from channels.db import database_sync_to_async
 from django.template.loader import render_to_string
 
 from config.consumers import MemberConsumer
-from orchestration.events import ApprovalEvent, ExecutionEvent, StepEvent, workspace_group
+from orchestration.events import ApprovalEvent, ExecutionEvent, workspace_group
 from safety.queue import pending_count, queue_context
 
 QUEUE_PAGE = "approvals"
@@ -77,9 +77,6 @@ class NotificationsConsumer(MemberConsumer):
 
     async def execution_updated(self, event: ExecutionEvent) -> None:
         """Runs have their own stream; nothing on these pages shows them."""
-
-    async def step_updated(self, event: StepEvent) -> None:
-        """Steps have their own stream; nothing on these pages shows them."""
 
     @database_sync_to_async
     def _render(self) -> list[str]:

@@ -331,7 +331,7 @@ def test_it_refuses_anonymous_connections(application):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_it_ignores_run_and_step_events(client, alice, workspace_a, application):
+def test_it_ignores_run_events(client, alice, workspace_a, application):
     client.force_login(alice)
 
     async def run():
@@ -341,7 +341,6 @@ def test_it_ignores_run_and_step_events(client, alice, workspace_a, application)
         layer = get_channel_layer()
         group = workspace_group(workspace_a.pk)
         await layer.group_send(group, {"type": "execution.updated", "workspace_id": str(workspace_a.pk)})
-        await layer.group_send(group, {"type": "step.updated", "workspace_id": str(workspace_a.pk)})
         assert await communicator.receive_nothing(timeout=0.3)
         await communicator.disconnect()
 
