@@ -9,6 +9,7 @@ orchestration/engine/sweeper.py), so recovery never depends on beat alone.
 from __future__ import annotations
 
 import os
+import time
 from typing import Any
 
 from celery import Celery
@@ -47,21 +48,44 @@ def keep_database_connections(**kwargs: Any) -> None:
     unless CELERY_DB_REUSE_MAX is set (settings.py sets it): reconnecting to
     PostgreSQL costs several milliseconds, more than a step's own statements.
     Django's own rule decides instead, as for a request: the connection is
-    dropped when it errored or is older than the age set here, and checked
-    with a ping before its first use in each task, so a restarted database
-    costs a reconnect, not a failed task.
+    dropped when it errored or is older than the age set here. A connection
+    that sat idle is pinged before the next task uses it (`before_task`),
+    so a restarted database costs a reconnect, not a failed task.
     """
     from django.db import connections
 
     for alias in connections:
         connections.settings[alias]["CONN_MAX_AGE"] = WORKER_CONNECTION_MAX_AGE
-        connections.settings[alias]["CONN_HEALTH_CHECKS"] = True
 
 
-def close_old_connections(**kwargs: Any) -> None:
+_last_task_ended = 0.0
+
+
+def before_task(**kwargs: Any) -> None:
+    """Drop connections that errored or aged out; ping those that sat idle.
+
+    Django's own health check pings before every task: a round trip per step,
+    on a busy worker the most of any single cost but the step's two commits.
+    A connection that served the previous task a moment ago without an error
+    is not pinged; should the database have gone away in that moment, the
+    task's first query fails and the task is retried (orchestration/tasks.py).
+    """
+    from django.db import close_old_connections, connections
+
+    close_old_connections()
+    if time.monotonic() - _last_task_ended < PING_AFTER_IDLE_SECONDS:
+        return
+    for connection in connections.all(initialized_only=True):
+        if connection.connection is not None and not connection.is_usable():
+            connection.close()
+
+
+def after_task(**kwargs: Any) -> None:
+    global _last_task_ended
     from django.db import close_old_connections
 
     close_old_connections()
+    _last_task_ended = time.monotonic()
 
 
 def close_connections(**kwargs: Any) -> None:
@@ -73,10 +97,12 @@ def close_connections(**kwargs: Any) -> None:
 
 # Seconds a worker process keeps one database connection (recycled, so server-side state cannot grow forever).
 WORKER_CONNECTION_MAX_AGE = 600
+# A connection idle for longer than this is pinged before the next task uses it.
+PING_AFTER_IDLE_SECONDS = 1.0
 
 worker_process_init.connect(keep_database_connections, dispatch_uid="orchestrate-keep-db-connections")
-task_prerun.connect(close_old_connections, dispatch_uid="orchestrate-close-old-db-connections-before")
-task_postrun.connect(close_old_connections, dispatch_uid="orchestrate-close-old-db-connections-after")
+task_prerun.connect(before_task, dispatch_uid="orchestrate-close-old-db-connections-before")
+task_postrun.connect(after_task, dispatch_uid="orchestrate-close-old-db-connections-after")
 worker_process_shutdown.connect(close_connections, dispatch_uid="orchestrate-close-db-connections")
 worker_ready.connect(start_sweeper, dispatch_uid="orchestrate-start-sweeper")
 worker_shutting_down.connect(stop_sweeper, dispatch_uid="orchestrate-stop-sweeper")

@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
 import threading
 import uuid
 from concurrent.futures import Future
@@ -22,11 +21,12 @@ from dataclasses import dataclass
 from typing import Literal, TypedDict
 
 from channels.layers import get_channel_layer
-from django.conf import settings
+from channels_redis.core import RedisChannelLayer
 from django.db import transaction
 from django.db.models import F
 
 from config.consumers import user_group
+from orchestration.group_send import GroupSender
 from orchestration.models import Execution, ExecutionStep
 from tenancy.models import WorkspaceMember
 
@@ -190,10 +190,10 @@ class MembershipChanged(TypedDict):
 
 
 class _Outbox:
-    """Events waiting to be sent on one event loop, sent in order by one task.
+    """Events waiting to be sent on the server's loop (the in-memory layer), sent in order by one task.
 
-    A worker hands an event over and goes on: it never waits for Redis or for
-    the server's loop, and events still leave in the order they were made.
+    A worker thread hands an event over and goes on: it never waits for the
+    server's loop, and events still leave in the order they were made.
     """
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -223,30 +223,20 @@ class _Outbox:
 
 
 _outboxes: dict[int, _Outbox] = {}
-_publisher_loop: asyncio.AbstractEventLoop | None = None
-_publisher_pid: int | None = None
-_publisher_lock = threading.Lock()
+_senders_lock = threading.Lock()
+_senders: dict[int, GroupSender] = {}
 
 
-def _publisher() -> asyncio.AbstractEventLoop:
-    """A loop of its own for a worker's sends to Redis.
-
-    channels-redis keeps a connection pool per event loop; sending through
-    async_to_sync would make a new loop, and a new connection, per event.
-    """
-    global _publisher_loop, _publisher_pid
-    with _publisher_lock:
-        # A forked worker child inherits the parent's loop object but not its thread.
-        if _publisher_loop is None or _publisher_pid != os.getpid():
-            loop = asyncio.new_event_loop()
-            threading.Thread(target=loop.run_forever, name="progress-publisher", daemon=True).start()
-            _publisher_loop, _publisher_pid = loop, os.getpid()
-            _outboxes.clear()
-        return _publisher_loop
+def _sender(layer: RedisChannelLayer) -> GroupSender:
+    with _senders_lock:
+        sender = _senders.get(id(layer))
+        if sender is None or sender.layer is not layer:
+            sender = _senders[id(layer)] = GroupSender(layer)
+        return sender
 
 
 def _outbox(loop: asyncio.AbstractEventLoop) -> _Outbox:
-    with _publisher_lock:
+    with _senders_lock:
         outbox = _outboxes.get(id(loop))
         if outbox is None or outbox.loop is not loop:
             outbox = _outboxes[id(loop)] = _Outbox(loop)
@@ -278,28 +268,34 @@ def _has_listeners(event: ProgressEvent | MembershipChanged) -> bool:
 _in_order = threading.RLock()
 
 
-def publish(event: ProgressEvent | MembershipChanged) -> Future[None] | None:
-    """Send the event to the run's and the workspace's groups; never fail nor hold up the caller.
+def publish(*events: ProgressEvent | MembershipChanged) -> Future[None] | None:
+    """Send the events, in order, to their groups; never fail nor hold up the caller.
 
-    Returns, when the event waits in an outbox, a future done once it was
-    sent: the engine waits for it before sending the steps a finished step
-    made ready, so no page hears of step n+1 before step n ended.
+    Returns, when the events wait in an outbox, a future done once the last
+    was sent: the engine waits for it before sending the steps a finished
+    step made ready, so no page hears of step n+1 before step n ended.
     """
     with _in_order:
-        return _publish(event)
+        sent = None
+        try:
+            layer = get_channel_layer()
+            if isinstance(layer, RedisChannelLayer):
+                # From this thread, before the caller goes on, all in one go (orchestration/group_send.py).
+                _sender(layer).group_send_all([(group, dict(event)) for event in events for group in _groups_of(event)])
+                return None
+            for event in events:
+                sent = _publish_in_memory(event)
+        except Exception:  # a dropped progress event must not fail a run
+            logger.exception("Could not publish %s", ", ".join(event["type"] for event in events))
+        return sent
 
 
-def _publish(event: ProgressEvent | MembershipChanged) -> Future[None] | None:
-    try:
-        loop = _server_loop
-        if loop is None and "Redis" in settings.CHANNEL_LAYERS["default"]["BACKEND"]:
-            loop = _publisher()
-        if loop is not None and loop.is_running():
-            return _outbox(loop).put(event)
-        if _has_listeners(event):
-            _thread_loop().run_until_complete(_send(event))
-    except Exception:  # a dropped progress event must not fail a run
-        logger.exception("Could not publish %s", event["type"])
+def _publish_in_memory(event: ProgressEvent | MembershipChanged) -> Future[None] | None:
+    loop = _server_loop
+    if loop is not None and loop.is_running():
+        return _outbox(loop).put(event)
+    if _has_listeners(event):
+        _thread_loop().run_until_complete(_send(event))
     return None
 
 

@@ -78,21 +78,28 @@ def run_step(step_id: str) -> None:
     """Run the step, then, for a while, the steps it made ready (see `dispatch.continue_with`)."""
     continue_until = time.monotonic() + settings.ORCHESTRATE_CONTINUE_SECONDS
     following = claim(step_id, worker_name())
+    announced = False
     while following is not None:
         claimed = following
         try:
-            following = _run_claimed(claimed, continue_until)
+            following = _run_claimed(claimed, continue_until, announced=announced)
+            # The step it goes on with was announced with the end of this one (one publish for both).
+            announced = True
         except DATABASE_ERRORS as exc:
             # The database went away mid-step: not the step's failure. Its task runs it again.
             raise StepInterrupted(claimed.step.pk, claimed.worker, claimed.step.attempts) from exc
 
 
-def _run_claimed(claimed: Claimed, continue_until: float = 0.0) -> Claimed | None:
-    """Run a claimed step to its end; a step it made ready, already claimed for this worker to run next."""
+def _run_claimed(claimed: Claimed, continue_until: float = 0.0, *, announced: bool = False) -> Claimed | None:
+    """Run a claimed step to its end; a step it made ready, already claimed for this worker to run next.
+
+    `announced`: its start was published already (with the end of the step before it).
+    """
     step = claimed.step
     log = {"execution_id": str(step.execution_id), "step_number": step.step_number, "tool": step.tool}
     logger.info("Step %d (%s) started, attempt %d", step.step_number, step.tool, step.attempts, extra=log)
-    publish(step_event(step, claimed.workspace_id))
+    if not announced:
+        publish(step_event(step, claimed.workspace_id))
     if plugin_hooks.handles("step_starting"):
         plugin_hooks.call("step_starting", **_hook_facts(claimed))
     try:
@@ -479,7 +486,7 @@ def _succeed(claimed: Claimed, outcome: Outcome, log: dict[str, Any], continue_u
             *([("cache.hit", 1, {"tool": step.tool})] if outcome.cached else []),
         ]
     )
-    _after_step(claimed, counts, others)
+    _after_step(claimed, counts, others, following)
     return following
 
 
@@ -507,15 +514,20 @@ def _hook_facts(claimed: Claimed) -> dict[str, Any]:
     }
 
 
-def _after_step(claimed: Claimed, counts: RunCounts, ready: list[uuid.UUID] | None = None) -> None:
+def _after_step(
+    claimed: Claimed, counts: RunCounts, ready: list[uuid.UUID] | None = None, following: Claimed | None = None
+) -> None:
     """Tell the pages and hooks, send the steps made ready to other workers, end the run when complete."""
-    sent = publish(step_event(claimed.step, claimed.workspace_id, counts))
+    events = [step_event(claimed.step, claimed.workspace_id, counts)]
+    if following is not None:
+        events.append(step_event(following.step, following.workspace_id))
+    sent = publish(*events)
     if plugin_hooks.handles("step_finished"):
         # Before the dependents start and the run ends, so hooks see a run's steps in order.
         plugin_hooks.call("step_finished", **_hook_facts(claimed))
     if ready:
         # Pages hear that this step ended before any of the steps it made ready start
-        # (one this worker goes on with is published from this thread, so after this event anyway).
+        # (the one this worker goes on with is announced in the same publish, after this event).
         wait_sent(sent)
         send_steps(ready)
     if counts.current_step >= counts.total_steps:
