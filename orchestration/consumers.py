@@ -9,8 +9,9 @@ authentication, the membership set held in memory, the one refusal idiom):
   state (the catch-up after a reconnect). A step event carries the step's
   state and the run's counts, so its fragments (the step's row and the
   progress bar) are rendered from the event alone, once per event and
-  language in this process; each page checks membership in memory and sends
-  what it gathered as one frame at most every `relay.FRAME_SECONDS`. A run
+  language in this process; the relay gathers them and sends one frame per
+  run and language, at most every `relay.FRAME_SECONDS`, to every page whose
+  user belongs to the run's workspace (checked in memory). A run
   event (its status changed: a handful per run) sends the whole state again,
   read from the database, so a page that missed events converges to the
   truth and always gets the final state.
@@ -44,7 +45,7 @@ from orchestration.fragments import (
     visible_execution,
 )
 from orchestration.models import ExecutionStep
-from orchestration.relay import FRAME_SECONDS, relay
+from orchestration.relay import relay
 from orchestration.views.listing import belongs_on_first_page
 
 # Kept for the code that still imports it; config.consumers.REFUSED is the one code.
@@ -140,10 +141,7 @@ def _render_execution(user: object, execution_id: str, parts: frozenset[str], st
 class ExecutionConsumer(MemberConsumer):
     """A run's page. It joins no run group itself: the process's relay follows the run for every page of it."""
 
-    _rows: dict[int, str]
-    _progress: tuple[int, str] | None
-    _sending: asyncio.Task[None] | None
-    _caught_up: bool
+    _backlog: list[str] | None  # frames that came while the catch-up was being read (None once caught up)
     _pushing: asyncio.Lock
     _watched = False  # followed through the relay (not when refused before)
 
@@ -154,20 +152,24 @@ class ExecutionConsumer(MemberConsumer):
         return workspace_id is not None and self.is_member(workspace_id)
 
     async def connected(self) -> None:
-        self._rows, self._progress, self._sending, self._caught_up = {}, None, None, False
+        self._backlog = []
         self._pushing = asyncio.Lock()  # whole states go out one at a time, in the order their events came
         # Followed before the state is read, so no change falls between the two.
         await relay().watch(self)
         self._watched = True
-        await self._push(ALL_PARTS)
-        self._caught_up = True
+        async with self._pushing:
+            if not await self._send_state(ALL_PARTS):
+                return
+            # Frames that came meanwhile go after it, in order, before any later whole state: a step's
+            # newest row is never older than what the catch-up read (changes are published after commit).
+            backlog, self._backlog = self._backlog, None
+            for frame in backlog or ():
+                await self.send(text_data=frame)
 
     async def leave_groups(self) -> None:
         if self._watched:
             self._watched = False
             await relay().unwatch(self)
-            if self._sending is not None:
-                self._sending.cancel()
         await super().leave_groups()
 
     async def still_allowed(self) -> bool:
@@ -175,38 +177,21 @@ class ExecutionConsumer(MemberConsumer):
 
     async def _push(self, parts: frozenset[str], steps: tuple[int, ...] = ()) -> None:
         async with self._pushing:
-            if self._caught_up:
-                # What was gathered goes first: it is older than the state read now, which has the last word.
-                await self._send_now()
-            html = await _render_execution(self.user, self.execution_id, parts, steps)
-            if not html:  # the run is gone, or the user may no longer see it
-                await self.refuse()
-                return
-            await self.send(text_data=html)
+            await self._send_state(parts, steps)
 
-    def queue_fragments(self, fragments: StepFragments) -> None:
-        """Gather a step event's fragments (called by the relay); sent as one frame shortly."""
-        self._rows[fragments.step_number] = fragments.row  # a newer row of the step replaces an older one
-        counted = fragments.current_step
-        if counted is not None and (self._progress is None or counted >= self._progress[0]):
-            self._progress = (counted, fragments.progress)  # counts never go back
-        if self._sending is None:
-            self._sending = asyncio.create_task(self._send_gathered())
+    async def _send_state(self, parts: frozenset[str], steps: tuple[int, ...] = ()) -> bool:
+        html = await _render_execution(self.user, self.execution_id, parts, steps)
+        if not html:  # the run is gone, or the user may no longer see it
+            await self.refuse()
+            return False
+        await self.send(text_data=html)
+        return True
 
-    async def _send_gathered(self) -> None:
-        await asyncio.sleep(FRAME_SECONDS)
-        while not self._caught_up:  # the catch-up frame goes first
-            await asyncio.sleep(FRAME_SECONDS)
-        self._sending = None
-        await self._send_now()
-
-    async def _send_now(self) -> None:
-        if self._sending is not None:
-            self._sending.cancel()
-            self._sending = None
-        frame = "".join(self._rows.values()) + (self._progress[1] if self._progress else "")
-        self._rows, self._progress = {}, None
-        if frame:
+    async def send_frame(self, frame: str) -> None:
+        """A frame of step rows the relay built for every page of the run in this page's language."""
+        if self._backlog is not None:
+            self._backlog.append(frame)
+        else:
             await self.send(text_data=frame)
 
     async def execution_updated(self, event: ExecutionEvent) -> None:

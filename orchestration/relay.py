@@ -6,14 +6,16 @@ fast run's events pile up faster than one process can hand them out (at 200
 pages, pages fell seconds behind and the layer dropped what overflowed).
 
 So a run's execution page does not join the run's group itself. The relay
-is the only member in this process: it receives an event once, renders a
-step's fragments once per language, checks each page's membership in memory
-and queues the fragments on the page. A page sends what it queued as one
-frame at most every FRAME_SECONDS, keeping only the newest row of each step
-and the newest progress bar: a slow page skips states that were already
-superseded, never the final one, and never goes back. Run and approval
-events (a handful per run) are handed to each page's own handler, on a task
-of its own, which renders the whole state from the database.
+is the only member in this process: it receives an event once and renders a
+step's fragments once per language. It gathers them per run and language
+(the newest row of each step, the newest progress bar) and, at most every
+FRAME_SECONDS, builds one frame and sends that same text to every page of
+the run in that language whose user belongs to the run's workspace (checked
+in memory). A page that fell behind skips states already superseded, never
+the final one, and never goes back. Run and approval events (a handful per
+run) first send what was gathered, then are handed to each page's own
+handler, on a task of its own, which renders the whole state from the
+database.
 """
 
 from __future__ import annotations
@@ -48,14 +50,36 @@ class Watcher(Protocol):
 
     async def refuse(self, code: int = ...) -> None: ...
 
-    def queue_fragments(self, fragments: StepFragments) -> None: ...
+    async def send_frame(self, frame: str) -> None: ...
 
     async def dispatch(self, message: Any) -> None: ...
+
+
+class _Gathered:
+    """A run's fragments not sent yet, in one language: the newest row of each step, the newest progress."""
+
+    def __init__(self) -> None:
+        self.rows: dict[int, str] = {}
+        self.progress: tuple[int, str] | None = None
+
+    def add(self, fragments: StepFragments) -> None:
+        self.rows[fragments.step_number] = fragments.row  # a newer row of the step replaces an older one
+        counted = fragments.current_step
+        if counted is not None and (self.progress is None or counted >= self.progress[0]):
+            self.progress = (counted, fragments.progress)  # counts never go back
+
+    def take(self) -> str:
+        frame = "".join(self.rows.values()) + (self.progress[1] if self.progress else "")
+        self.rows, self.progress = {}, None
+        return frame
 
 
 class RunRelay:
     def __init__(self) -> None:
         self._watchers: dict[str, set[Watcher]] = {}
+        # Per run: its workspace and, per language, what its pages have not been sent yet.
+        self._gathered: dict[str, tuple[str, dict[str, _Gathered]]] = {}
+        self._framing: dict[str, asyncio.Task[None]] = {}
         self._channel: str | None = None
         self._receiving: asyncio.Task[None] | None = None
         self._handling: set[asyncio.Task[None]] = set()
@@ -81,6 +105,10 @@ class RunRelay:
         pages.discard(watcher)
         if not pages:
             del self._watchers[watcher.execution_id]
+            self._gathered.pop(watcher.execution_id, None)
+            framing = self._framing.pop(watcher.execution_id, None)
+            if framing is not None:
+                framing.cancel()
             layer = get_channel_layer()
             if layer is not None and self._channel is not None:
                 await layer.group_discard(execution_group(watcher.execution_id), self._channel)
@@ -103,10 +131,12 @@ class RunRelay:
                 logger.exception("Could not hand out %s", event.get("type"))
 
     async def _hand_out(self, event: dict[str, Any]) -> None:
-        pages = list(self._watchers.get(str(event.get("execution_id")), ()))
+        run = str(event.get("execution_id"))
+        pages = list(self._watchers.get(run, ()))
         if event.get("type") != "step.updated":
-            # Each page reads the whole state from the database: on tasks of their own, so a run
-            # with many pages open never holds up the events of the other runs of this process.
+            # What was gathered goes first; then each page reads the whole state from the database, on
+            # tasks of their own, so a run with many pages open never holds up the other runs' events.
+            await self.send_gathered(run)
             for page in pages:
                 handling = asyncio.create_task(page.dispatch(event))
                 self._handling.add(handling)
@@ -114,17 +144,35 @@ class RunRelay:
             return
         from orchestration.consumers import step_fragments
 
-        by_language: dict[str, list[Watcher]] = {}
-        for page in pages:
-            if page.is_member(event["workspace_id"]):
-                by_language.setdefault(page.language, []).append(page)
+        step_event: StepEvent = event  # type: ignore[assignment]
+        rendered = {language: await step_fragments(step_event, language) for language in {p.language for p in pages}}
+        # Added with no await in between: a frame going out meanwhile would take what is gathered away.
+        _, gathered = self._gathered.setdefault(run, (str(event["workspace_id"]), {}))
+        for language, fragments in rendered.items():
+            gathered.setdefault(language, _Gathered()).add(fragments)
+        if run in self._watchers and run not in self._framing:
+            self._framing[run] = asyncio.create_task(self._send_after_a_frame(run))
+
+    async def _send_after_a_frame(self, run: str) -> None:
+        await asyncio.sleep(FRAME_SECONDS)
+        self._framing.pop(run, None)
+        await self.send_gathered(run)
+
+    async def send_gathered(self, run: str) -> None:
+        """One frame per language, the same text to every page of the run in that language."""
+        framing = self._framing.pop(run, None)
+        if framing is not None and framing is not asyncio.current_task():
+            framing.cancel()
+        workspace_id, gathered = self._gathered.pop(run, ("", {}))
+        frames = {language: pending.take() for language, pending in gathered.items()}
+        for page in list(self._watchers.get(run, ())):
+            frame = frames.get(page.language)
+            if not frame:
+                continue
+            if page.is_member(workspace_id):
+                await page.send_frame(frame)
             else:
                 await page.refuse()
-        step_event: StepEvent = event  # type: ignore[assignment]
-        for language, readers in by_language.items():
-            fragments = await step_fragments(step_event, language)
-            for page in readers:
-                page.queue_fragments(fragments)
 
 
 _relays: dict[int, RunRelay] = {}
