@@ -46,6 +46,8 @@ def plan_execution(self: Task, execution_id: str) -> None:
 
 @shared_task(name="orchestration.run_step", bind=True, max_retries=TASK_MAX_RETRIES)
 def run_step(self: Task, step_id: str, interrupted: list[str | int] | None = None) -> None:
+    # step_id: a step's id, or several separated by spaces (a batch of quick steps, dispatch.send_steps).
+    # (Named so for the messages and retries already in flight.)
     with retried_when_services_fail(self, step_id=step_id, interrupted=interrupted):
         release_interrupted(step_id, interrupted)
         TASKS["step"](step_id)

@@ -169,6 +169,29 @@ def test_it_runs_independent_steps_in_parallel_then_joins(alice, workspace_a):
 
 
 @pytest.mark.parametrize("continue_seconds", [0.0, 60.0])
+def test_it_runs_a_wide_fan_out_of_quick_steps_once_each_in_batches_or_one_by_one(
+    alice, workspace_a, settings, continue_seconds
+):
+    # 40 quick steps made ready at once go to the workers in batches (dispatch.send_steps); with no
+    # time to go on (0), each batch is sent on one step per message. Either way each runs once.
+    settings.ORCHESTRATE_CONTINUE_SECONDS = continue_seconds
+    plan = _plan(
+        {"tool": "test.noop", "input": {"value": 0}},
+        *({"tool": "test.noop", "input": {"value": {"$step": 1}}, "depends_on": [1]} for _ in range(40)),
+        {"tool": "test.noop", "input": {"value": [{"$step": 2}, {"$step": 41}]}, "depends_on": list(range(2, 42))},
+    )
+    execution = wait_for(submit(user=alice, workspace=workspace_a, request_text="fan out", plan=plan))
+    assert execution.status == ExecutionStatus.SUCCEEDED
+    steps = list(execution.steps.order_by("step_number"))
+    assert [step.attempts for step in steps] == [1] * 42
+    assert all(step.started_at >= steps[0].completed_at for step in steps[1:41])
+    assert steps[-1].started_at >= max(step.completed_at for step in steps[1:41])
+    assert steps[-1].output == {"value": [{"value": {"value": 0}}] * 2}
+    requests = AgentMessage.objects.filter(execution=execution, message_type=MessageType.REQUEST).count()
+    assert requests == 42  # one attempt each, none repeated
+
+
+@pytest.mark.parametrize("continue_seconds", [0.0, 60.0])
 def test_it_runs_a_chain_in_order_whether_its_worker_goes_on_or_sends_each_step(
     alice, workspace_a, settings, continue_seconds
 ):

@@ -33,6 +33,7 @@ class Follower:
     id: uuid.UUID
     step_number: int
     agent_id: str
+    tool: str
     # It waits for the claimed step alone: the claimed step's success makes it ready.
     waits_for_this_alone: bool
 
@@ -72,7 +73,7 @@ def holder_is_dead(holder: str) -> bool:
 
 
 # The outputs and context values the input refers to, found by walking the input in SQL, and the
-# step's dependents: [id, number, agent, how many steps it waits for] (its finish finds their rows by
+# step's dependents: [id, number, agent, tool, how many steps it waits for] (its finish finds their rows by
 # primary key and knows, before it counts them down, which one it will surely make ready).
 _REFERENCED = {
     "sqlite": (
@@ -83,7 +84,7 @@ _REFERENCED = {
         " WHERE c.execution_id = execution_steps.execution_id AND (c.expires_at IS NULL OR c.expires_at > %s)"
         " AND c.key IN (SELECT t.value FROM json_tree(execution_steps.input) t WHERE t.key = '$context'))",
         # A scalar lookup per dependent (a join let SQLite walk the run's rows for each claim).
-        "(SELECT json_group_array(json((SELECT json_array(d.id, d.step_number, d.agent_id,"
+        "(SELECT json_group_array(json((SELECT json_array(d.id, d.step_number, d.agent_id, d.tool,"
         " json_array_length(d.depends_on)) FROM execution_steps d"
         " WHERE d.execution_id = execution_steps.execution_id AND d.step_number = n.value)))"
         " FROM json_each(execution_steps.dependents) n)",
@@ -100,7 +101,7 @@ _REFERENCED = {
         "(SELECT jsonb_object_agg(c.key, c.value) FROM shared_context c"
         " WHERE c.execution_id = execution_steps.execution_id AND (c.expires_at IS NULL OR c.expires_at > %s)"
         " AND c.key IN (SELECT v #>> '{}' FROM jsonb_path_query(execution_steps.input, 'strict $.**.\"$context\"') v))",
-        "(SELECT jsonb_agg((SELECT jsonb_build_array(d.id, d.step_number, d.agent_id,"
+        "(SELECT jsonb_agg((SELECT jsonb_build_array(d.id, d.step_number, d.agent_id, d.tool,"
         " jsonb_array_length(d.depends_on)) FROM execution_steps d WHERE d.execution_id = execution_steps.execution_id"
         " AND d.step_number = (n #>> '{}')::int)) FROM jsonb_array_elements(execution_steps.dependents) n)",
     ),
@@ -195,14 +196,15 @@ def claimed_from(row: Any, worker: str, now: datetime) -> Claimed:
         workspace_id=uuid.UUID(str(workspace_id)),
         outputs=_json(outputs) or {},
         context=_json(context) or {},
-        dependents=[
-            Follower(uuid.UUID(str(follower_id)), follower_number, follower_agent, waits_for == 1)
-            for follower_id, follower_number, follower_agent, waits_for in _json(followers) or []
-        ],
+        dependents=[_follower(*row) for row in _json(followers) or []],
         worker=worker,
         request_payload={"step": number, "tool": tool, "input": step.input, "attempt": attempts},
         switched_off=bool(switched_off),
     )
+
+
+def _follower(pk: Any, number: int, agent: str, tool: str, waits_for: int) -> Follower:
+    return Follower(uuid.UUID(str(pk)), number, agent, tool, waits_for_this_alone=waits_for == 1)
 
 
 def _statement(

@@ -70,12 +70,35 @@ def queued_stamp() -> datetime | None:
     return timezone.now()
 
 
-def send_steps(step_ids: Iterable[object], delay: float = 0.0) -> None:
-    """Send steps whose queued_at the caller already stamped (with `queued_stamp()`), after commit."""
+def send_steps(step_ids: Iterable[object], delay: float = 0.0, *, quick: bool = False) -> None:
+    """Send steps whose queued_at the caller already stamped (with `queued_stamp()`), after commit.
+
+    `quick`: their tool finished within QUICK_STEP_MS on this worker. Many
+    quick steps made ready at once (a fan-out) go in batches: a worker runs
+    the steps of its batch one after another, each claimed in the finish of
+    the one before (one write commit per step, no broker round trip), for at
+    most ORCHESTRATE_CONTINUE_SECONDS, and then sends what is left of it one
+    step per message. Slow steps (a model's answer, a web page) always go one
+    per message, so no worker holds back a step another could start.
+    """
     if settings.ORCHESTRATE_RUN_MODE == "embedded" and not _runs_steps_here:
         return
-    for step_id in step_ids:
-        transaction.on_commit(partial(_send, "step", str(step_id), delay))
+    ids = [str(step_id) for step_id in step_ids]
+    for batch in batches(ids) if quick else ([step_id] for step_id in ids):
+        transaction.on_commit(partial(_send, "step", " ".join(batch), delay))
+
+
+# A step whose tool finished within this many milliseconds, on the worker that made it ready, is quick.
+QUICK_STEP_MS = 20
+# Quick steps go at most this many to a message, in at least BATCHES_AT_LEAST messages (so at least as
+# many workers as that can share them): batching starts beyond that many ready steps.
+BATCH_AT_MOST = 32
+BATCHES_AT_LEAST = 16
+
+
+def batches(step_ids: list[str]) -> list[list[str]]:
+    size = min(BATCH_AT_MOST, max(1, -(-len(step_ids) // BATCHES_AT_LEAST)))
+    return [step_ids[start : start + size] for start in range(0, len(step_ids), size)]
 
 
 def continue_with(ready: list[T], until: float) -> tuple[T | None, list[T]]:

@@ -65,7 +65,7 @@ def _run_again(interrupted: StepInterrupted) -> None:
         return
     finally:
         connection.close()
-    runtime().submit("step", interrupted.step_id)
+    runtime().submit("step", interrupted.task_argument)
 
 
 class EmbeddedRuntime:

@@ -40,13 +40,22 @@ RETRY_MAX_SECONDS = 5.0
 
 
 class StepInterrupted(Exception):
-    """A step's worker lost a service mid-step; the step is still claimed by `holder`, attempt `attempts`."""
+    """A step's worker lost a service mid-step; the step is still claimed by `holder`, attempt `attempts`.
 
-    def __init__(self, step_id: uuid.UUID | str, holder: str, attempts: int) -> None:
+    `batch` is the steps the task was still to run after it (a batch of quick steps, see dispatch.py).
+    """
+
+    def __init__(self, step_id: uuid.UUID | str, holder: str, attempts: int, batch: list[str] | None = None) -> None:
         super().__init__(f"step {step_id} interrupted (held by {holder}, attempt {attempts})")
         self.step_id = str(step_id)
         self.holder = holder
         self.attempts = attempts
+        self.batch = batch or []
+
+    @property
+    def task_argument(self) -> str:
+        """What the retried task runs: the interrupted step, then the rest of its batch."""
+        return " ".join([self.step_id, *self.batch])
 
     def as_retry(self) -> list[str | int]:
         """What the retried task carries to take the step back: [holder, attempts]."""
@@ -75,6 +84,7 @@ def release_interrupted(step_id: str, interrupted: list[str | int] | None) -> No
     """
     if not interrupted:
         return
+    step_id = step_id.split()[0]  # the first of a batch is the one interrupted
     holder, attempts = str(interrupted[0]), int(interrupted[1])
     released = ExecutionStep.objects.filter(
         pk=step_id, status=StepStatus.RUNNING, claimed_by=holder, attempts=attempts
@@ -101,7 +111,7 @@ def retried_when_services_fail(task: Task, **kwargs: object) -> Iterator[None]:
         forget_broken_connection()
         logger.warning("%s; retrying", exc)
         # The step interrupted may be one the task went on to after its own (see steps.run_step).
-        retried = {**kwargs, "step_id": exc.step_id, "interrupted": exc.as_retry()}
+        retried = {**kwargs, "step_id": exc.task_argument, "interrupted": exc.as_retry()}
         raise task.retry(kwargs=retried, countdown=retry_delay(task.request.retries)) from exc
     except INFRASTRUCTURE_ERRORS as exc:
         forget_broken_connection()

@@ -23,6 +23,7 @@ import json
 import logging
 import time
 import uuid
+from collections import deque
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
@@ -41,7 +42,7 @@ from orchestration.agents import ORCHESTRATOR
 from orchestration.engine.calling import call_with_timeout
 from orchestration.engine.checkpointing import step_entry
 from orchestration.engine.claiming import Claimed, Follower, claim, claim_statement, claimed_from, db_uuid, worker_name
-from orchestration.engine.dispatch import continue_with, enqueue_steps, queued_stamp, send_steps
+from orchestration.engine.dispatch import QUICK_STEP_MS, continue_with, enqueue_steps, queued_stamp, send_steps
 from orchestration.engine.gates import Refused, lock_holder, pass_gates
 from orchestration.engine.heartbeat import Held, heartbeat
 from orchestration.engine.infrastructure import DATABASE_ERRORS, StepInterrupted
@@ -74,24 +75,37 @@ class Outcome:
     cached: bool
 
 
-def run_step(step_id: str) -> None:
-    """Run the step, then, for a while, the steps it made ready (see `dispatch.continue_with`)."""
+def run_step(step_ids: str) -> None:
+    """Run the step (or each of a batch of quick steps, see `dispatch.send_steps`), then, for a while,
+    the steps it made ready (see `dispatch.continue_with`)."""
     continue_until = time.monotonic() + settings.ORCHESTRATE_CONTINUE_SECONDS
-    following = claim(step_id, worker_name())
+    batch = deque(step_ids.split())
+    following = claim(batch.popleft(), worker_name())
     announced = False
-    while following is not None:
+    while True:
+        if following is None:
+            if not batch:
+                return
+            if time.monotonic() >= continue_until:
+                send_steps(list(batch))  # this worker's turn is over: the rest, one step per message
+                return
+            following, announced = claim(batch.popleft(), worker_name()), False
+            continue
         claimed = following
         try:
-            following = _run_claimed(claimed, continue_until, announced=announced)
-            # The step it goes on with was announced with the end of this one (one publish for both).
-            announced = True
+            following = _run_claimed(claimed, continue_until, batch, announced=announced)
         except DATABASE_ERRORS as exc:
             # The database went away mid-step: not the step's failure. Its task runs it again.
-            raise StepInterrupted(claimed.step.pk, claimed.worker, claimed.step.attempts) from exc
+            raise StepInterrupted(claimed.step.pk, claimed.worker, claimed.step.attempts, list(batch)) from exc
+        # The step it goes on with was announced with the end of this one (one publish for both).
+        announced = True
 
 
-def _run_claimed(claimed: Claimed, continue_until: float = 0.0, *, announced: bool = False) -> Claimed | None:
-    """Run a claimed step to its end; a step it made ready, already claimed for this worker to run next.
+def _run_claimed(
+    claimed: Claimed, continue_until: float = 0.0, batch: deque[str] | None = None, *, announced: bool = False
+) -> Claimed | None:
+    """Run a claimed step to its end; the step this worker runs next (one it made ready, or the next
+    of its batch), already claimed for it.
 
     `announced`: its start was published already (with the end of the step before it).
     """
@@ -129,7 +143,7 @@ def _run_claimed(claimed: Claimed, continue_until: float = 0.0, *, announced: bo
         return None
     if outcome is None:
         return None
-    return _succeed(claimed, outcome, log, continue_until)
+    return _succeed(claimed, outcome, log, continue_until, batch if batch is not None else deque())
 
 
 def _prepare_call(claimed: Claimed, tool: Tool) -> ToolCall:
@@ -439,17 +453,21 @@ def _share(claimed: Claimed, shared: dict[str, Any]) -> None:
     )
 
 
-def _succeed(claimed: Claimed, outcome: Outcome, log: dict[str, Any], continue_until: float) -> Claimed | None:
+def _succeed(
+    claimed: Claimed, outcome: Outcome, log: dict[str, Any], continue_until: float, batch: deque[str]
+) -> Claimed | None:
     step, result = claimed.step, outcome.result
     output = store_output(
         result.output, workspace_id=claimed.workspace_id, execution_id=step.execution_id, step_number=step.step_number
     )
     tokens = 0 if outcome.cached else result.tokens_used
     response = {"status": "succeeded", "cached": outcome.cached, "summary": result.summary}
-    # A dependent that waits for this step alone is surely made ready: when this worker goes on
-    # with it, its claim travels with the finish (one round trip, one write commit for both).
+    # A dependent that waits for this step alone is surely made ready, and the next step of the
+    # batch is ready already: the step this worker goes on with is claimed in the finish's flight
+    # (one round trip, one write commit for both).
     sure = next((dependent.id for dependent in claimed.dependents if dependent.waits_for_this_alone), None)
-    going_on_with, _ = continue_with([sure] if sure else [], continue_until)
+    candidate = sure or (uuid.UUID(batch[0]) if batch else None)
+    going_on_with, _ = continue_with([candidate] if candidate else [], continue_until)
     try:
         with transaction.atomic():
             _share(claimed, result.shared)
@@ -465,6 +483,8 @@ def _succeed(claimed: Claimed, outcome: Outcome, log: dict[str, Any], continue_u
                     following_row = statements.execute(*claim_statement(going_on_with, claimed.worker, started))
             ready = _counted_down(claimed, ended.rows)
             counts = RunCounts(*counted.rows[0])
+            if going_on_with is not None and going_on_with != sure:
+                batch.popleft()  # claimed now, or taken by another worker meanwhile: either way not ours to send
             following = None
             if following_row is not None and following_row.rows:
                 following = claimed_from(following_row.rows[0], claimed.worker, started)
@@ -476,6 +496,8 @@ def _succeed(claimed: Claimed, outcome: Outcome, log: dict[str, Any], continue_u
     except _Lost:
         logger.warning("Step %d was taken over before it ended; its result is discarded", step.step_number)
         return None
+    if not outcome.cached:
+        _quick[step.tool] = (step.duration_ms or 0) <= QUICK_STEP_MS
     logger.info(
         "Step %d (%s) succeeded%s", step.step_number, step.tool, " from the cache" if outcome.cached else "", extra=log
     )
@@ -514,6 +536,10 @@ def _hook_facts(claimed: Claimed) -> dict[str, Any]:
     }
 
 
+# Whether each tool's last step on this worker finished within QUICK_STEP_MS (its dependents may go in batches).
+_quick: dict[str, bool] = {}
+
+
 def _after_step(
     claimed: Claimed, counts: RunCounts, ready: list[uuid.UUID] | None = None, following: Claimed | None = None
 ) -> None:
@@ -529,7 +555,10 @@ def _after_step(
         # Pages hear that this step ended before any of the steps it made ready start
         # (the one this worker goes on with is announced in the same publish, after this event).
         wait_sent(sent)
-        send_steps(ready)
+        tools = {dependent.id: dependent.tool for dependent in claimed.dependents}
+        quick = {pk for pk in ready if _quick.get(tools.get(pk, ""), False)}
+        send_steps([pk for pk in ready if pk not in quick])
+        send_steps([pk for pk in ready if pk in quick], quick=True)
     if counts.current_step >= counts.total_steps:
         finish_if_done(claimed.step.execution_id)
 
