@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from django.conf import settings
 from django.db import DatabaseError, transaction
@@ -55,12 +55,12 @@ def handed_off_to_workers() -> Iterator[None]:
         _runs_steps_here = previous
 
 
-def enqueue_steps(step_ids: Iterable[object], delay: float = 0.0) -> None:
+def enqueue_steps(step_ids: Iterable[object], delay: float = 0.0, *, tools: Mapping[Any, str] | None = None) -> None:
     ids = [str(step_id) for step_id in step_ids]
     if not ids:
         return
     ExecutionStep.objects.filter(pk__in=ids).update(queued_at=queued_stamp())
-    send_steps(ids, delay)
+    send_steps(ids, delay, tools=tools)
 
 
 def queued_stamp() -> datetime | None:
@@ -70,26 +70,38 @@ def queued_stamp() -> datetime | None:
     return timezone.now()
 
 
-def send_steps(step_ids: Iterable[object], delay: float = 0.0, *, quick: bool = False) -> None:
+def send_steps(step_ids: Iterable[object], delay: float = 0.0, *, tools: Mapping[Any, str] | None = None) -> None:
     """Send steps whose queued_at the caller already stamped (with `queued_stamp()`), after commit.
 
-    `quick`: their tool finished within QUICK_STEP_MS on this worker. Many
-    quick steps made ready at once (a fan-out) go in batches: a worker runs
-    the steps of its batch one after another, each claimed in the finish of
-    the one before (one write commit per step, no broker round trip), for at
-    most ORCHESTRATE_CONTINUE_SECONDS, and then sends what is left of it one
-    step per message. Slow steps (a model's answer, a web page) always go one
-    per message, so no worker holds back a step another could start.
+    Many quick steps ready at once (`tools` names each step's tool; a tool
+    is quick once a step of it finished within QUICK_STEP_MS in this
+    process), as in a wide fan-out, go in batches: a worker runs the steps of
+    its batch one after another, each claimed in the finish of the one before
+    (one write commit per step, no broker round trip), for at most
+    ORCHESTRATE_CONTINUE_SECONDS, and then sends what is left of it one step
+    per message. Other steps (a model's answer, a web page) always go one per
+    message, so no worker holds back a step another could start.
     """
     if settings.ORCHESTRATE_RUN_MODE == "embedded" and not _runs_steps_here:
         return
     ids = [str(step_id) for step_id in step_ids]
-    for batch in batches(ids) if quick else ([step_id] for step_id in ids):
-        transaction.on_commit(partial(_send, "step", " ".join(batch), delay))
+    tool_of = {str(step_id): tool for step_id, tool in (tools or {}).items()}
+    quick = [step_id for step_id in ids if _quick_tools.get(tool_of.get(step_id, ""), False)]
+    batched = set(quick)
+    for message in [[step_id] for step_id in ids if step_id not in batched] + batches(quick):
+        transaction.on_commit(partial(_send, "step", " ".join(message), delay))
 
 
-# A step whose tool finished within this many milliseconds, on the worker that made it ready, is quick.
+# A step whose tool finished within this many milliseconds (in this process, the last time) is quick.
 QUICK_STEP_MS = 20
+_quick_tools: dict[str, bool] = {}
+
+
+def note_duration(tool: str, duration_ms: int) -> None:
+    """Remember whether the tool's step, which just ran in this process, was quick."""
+    _quick_tools[tool] = duration_ms <= QUICK_STEP_MS
+
+
 # Quick steps go at most this many to a message, in at least BATCHES_AT_LEAST messages (so at least as
 # many workers as that can share them): batching starts beyond that many ready steps.
 BATCH_AT_MOST = 32

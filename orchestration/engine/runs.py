@@ -189,10 +189,10 @@ def plan_execution(execution_id: str) -> None:
             updated_at=timezone.now(),
         )
         if not planned_only:
-            ready = ExecutionStep.objects.filter(execution_id=execution_id, remaining_deps=0).values_list(
-                "pk", flat=True
+            ready = dict(
+                ExecutionStep.objects.filter(execution_id=execution_id, remaining_deps=0).values_list("pk", "tool")
             )
-            enqueue_steps(list(ready))
+            enqueue_steps(list(ready), tools=ready)
         # In the planning transaction: numbered before any step's end, since no step can start before it commits.
         checkpoint_planned(execution_id)
     publish_execution(execution_id)

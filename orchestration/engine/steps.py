@@ -42,7 +42,7 @@ from orchestration.agents import ORCHESTRATOR
 from orchestration.engine.calling import call_with_timeout
 from orchestration.engine.checkpointing import step_entry
 from orchestration.engine.claiming import Claimed, Follower, claim, claim_statement, claimed_from, db_uuid, worker_name
-from orchestration.engine.dispatch import QUICK_STEP_MS, continue_with, enqueue_steps, queued_stamp, send_steps
+from orchestration.engine.dispatch import continue_with, enqueue_steps, note_duration, queued_stamp, send_steps
 from orchestration.engine.gates import Refused, lock_holder, pass_gates
 from orchestration.engine.heartbeat import Held, heartbeat
 from orchestration.engine.infrastructure import DATABASE_ERRORS, StepInterrupted
@@ -497,7 +497,7 @@ def _succeed(
         logger.warning("Step %d was taken over before it ended; its result is discarded", step.step_number)
         return None
     if not outcome.cached:
-        _quick[step.tool] = (step.duration_ms or 0) <= QUICK_STEP_MS
+        note_duration(step.tool, step.duration_ms or 0)
     logger.info(
         "Step %d (%s) succeeded%s", step.step_number, step.tool, " from the cache" if outcome.cached else "", extra=log
     )
@@ -536,10 +536,6 @@ def _hook_facts(claimed: Claimed) -> dict[str, Any]:
     }
 
 
-# Whether each tool's last step on this worker finished within QUICK_STEP_MS (its dependents may go in batches).
-_quick: dict[str, bool] = {}
-
-
 def _after_step(
     claimed: Claimed, counts: RunCounts, ready: list[uuid.UUID] | None = None, following: Claimed | None = None
 ) -> None:
@@ -555,10 +551,7 @@ def _after_step(
         # Pages hear that this step ended before any of the steps it made ready start
         # (the one this worker goes on with is announced in the same publish, after this event).
         wait_sent(sent)
-        tools = {dependent.id: dependent.tool for dependent in claimed.dependents}
-        quick = {pk for pk in ready if _quick.get(tools.get(pk, ""), False)}
-        send_steps([pk for pk in ready if pk not in quick])
-        send_steps([pk for pk in ready if pk in quick], quick=True)
+        send_steps(ready, tools={dependent.id: dependent.tool for dependent in claimed.dependents})
     if counts.current_step >= counts.total_steps:
         finish_if_done(claimed.step.execution_id)
 
