@@ -8,10 +8,10 @@ authentication, the membership set held in memory, the one refusal idiom):
   process, however many pages are open). On connect it sends the whole page
   state (the catch-up after a reconnect). A step event carries the step's
   state and the run's counts, so its fragments (the step's row and the
-  progress bar) are rendered from the event alone, once per event and
-  language in this process; the relay gathers them and sends one frame per
-  run and language, at most every `relay.FRAME_SECONDS`, to every page whose
-  user belongs to the run's workspace (checked in memory). A run
+  progress bar) are rendered from the event alone: the relay gathers the
+  events and, at most every `relay.FRAME_SECONDS`, renders one frame per
+  run and language and sends it to every page whose user belongs to the
+  run's workspace (checked in memory). A run
   event (its status changed: a handful per run) sends the whole state again,
   read from the database, so a page that missed events converges to the
   truth and always gets the final state.
@@ -23,8 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from urllib.parse import parse_qs
@@ -52,44 +51,8 @@ from orchestration.views.listing import belongs_on_first_page
 FORBIDDEN = 4403
 
 
-class _Once:
-    """Fragments rendered once per event in this process, shared by every connection that needs them."""
-
-    def __init__(self, size: int = 512) -> None:
-        self._size = size
-        self._rendered: OrderedDict[str, asyncio.Future[StepFragments]] = OrderedDict()
-
-    async def get(self, key: str, render: Callable[[], Awaitable[StepFragments]]) -> StepFragments:
-        future = self._rendered.get(key)
-        if future is None:
-            future = asyncio.get_running_loop().create_future()
-            self._rendered[key] = future
-            while len(self._rendered) > self._size:
-                self._rendered.popitem(last=False)
-            try:
-                future.set_result(await render())
-            except Exception as exc:
-                future.set_exception(exc)
-                del self._rendered[key]
-                raise
-        return await asyncio.shield(future)
-
-
-_once = _Once()
-
-
-@dataclass(frozen=True)
-class StepFragments:
-    """What a step event changes on a run's page: its row, and the progress bar when counts came with it."""
-
-    step_number: int
-    row: str
-    progress: str = ""
-    current_step: int | None = None
-
-
-def render_step_fragments(event: StepEvent) -> StepFragments:
-    """A step's row (and the progress bar when the run's counts came with it), from the event alone."""
+def render_step_row(event: StepEvent) -> str:
+    """A step's row, from its event alone."""
     step = ExecutionStep(
         execution_id=event["execution_id"],
         step_number=event["step_number"],
@@ -107,23 +70,39 @@ def render_step_fragments(event: StepEvent) -> StepFragments:
         input=event.get("input", {}),
         output=event.get("output"),
     )
-    execution = SimpleNamespace(
+    return render_to_string("inc/steps_row.html", {"view": step_view(step), "execution": _run_of(event), "oob": True})
+
+
+def render_progress(event: StepEvent) -> str:
+    """The progress bar, from the run's counts a step's end came with."""
+    return render_to_string("inc/execution_progress.html", {"execution": _run_of(event), "oob": True})
+
+
+def _run_of(event: StepEvent) -> SimpleNamespace:
+    return SimpleNamespace(
         pk=event["execution_id"],
         workspace_id=event["workspace_id"],
         current_step=event.get("current_step"),
         total_steps=event.get("total_steps"),
     )
-    row = render_to_string("inc/steps_row.html", {"view": step_view(step), "execution": execution, "oob": True})
-    if "current_step" not in event:
-        return StepFragments(event["step_number"], row)
-    progress = render_to_string("inc/execution_progress.html", {"execution": execution, "oob": True})
-    return StepFragments(event["step_number"], row, progress, event["current_step"])
 
 
-async def step_fragments(event: StepEvent, language: str) -> StepFragments:
-    """The event's fragments in a language, rendered once in this process however many pages need them."""
-    key = event.get("event_id") or f"{event['execution_id']}:{event['step_number']}:{event['status']}:{time.time()}"
-    return await _once.get(f"step:{language}:{key}", lambda: _render_in_thread(event, language))
+def render_step_frame(steps: Iterable[StepEvent], progress: StepEvent | None) -> str:
+    """One frame: the rows of the steps that changed (each as its newest event has it), then the progress bar."""
+    return "".join([*(render_step_row(event) for event in steps), render_progress(progress) if progress else ""])
+
+
+async def step_frames(steps: list[StepEvent], progress: StepEvent | None, languages: set[str]) -> dict[str, str]:
+    """The frame in each language, rendered in one go off the event loop (templates are synchronous work)."""
+
+    def render() -> dict[str, str]:
+        frames = {}
+        for language in languages:
+            with translation.override(language):
+                frames[language] = render_step_frame(steps, progress)
+        return frames
+
+    return await asyncio.get_running_loop().run_in_executor(None, render)
 
 
 @database_sync_to_async
@@ -206,15 +185,6 @@ class ExecutionConsumer(MemberConsumer):
             return
         steps = (event["step_number"],) if event["step_number"] is not None else ()
         await self._push(frozenset({STATUS, ACTIONS}), steps)
-
-
-async def _render_in_thread(event: StepEvent, language: str) -> StepFragments:
-    # Templates are synchronous work; off the event loop, like every render.
-    def render() -> StepFragments:
-        with translation.override(language):
-            return render_step_fragments(event)
-
-    return await asyncio.get_running_loop().run_in_executor(None, render)
 
 
 @database_sync_to_async

@@ -61,8 +61,6 @@ class StepEvent(TypedDict, total=False):
     optional: bool
     input: object
     output: object
-    # Names this event for consumers that render it once for every connection.
-    event_id: str
     # The run's counts after the step ended (absent when the step did not end).
     run_status: str
     current_step: int
@@ -142,7 +140,6 @@ def step_event(step: ExecutionStep, workspace_id: object, counts: RunCounts | No
         "optional": step.optional,
         "input": _plain(step.input),
         "output": _plain(step.output),
-        "event_id": uuid.uuid4().hex,
     }
     if counts is not None:
         event["run_status"] = counts.status

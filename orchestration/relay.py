@@ -29,7 +29,6 @@ from channels.layers import get_channel_layer
 from orchestration.events import execution_group
 
 if TYPE_CHECKING:
-    from orchestration.consumers import StepFragments
     from orchestration.events import StepEvent
 
 logger = logging.getLogger(__name__)
@@ -56,30 +55,27 @@ class Watcher(Protocol):
 
 
 class _Gathered:
-    """A run's fragments not sent yet, in one language: the newest row of each step, the newest progress."""
+    """A run's step events its pages have not been sent yet: the newest of each step, the highest count."""
 
-    def __init__(self) -> None:
-        self.rows: dict[int, str] = {}
-        self.progress: tuple[int, str] | None = None
+    def __init__(self, workspace_id: str) -> None:
+        self.workspace_id = workspace_id
+        self.steps: dict[int, StepEvent] = {}
+        self.progress: StepEvent | None = None
 
-    def add(self, fragments: StepFragments) -> None:
-        self.rows[fragments.step_number] = fragments.row  # a newer row of the step replaces an older one
-        counted = fragments.current_step
-        if counted is not None and (self.progress is None or counted >= self.progress[0]):
-            self.progress = (counted, fragments.progress)  # counts never go back
-
-    def take(self) -> str:
-        frame = "".join(self.rows.values()) + (self.progress[1] if self.progress else "")
-        self.rows, self.progress = {}, None
-        return frame
+    def add(self, event: StepEvent) -> None:
+        self.steps[event["step_number"]] = event  # a newer state of the step replaces an older one
+        counted = event.get("current_step")
+        if counted is not None and (self.progress is None or counted >= self.progress.get("current_step", 0)):
+            self.progress = event  # counts never go back
 
 
 class RunRelay:
     def __init__(self) -> None:
         self._watchers: dict[str, set[Watcher]] = {}
-        # Per run: its workspace and, per language, what its pages have not been sent yet.
-        self._gathered: dict[str, tuple[str, dict[str, _Gathered]]] = {}
+        self._gathered: dict[str, _Gathered] = {}
         self._framing: dict[str, asyncio.Task[None]] = {}
+        # A run's frames go out one at a time, in order (rendering one takes a moment).
+        self._sending: dict[str, asyncio.Lock] = {}
         self._channel: str | None = None
         self._receiving: asyncio.Task[None] | None = None
         self._handling: set[asyncio.Task[None]] = set()
@@ -106,6 +102,7 @@ class RunRelay:
         if not pages:
             del self._watchers[watcher.execution_id]
             self._gathered.pop(watcher.execution_id, None)
+            self._sending.pop(watcher.execution_id, None)
             framing = self._framing.pop(watcher.execution_id, None)
             if framing is not None:
                 framing.cancel()
@@ -142,14 +139,10 @@ class RunRelay:
                 self._handling.add(handling)
                 handling.add_done_callback(self._handling.discard)
             return
-        from orchestration.consumers import step_fragments
-
         step_event: StepEvent = event  # type: ignore[assignment]
-        rendered = {language: await step_fragments(step_event, language) for language in {p.language for p in pages}}
-        # Added with no await in between: a frame going out meanwhile would take what is gathered away.
-        _, gathered = self._gathered.setdefault(run, (str(event["workspace_id"]), {}))
-        for language, fragments in rendered.items():
-            gathered.setdefault(language, _Gathered()).add(fragments)
+        # Gathered as it came, rendered when the frame goes (once per step and language, whatever
+        # number of its states came meanwhile): the event's own work here is a dictionary update.
+        self._gathered.setdefault(run, _Gathered(str(event["workspace_id"]))).add(step_event)
         if run in self._watchers and run not in self._framing:
             self._framing[run] = asyncio.create_task(self._send_after_a_frame(run))
 
@@ -160,19 +153,27 @@ class RunRelay:
 
     async def send_gathered(self, run: str) -> None:
         """One frame per language, the same text to every page of the run in that language."""
+        from orchestration.consumers import step_frames
+
         framing = self._framing.pop(run, None)
         if framing is not None and framing is not asyncio.current_task():
             framing.cancel()
-        workspace_id, gathered = self._gathered.pop(run, ("", {}))
-        frames = {language: pending.take() for language, pending in gathered.items()}
-        for page in list(self._watchers.get(run, ())):
-            frame = frames.get(page.language)
-            if not frame:
-                continue
-            if page.is_member(workspace_id):
-                await page.send_frame(frame)
-            else:
-                await page.refuse()
+        async with self._sending.setdefault(run, asyncio.Lock()):
+            gathered = self._gathered.pop(run, None)
+            pages = self._watchers.get(run)
+            if gathered is None or not pages:
+                return
+            steps = list(gathered.steps.values())
+            frames = await step_frames(steps, gathered.progress, {page.language for page in pages})
+            # A page that came while the frame was rendered reads a state newer than these events.
+            for page in list(self._watchers.get(run, ())):
+                frame = frames.get(page.language)
+                if not frame:
+                    continue
+                if page.is_member(gathered.workspace_id):
+                    await page.send_frame(frame)
+                else:
+                    await page.refuse()
 
 
 _relays: dict[int, RunRelay] = {}

@@ -8,7 +8,7 @@ from channels.testing import WebsocketCommunicator
 from django.test import Client
 
 from config.routing import websocket_application
-from orchestration.consumers import render_step_fragments
+from orchestration.consumers import render_step_frame
 from orchestration.events import RunCounts, step_event
 from orchestration.models import ExecutionStatus, StepStatus
 from tests.factories.orchestration import ExecutionFactory, ExecutionStepFactory
@@ -66,8 +66,7 @@ def test_it_renders_a_step_event_from_the_event_alone(workspace_a, django_assert
     event = step_event(step, workspace_a.pk, RunCounts("running", current_step=7, total_steps=500, error=""))
 
     with django_assert_num_queries(0):
-        fragments = render_step_fragments(event)
-    html = fragments.row + fragments.progress
+        html = render_step_frame([event], event)
 
     assert '<li id="step-7" class="step step-succeeded"' in html
     assert 'hx-swap-oob="true"' in html
