@@ -137,7 +137,10 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL]},
+            # A receive waits for a message with BZPOPMIN for up to 5 s, and redis-py 8 gives up reading
+            # after 5 s by default: a message popped in that last moment was read by nobody and lost
+            # (pages missed step events). The socket waits longer than the pop.
+            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 30, "socket_keepalive": True}]},
         }
     }
 else:

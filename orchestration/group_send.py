@@ -62,7 +62,7 @@ class GroupSender:
             if client is None:
                 host = dict(self.layer.hosts[index])
                 address = host.pop("address")
-                options = {"socket_timeout": SOCKET_TIMEOUT, "socket_connect_timeout": SOCKET_TIMEOUT, **host}
+                options = {**host, "socket_timeout": SOCKET_TIMEOUT, "socket_connect_timeout": SOCKET_TIMEOUT}
                 client = self._clients[index] = redis.Redis.from_url(address, **options)
             return client
 
