@@ -4,7 +4,9 @@
 with an execute wrapper that counts each statement sent through a Django
 cursor: SELECT/INSERT/UPDATE/DELETE and savepoints. BEGIN is not counted
 (psycopg sends it itself; SQLite's "BEGIN IMMEDIATE" does go through a
-cursor and is left out so both backends count alike), nor is COMMIT.
+cursor and is left out so both backends count alike), nor is COMMIT, nor
+the BEGIN and COMMIT of a transaction the engine opens itself (a step's
+finish on PostgreSQL, persistence/sql.py), whose writes count as one commit.
 
 In a Celery worker process (BENCH_QUERY_REDIS_KEY set) the count is also
 added to a Redis counter by a small flusher thread, so the driver process
@@ -49,6 +51,9 @@ def _count_commit() -> None:
 
 def _note_write(connection: Any) -> None:
     """A write commits on its own in autocommit, else once when its transaction commits."""
+    if getattr(connection, "_bench_explicit", None) is not None:
+        connection._bench_explicit = True  # a transaction the engine opened itself (transaction_flight)
+        return
     if not connection.in_atomic_block:
         _count_commit()
         return
@@ -63,11 +68,20 @@ def _note_write(connection: Any) -> None:
 def _wrapper(execute, sql, params, many, context):
     if getattr(_local, "paused", False):
         return execute(sql, params, many, context)
-    if not sql.startswith("BEGIN"):  # SQLite's BEGIN IMMEDIATE; PostgreSQL's BEGIN never reaches a cursor
+    connection = context["connection"]
+    if sql in ("BEGIN", "COMMIT", "ROLLBACK"):
+        # A transaction the engine opens and ends itself (persistence/sql.py, transaction_flight): its
+        # writes count as one commit when it commits; the statements themselves are not counted.
+        wrote = getattr(connection, "_bench_explicit", None)
+        connection._bench_explicit = False if sql == "BEGIN" else None
+        if sql == "COMMIT" and wrote:
+            _count_commit()
+        return execute(sql, params, many, context)
+    if not sql.startswith("BEGIN"):  # SQLite's BEGIN IMMEDIATE; psycopg's own BEGIN never reaches a cursor
         with _lock:
             _state["count"] += 1
         if sql.lstrip().upper().startswith(_WRITES):
-            _note_write(context["connection"])
+            _note_write(connection)
     if _profile is None:
         return execute(sql, params, many, context)
     started = time.perf_counter()

@@ -54,12 +54,11 @@ from orchestration.models import (
     AgentMessage,
     ExecutionStep,
     MessageType,
-    SharedContext,
     StepStatus,
 )
 from orchestration.planning.schema import plugin_disabled
 from persistence.checkpoints import checkpoint_statement, insert_checkpoint, step_progress
-from persistence.sql import flight, json_param, prepared_cursor
+from persistence.sql import json_param, prepared_cursor, transaction_flight
 from plugins import hooks as plugin_hooks
 from safety.locks import release
 from safety.secrets import open_secret
@@ -438,19 +437,23 @@ def _messages_statement(messages: list[AgentMessage]) -> tuple[str, list[Any]]:
     return sql, params
 
 
-def _share(claimed: Claimed, shared: dict[str, Any]) -> None:
-    if not shared:
-        return
+_SHARE = (
+    "INSERT INTO shared_context (execution_id, key, value, created_by, created_at) VALUES {rows}"
+    " ON CONFLICT (execution_id, key) DO UPDATE SET value = excluded.value, created_by = excluded.created_by"
+)
+
+
+def _share_statement(claimed: Claimed, shared: dict[str, Any]) -> tuple[str, list[Any]]:
+    """The upsert of what the step shared, one row per key (a key written before takes the new value)."""
     step = claimed.step
-    SharedContext.objects.bulk_create(
-        [
-            SharedContext(execution_id=step.execution_id, key=key, value=value, created_by=step.agent_id)
-            for key, value in shared.items()
-        ],
-        update_conflicts=True,
-        unique_fields=["execution", "key"],
-        update_fields=["value", "created_by"],
-    )
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    rows = ", ".join([f"(%s, %s, {json_param()}, %s, %s)"] * len(shared))
+    params: list[Any] = []
+    for key, value in shared.items():
+        # None is SQL NULL, as the ORM stores it in a JSON field.
+        encoded = None if value is None else json.dumps(value, default=str)
+        params += [db_uuid(step.execution_id), key, encoded, step.agent_id, now]
+    return _SHARE.format(rows=rows), params
 
 
 def _succeed(
@@ -469,18 +472,19 @@ def _succeed(
     candidate = sure or (uuid.UUID(batch[0]) if batch else None)
     going_on_with, _ = continue_with([candidate] if candidate else [], continue_until)
     try:
-        with transaction.atomic():
-            _share(claimed, result.shared)
+        with transaction_flight() as statements:
             following_row = None
-            with flight() as statements:
-                ended = statements.execute(*_end_and_count_down(claimed, output, tokens, outcome.cached))
-                statements.execute(*_messages_statement(_messages(claimed, response, claimed.dependents)))
-                counted = statements.execute(*_count_finished(step.execution_id))
-                statements.execute(*_step_checkpoint(claimed, outcome, output))
-                # The step it goes on with starts as this one ends.
-                started = step.completed_at or timezone.now()
-                if going_on_with is not None:
-                    following_row = statements.execute(*claim_statement(going_on_with, claimed.worker, started))
+            ended = statements.execute(*_end_and_count_down(claimed, output, tokens, outcome.cached))
+            statements.execute(*_messages_statement(_messages(claimed, response, claimed.dependents)))
+            if result.shared:
+                statements.execute(*_share_statement(claimed, result.shared))
+            counted = statements.execute(*_count_finished(step.execution_id))
+            statements.execute(*_step_checkpoint(claimed, outcome, output))
+            # The step it goes on with starts as this one ends.
+            started = step.completed_at or timezone.now()
+            if going_on_with is not None:
+                following_row = statements.execute(*claim_statement(going_on_with, claimed.worker, started))
+            statements.land()
             ready = _counted_down(claimed, ended.rows)
             counts = RunCounts(*counted.rows[0])
             if going_on_with is not None and going_on_with != sure:
