@@ -174,6 +174,7 @@ def test_it_runs_a_wide_fan_out_of_quick_steps_once_each_in_batches_or_one_by_on
 ):
     # 40 quick steps made ready at once go to the workers in batches (dispatch.send_steps); with no
     # time to go on (0), each batch is sent on one step per message. Either way each runs once.
+    # (The setting is the embedded pass's; the celery pass's session worker keeps its own, 2 s.)
     settings.ORCHESTRATE_CONTINUE_SECONDS = continue_seconds
     plan = _plan(
         {"tool": "test.noop", "input": {"value": 0}},
