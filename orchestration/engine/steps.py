@@ -9,12 +9,16 @@
    REQUEST / RESPONSE and the NOTIFICATIONs to dependents in one insert, the
    shared context in one upsert, counts the dependents down (returning those
    now ready), counts the step in the run (returning the run's counts) and
-   writes the step's checkpoint. Nothing the worker holds is read again.
+   writes the step's checkpoint. Nothing the worker holds is read again. On
+   PostgreSQL these statements fly together with the transaction's BEGIN
+   (persistence/sql.py): the flight and the COMMIT are the finish's two
+   round trips.
 
 Then, off the database: progress events from what the worker holds, spans
-and metrics into the process's telemetry batch, ready steps sent, and the
-run finished when its count is complete. The worker goes on with one step
-it made ready, claimed in the same finish (`dispatch.continue_with`).
+and metrics into the process's telemetry batch, ready steps sent (quick
+ones in batches), and the run finished when its count is complete. The
+worker goes on with one step it made ready, or the next of its batch,
+claimed in the same finish (`dispatch.continue_with`, `dispatch.send_steps`).
 """
 
 from __future__ import annotations
