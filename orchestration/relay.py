@@ -139,11 +139,13 @@ class RunRelay:
                 self._handling.add(handling)
                 handling.add_done_callback(self._handling.discard)
             return
+        if not pages:
+            return  # the last page closed while the run's group was being left
         step_event: StepEvent = event  # type: ignore[assignment]
         # Gathered as it came, rendered when the frame goes (once per step and language, whatever
         # number of its states came meanwhile): the event's own work here is a dictionary update.
         self._gathered.setdefault(run, _Gathered(str(event["workspace_id"]))).add(step_event)
-        if run in self._watchers and run not in self._framing:
+        if run not in self._framing:
             self._framing[run] = asyncio.create_task(self._send_after_a_frame(run))
 
     async def _send_after_a_frame(self, run: str) -> None:
@@ -158,6 +160,9 @@ class RunRelay:
         framing = self._framing.pop(run, None)
         if framing is not None and framing is not asyncio.current_task():
             framing.cancel()
+        if run not in self._watchers:
+            self._gathered.pop(run, None)
+            return
         async with self._sending.setdefault(run, asyncio.Lock()):
             gathered = self._gathered.pop(run, None)
             pages = self._watchers.get(run)
