@@ -326,6 +326,7 @@ def test_it_refuses_anonymous_connections(application):
         assert (await communicator.connect())[0]
         # The one refusal idiom of every consumer (config/consumers.py): accepted, then closed with 4403.
         assert await communicator.receive_output(timeout=5) == {"type": "websocket.close", "code": 4403}
+        await communicator.disconnect()  # ended here, not cancelled by the loop's shutdown
 
     async_to_sync(run)()
 

@@ -126,6 +126,7 @@ def test_it_refuses_a_non_member_with_4403(charlie, workspace_a):
         communicator = WebsocketCommunicator(application, f"/ws/executions/{execution.pk}/", headers=headers)
         await communicator.connect()
         assert await communicator.receive_output(timeout=5) == CLOSED_4403
+        await communicator.disconnect()  # ended here, not cancelled by the loop's shutdown (see below)
 
     async_to_sync(run)()
 
@@ -139,6 +140,7 @@ def test_it_refuses_anonymous_connections(workspace_a):
             communicator = WebsocketCommunicator(application, path, headers=socket_headers())
             await communicator.connect()
             assert await communicator.receive_output(timeout=5) == CLOSED_4403
+            await communicator.disconnect()  # ended here, not cancelled by the loop's shutdown (see below)
 
     async_to_sync(run)()
 
@@ -153,6 +155,7 @@ def test_it_refuses_a_run_that_does_not_exist(alice):
         )
         await communicator.connect()
         assert await communicator.receive_output(timeout=5) == CLOSED_4403
+        await communicator.disconnect()  # ended here, not cancelled by the loop's shutdown (see below)
 
     async_to_sync(run)()
 

@@ -52,7 +52,9 @@ def test_it_closes_a_websocket_at_an_unknown_path_cleanly(alice, workspace_a):
     async def run():
         communicator = WebsocketCommunicator(websocket_application(), "/ws/no-such-stream/", headers=headers)
         assert (await communicator.connect(timeout=5))[0]
-        return await communicator.receive_output(timeout=5)
+        output = await communicator.receive_output(timeout=5)
+        await communicator.disconnect()  # ended here, not cancelled by the loop's shutdown
+        return output
 
     assert async_to_sync(run)() == {"type": "websocket.close", "code": 4404}
 
