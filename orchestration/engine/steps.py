@@ -1,4 +1,4 @@
-"""The life of one step, in two write transactions (one when it follows its predecessor on the same worker).
+"""The life of one step: claimed, run, finished (the finish's statements are in finishing.py).
 
 1. Claim (claiming.py): one conditional `UPDATE ... RETURNING` takes the
    step and returns everything the worker needs. No read comes before it.
@@ -23,7 +23,6 @@ claimed in the same finish (`dispatch.continue_with`, `dispatch.send_steps`).
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 import uuid
@@ -35,18 +34,28 @@ from typing import Any
 
 import jsonschema
 from django.conf import settings
-from django.db import connection, transaction
-from django.db.models import Field, Model
+from django.db import transaction
 from django.utils import timezone
 
 from caching.services import cache_key, lookup, store
 from monitoring.metrics import record_buffered
 from monitoring.tracing import buffered_span, root_span_id
-from orchestration.agents import ORCHESTRATOR
 from orchestration.engine.calling import call_with_timeout
 from orchestration.engine.checkpointing import step_entry
-from orchestration.engine.claiming import Claimed, Follower, claim, claim_statement, claimed_from, db_uuid, worker_name
-from orchestration.engine.dispatch import continue_with, enqueue_steps, note_duration, queued_stamp, send_steps
+from orchestration.engine.claiming import Claimed, claim, claim_statement, claimed_from, worker_name
+from orchestration.engine.dispatch import continue_with, enqueue_steps, note_duration, send_steps
+from orchestration.engine.finishing import (
+    Lost,
+    attempt_messages,
+    count_finished,
+    count_finished_statement,
+    counted_down,
+    end_and_count_down,
+    insert_messages,
+    messages_statement,
+    share_statement,
+    step_checkpoint,
+)
 from orchestration.engine.gates import Refused, lock_holder, pass_gates
 from orchestration.engine.heartbeat import Held, heartbeat
 from orchestration.engine.infrastructure import DATABASE_ERRORS, StepInterrupted
@@ -55,14 +64,12 @@ from orchestration.engine.references import UnresolvedReference, resolve
 from orchestration.engine.runs import finish_if_done, skip_steps
 from orchestration.events import RunCounts, publish, step_event, wait_sent
 from orchestration.models import (
-    AgentMessage,
     ExecutionStep,
-    MessageType,
     StepStatus,
 )
 from orchestration.planning.schema import plugin_disabled
-from persistence.checkpoints import checkpoint_statement, insert_checkpoint, step_progress
-from persistence.sql import json_param, prepared_cursor, transaction_flight
+from persistence.checkpoints import insert_checkpoint, step_progress
+from persistence.sql import transaction_flight
 from plugins import hooks as plugin_hooks
 from safety.locks import release
 from safety.secrets import open_secret
@@ -281,185 +288,6 @@ def _end_step(claimed: Claimed, **changes: Any) -> bool:
     return bool(ended)
 
 
-class _Lost(Exception):
-    """The step was taken over before its end was stored: its finish is rolled back."""
-
-
-# The step's end and the countdown of its dependents, in one statement: the
-# step's own row is changed only while this worker holds it, its dependents
-# are counted down, and those now ready are stamped as sent.
-_END_AND_COUNT_DOWN = (
-    "UPDATE execution_steps SET"
-    " status = CASE WHEN id = %s THEN %s ELSE status END,"
-    " output = CASE WHEN id = %s THEN {json} ELSE output END,"
-    " tokens_used = CASE WHEN id = %s THEN %s ELSE tokens_used END,"
-    " cached = CASE WHEN id = %s THEN %s ELSE cached END,"
-    " completed_at = CASE WHEN id = %s THEN %s ELSE completed_at END,"
-    " duration_ms = CASE WHEN id = %s THEN %s ELSE duration_ms END,"
-    " lease_expires_at = CASE WHEN id = %s THEN NULL ELSE lease_expires_at END,"
-    " claimed_by = CASE WHEN id = %s THEN '' ELSE claimed_by END,"
-    " remaining_deps = CASE WHEN id = %s THEN remaining_deps ELSE remaining_deps - 1 END,"
-    " queued_at = CASE WHEN id <> %s AND remaining_deps = 1 AND status = %s THEN %s ELSE queued_at END"
-    # Primary keys only (the claim returned the dependents' ids): lookups in the primary key index,
-    # whatever the size of the run and whatever the planner's statistics say.
-    " WHERE id IN ({ids}) AND (id <> %s OR (status = %s AND claimed_by = %s))"
-    " RETURNING id, remaining_deps, status"
-)
-
-
-def _end_and_count_down(claimed: Claimed, output: Any, tokens: int, cached: bool) -> tuple[str, list[Any]]:
-    """The step's success and its count off its dependents: SQL and parameters (see `_counted_down`)."""
-    step = claimed.step
-    now = timezone.now()
-    duration_ms = int((now - (step.started_at or now)).total_seconds() * 1000)
-    adapt = connection.ops.adapt_datetimefield_value
-    me = db_uuid(step.pk)
-    stamp = queued_stamp()
-    ids = [me, *(db_uuid(dependent.id) for dependent in claimed.dependents)]
-    sql = _END_AND_COUNT_DOWN.format(json=json_param(), ids=", ".join(["%s"] * len(ids)))
-    encoded = None if output is None else json.dumps(output, default=str)
-    params: list[Any] = [me, StepStatus.SUCCEEDED.value, me, encoded, me, tokens, me, cached, me, adapt(now)]
-    params += [me, duration_ms, me, me, me, me, StepStatus.PENDING.value, adapt(stamp) if stamp else None]
-    params += [*ids, me, StepStatus.RUNNING.value, claimed.worker]
-    step.status, step.output, step.tokens_used, step.cached = StepStatus.SUCCEEDED, output, tokens, cached
-    step.duration_ms, step.completed_at, step.claimed_by = duration_ms, now, ""
-    return sql, params
-
-
-def _counted_down(claimed: Claimed, rows: list[tuple[Any, ...]]) -> list[uuid.UUID]:
-    """The dependents the finish made ready; raises _Lost when the step's own row was not this worker's."""
-    mine = uuid.UUID(str(claimed.step.pk))
-    ready = []
-    ended = False
-    for pk, remaining, status in rows:
-        row_id = uuid.UUID(str(pk))
-        if row_id == mine:
-            ended = True
-        elif remaining == 0 and status == StepStatus.PENDING:
-            ready.append(row_id)
-    if not ended:
-        raise _Lost
-    return ready
-
-
-_COUNT_FINISHED = (
-    "UPDATE executions SET current_step = current_step + %s, updated_at = %s WHERE id = %s"
-    " RETURNING status, current_step, total_steps, error"
-)
-
-
-def count_finished(execution_id: uuid.UUID, finished: int = 1) -> RunCounts:
-    """Count steps as finished in the run; the run's status and counts after that.
-
-    Updating the run's row also serialises the writers of its checkpoint
-    numbers (see persistence/checkpoints.py), so it comes before the checkpoint.
-    """
-    with prepared_cursor() as cursor:
-        cursor.execute(*_count_finished(execution_id, finished))
-        return RunCounts(*cursor.fetchone())
-
-
-def _count_finished(execution_id: uuid.UUID, finished: int = 1) -> tuple[str, list[Any]]:
-    now = connection.ops.adapt_datetimefield_value(timezone.now())
-    return _COUNT_FINISHED, [finished, now, db_uuid(execution_id)]
-
-
-def _messages(claimed: Claimed, response: dict[str, Any], dependents: list[Follower]) -> list[AgentMessage]:
-    """The attempt's REQUEST, the agent's RESPONSE, and a NOTIFICATION to each dependent's agent."""
-    step = claimed.step
-    request = AgentMessage(
-        id=uuid.uuid4(),
-        execution_id=step.execution_id,
-        from_agent=ORCHESTRATOR,
-        to_agent=step.agent_id,
-        message_type=MessageType.REQUEST,
-        payload=claimed.request_payload,
-    )
-    answer = AgentMessage(
-        id=uuid.uuid4(),
-        execution_id=step.execution_id,
-        from_agent=step.agent_id,
-        to_agent=ORCHESTRATOR,
-        message_type=MessageType.RESPONSE,
-        in_reply_to_id=request.id,
-        payload={"step": step.step_number, **response},
-    )
-    notifications = [
-        AgentMessage(
-            id=uuid.uuid4(),
-            execution_id=step.execution_id,
-            from_agent=step.agent_id,
-            to_agent=dependent.agent_id,
-            message_type=MessageType.NOTIFICATION,
-            in_reply_to_id=answer.id,
-            payload={
-                "step": step.step_number,
-                "ready_for_step": dependent.step_number,
-                "summary": response.get("summary", ""),
-            },
-        )
-        for dependent in dependents
-    ]
-    return [request, answer, *notifications]
-
-
-_MESSAGE_FIELDS = ("id", "execution", "from_agent", "to_agent", "message_type", "payload", "in_reply_to", "created_at")
-
-
-def _column(model: type[Model], name: str) -> str:
-    field = model._meta.get_field(name)
-    assert isinstance(field, Field)
-    return str(field.column)
-
-
-def _insert_messages(messages: list[AgentMessage]) -> None:
-    with prepared_cursor() as cursor:
-        cursor.execute(*_messages_statement(messages))
-
-
-def _messages_statement(messages: list[AgentMessage]) -> tuple[str, list[Any]]:
-    """One INSERT of the attempt's messages, written without the ORM's per-object work on the hot path."""
-    meta = AgentMessage._meta
-    columns = ", ".join(connection.ops.quote_name(_column(AgentMessage, name)) for name in _MESSAGE_FIELDS)
-    placeholders = ", ".join(["%s"] * 5 + [json_param(), "%s", "%s"])
-    sql = f"INSERT INTO {meta.db_table} ({columns}) VALUES " + ", ".join([f"({placeholders})"] * len(messages))
-    now = timezone.now()
-    params: list[Any] = []
-    for index, message in enumerate(messages):
-        # Distinct, increasing times keep the timeline's order (request, response, notifications).
-        message.created_at = now + timedelta(microseconds=index)
-        params += [
-            db_uuid(message.id),
-            db_uuid(message.execution_id),
-            message.from_agent,
-            message.to_agent,
-            message.message_type,
-            json.dumps(message.payload, default=str),
-            db_uuid(message.in_reply_to_id) if message.in_reply_to_id else None,
-            connection.ops.adapt_datetimefield_value(message.created_at),
-        ]
-    return sql, params
-
-
-_SHARE = (
-    "INSERT INTO shared_context (execution_id, key, value, created_by, created_at) VALUES {rows}"
-    " ON CONFLICT (execution_id, key) DO UPDATE SET value = excluded.value, created_by = excluded.created_by"
-)
-
-
-def _share_statement(claimed: Claimed, shared: dict[str, Any]) -> tuple[str, list[Any]]:
-    """The upsert of what the step shared, one row per key (a key written before takes the new value)."""
-    step = claimed.step
-    now = connection.ops.adapt_datetimefield_value(timezone.now())
-    rows = ", ".join([f"(%s, %s, {json_param()}, %s, %s)"] * len(shared))
-    params: list[Any] = []
-    for key, value in shared.items():
-        # None is SQL NULL, as the ORM stores it in a JSON field.
-        encoded = None if value is None else json.dumps(value, default=str)
-        params += [db_uuid(step.execution_id), key, encoded, step.agent_id, now]
-    return _SHARE.format(rows=rows), params
-
-
 def _succeed(
     claimed: Claimed, outcome: Outcome, log: dict[str, Any], continue_until: float, batch: deque[str]
 ) -> Claimed | None:
@@ -478,18 +306,18 @@ def _succeed(
     try:
         with transaction_flight() as statements:
             following_row = None
-            ended = statements.execute(*_end_and_count_down(claimed, output, tokens, outcome.cached))
-            statements.execute(*_messages_statement(_messages(claimed, response, claimed.dependents)))
+            ended = statements.execute(*end_and_count_down(claimed, output, tokens, outcome.cached))
+            statements.execute(*messages_statement(attempt_messages(claimed, response, claimed.dependents)))
             if result.shared:
-                statements.execute(*_share_statement(claimed, result.shared))
-            counted = statements.execute(*_count_finished(step.execution_id))
-            statements.execute(*_step_checkpoint(claimed, outcome, output))
+                statements.execute(*share_statement(claimed, result.shared))
+            counted = statements.execute(*count_finished_statement(step.execution_id))
+            statements.execute(*step_checkpoint(claimed, outcome.cached, output, result.shared))
             # The step it goes on with starts as this one ends.
             started = step.completed_at or timezone.now()
             if going_on_with is not None:
                 following_row = statements.execute(*claim_statement(going_on_with, claimed.worker, started))
             statements.land()
-            ready = _counted_down(claimed, ended.rows)
+            ready = counted_down(claimed, ended.rows)
             counts = RunCounts(*counted.rows[0])
             if going_on_with is not None and going_on_with != sure:
                 batch.popleft()  # claimed now, or taken by another worker meanwhile: either way not ours to send
@@ -501,7 +329,7 @@ def _succeed(
                 # A join made ready by its last dependency: claimed in the same commit all the same.
                 mine, others = continue_with(ready, continue_until)
                 following = claim(mine, claimed.worker) if mine is not None else None
-    except _Lost:
+    except Lost:
         logger.warning("Step %d was taken over before it ended; its result is discarded", step.step_number)
         return None
     if not outcome.cached:
@@ -518,14 +346,6 @@ def _succeed(
     )
     _after_step(claimed, counts, others, following)
     return following
-
-
-def _step_checkpoint(claimed: Claimed, outcome: Outcome, output: Any) -> tuple[str, list[Any]]:
-    """The checkpoint of the step's end, with the run's counts as the finish left them."""
-    step = claimed.step
-    entry = step_entry(step.status, step.attempts, outcome.cached, output)
-    state = {"reason": f"step {step.step_number} ended", "steps": {str(step.step_number): entry}}
-    return checkpoint_statement(step.execution_id, state, outcome.result.shared, with_run_counts=True)
 
 
 def _hook_facts(claimed: Claimed) -> dict[str, Any]:
@@ -581,7 +401,7 @@ def _retry_or_fail(claimed: Claimed, error: str, log: dict[str, Any]) -> None:
             waiting_for=waiting_for,
         ):
             return
-        _insert_messages(_messages(claimed, {"status": "retrying", "error": error}, []))
+        insert_messages(attempt_messages(claimed, {"status": "retrying", "error": error}, []))
         enqueue_steps([step.pk], delay=delay)
     step.status, step.error, step.waiting_for = StepStatus.PENDING, error, waiting_for
     logger.warning("Step %d will retry in %gs: %s", step.step_number, delay, error, extra=log)
@@ -595,7 +415,7 @@ def _fail(claimed: Claimed, error: str, log: dict[str, Any], *, skip: bool = Fal
     with transaction.atomic():
         if not _end_step(claimed, status=status, error=error):
             return
-        _insert_messages(_messages(claimed, {"status": status, "error": error}, []))
+        insert_messages(attempt_messages(claimed, {"status": status, "error": error}, []))
         counts = count_finished(step.execution_id)
         if step.optional:
             skipped = skip_steps(

@@ -1,0 +1,213 @@
+"""What a step's end writes: the statements of its finish, built from what the worker holds.
+
+steps.py runs them: on success all in one flight with the claim of the
+next step (persistence/sql.py), on failure or retry one by one. Each
+builder returns SQL and parameters, so a caller may send several together.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from django.db import connection
+from django.db.models import Field, Model
+from django.utils import timezone
+
+from orchestration.agents import ORCHESTRATOR
+from orchestration.engine.checkpointing import step_entry
+from orchestration.engine.claiming import Claimed, Follower, db_uuid
+from orchestration.engine.dispatch import queued_stamp
+from orchestration.events import RunCounts
+from orchestration.models import AgentMessage, MessageType, StepStatus
+from persistence.checkpoints import checkpoint_statement
+from persistence.sql import json_param, prepared_cursor
+
+
+class Lost(Exception):
+    """The step was taken over before its end was stored: its finish is rolled back."""
+
+
+# The step's end and the countdown of its dependents, in one statement: the
+# step's own row is changed only while this worker holds it, its dependents
+# are counted down, and those now ready are stamped as sent.
+_END_AND_COUNT_DOWN = (
+    "UPDATE execution_steps SET"
+    " status = CASE WHEN id = %s THEN %s ELSE status END,"
+    " output = CASE WHEN id = %s THEN {json} ELSE output END,"
+    " tokens_used = CASE WHEN id = %s THEN %s ELSE tokens_used END,"
+    " cached = CASE WHEN id = %s THEN %s ELSE cached END,"
+    " completed_at = CASE WHEN id = %s THEN %s ELSE completed_at END,"
+    " duration_ms = CASE WHEN id = %s THEN %s ELSE duration_ms END,"
+    " lease_expires_at = CASE WHEN id = %s THEN NULL ELSE lease_expires_at END,"
+    " claimed_by = CASE WHEN id = %s THEN '' ELSE claimed_by END,"
+    " remaining_deps = CASE WHEN id = %s THEN remaining_deps ELSE remaining_deps - 1 END,"
+    " queued_at = CASE WHEN id <> %s AND remaining_deps = 1 AND status = %s THEN %s ELSE queued_at END"
+    # Primary keys only (the claim returned the dependents' ids): lookups in the primary key index,
+    # whatever the size of the run and whatever the planner's statistics say.
+    " WHERE id IN ({ids}) AND (id <> %s OR (status = %s AND claimed_by = %s))"
+    " RETURNING id, remaining_deps, status"
+)
+
+
+def end_and_count_down(claimed: Claimed, output: Any, tokens: int, cached: bool) -> tuple[str, list[Any]]:
+    """The step's success and its count off its dependents: SQL and parameters (see `counted_down`)."""
+    step = claimed.step
+    now = timezone.now()
+    duration_ms = int((now - (step.started_at or now)).total_seconds() * 1000)
+    adapt = connection.ops.adapt_datetimefield_value
+    me = db_uuid(step.pk)
+    stamp = queued_stamp()
+    ids = [me, *(db_uuid(dependent.id) for dependent in claimed.dependents)]
+    sql = _END_AND_COUNT_DOWN.format(json=json_param(), ids=", ".join(["%s"] * len(ids)))
+    encoded = None if output is None else json.dumps(output, default=str)
+    params: list[Any] = [me, StepStatus.SUCCEEDED.value, me, encoded, me, tokens, me, cached, me, adapt(now)]
+    params += [me, duration_ms, me, me, me, me, StepStatus.PENDING.value, adapt(stamp) if stamp else None]
+    params += [*ids, me, StepStatus.RUNNING.value, claimed.worker]
+    step.status, step.output, step.tokens_used, step.cached = StepStatus.SUCCEEDED, output, tokens, cached
+    step.duration_ms, step.completed_at, step.claimed_by = duration_ms, now, ""
+    return sql, params
+
+
+def counted_down(claimed: Claimed, rows: list[tuple[Any, ...]]) -> list[uuid.UUID]:
+    """The dependents the finish made ready; raises Lost when the step's own row was not this worker's."""
+    mine = uuid.UUID(str(claimed.step.pk))
+    ready = []
+    ended = False
+    for pk, remaining, status in rows:
+        row_id = uuid.UUID(str(pk))
+        if row_id == mine:
+            ended = True
+        elif remaining == 0 and status == StepStatus.PENDING:
+            ready.append(row_id)
+    if not ended:
+        raise Lost
+    return ready
+
+
+_COUNT_FINISHED = (
+    "UPDATE executions SET current_step = current_step + %s, updated_at = %s WHERE id = %s"
+    " RETURNING status, current_step, total_steps, error"
+)
+
+
+def count_finished(execution_id: uuid.UUID, finished: int = 1) -> RunCounts:
+    """Count steps as finished in the run; the run's status and counts after that.
+
+    Updating the run's row also serialises the writers of its checkpoint
+    numbers (see persistence/checkpoints.py), so it comes before the checkpoint.
+    """
+    with prepared_cursor() as cursor:
+        cursor.execute(*count_finished_statement(execution_id, finished))
+        return RunCounts(*cursor.fetchone())
+
+
+def count_finished_statement(execution_id: uuid.UUID, finished: int = 1) -> tuple[str, list[Any]]:
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    return _COUNT_FINISHED, [finished, now, db_uuid(execution_id)]
+
+
+def attempt_messages(claimed: Claimed, response: dict[str, Any], dependents: list[Follower]) -> list[AgentMessage]:
+    """The attempt's REQUEST, the agent's RESPONSE, and a NOTIFICATION to each dependent's agent."""
+    step = claimed.step
+    request = AgentMessage(
+        id=uuid.uuid4(),
+        execution_id=step.execution_id,
+        from_agent=ORCHESTRATOR,
+        to_agent=step.agent_id,
+        message_type=MessageType.REQUEST,
+        payload=claimed.request_payload,
+    )
+    answer = AgentMessage(
+        id=uuid.uuid4(),
+        execution_id=step.execution_id,
+        from_agent=step.agent_id,
+        to_agent=ORCHESTRATOR,
+        message_type=MessageType.RESPONSE,
+        in_reply_to_id=request.id,
+        payload={"step": step.step_number, **response},
+    )
+    notifications = [
+        AgentMessage(
+            id=uuid.uuid4(),
+            execution_id=step.execution_id,
+            from_agent=step.agent_id,
+            to_agent=dependent.agent_id,
+            message_type=MessageType.NOTIFICATION,
+            in_reply_to_id=answer.id,
+            payload={
+                "step": step.step_number,
+                "ready_for_step": dependent.step_number,
+                "summary": response.get("summary", ""),
+            },
+        )
+        for dependent in dependents
+    ]
+    return [request, answer, *notifications]
+
+
+_MESSAGE_FIELDS = ("id", "execution", "from_agent", "to_agent", "message_type", "payload", "in_reply_to", "created_at")
+
+
+def _column(model: type[Model], name: str) -> str:
+    field = model._meta.get_field(name)
+    assert isinstance(field, Field)
+    return str(field.column)
+
+
+def insert_messages(messages: list[AgentMessage]) -> None:
+    with prepared_cursor() as cursor:
+        cursor.execute(*messages_statement(messages))
+
+
+def messages_statement(messages: list[AgentMessage]) -> tuple[str, list[Any]]:
+    """One INSERT of the attempt's messages, written without the ORM's per-object work on the hot path."""
+    meta = AgentMessage._meta
+    columns = ", ".join(connection.ops.quote_name(_column(AgentMessage, name)) for name in _MESSAGE_FIELDS)
+    placeholders = ", ".join(["%s"] * 5 + [json_param(), "%s", "%s"])
+    sql = f"INSERT INTO {meta.db_table} ({columns}) VALUES " + ", ".join([f"({placeholders})"] * len(messages))
+    now = timezone.now()
+    params: list[Any] = []
+    for index, message in enumerate(messages):
+        # Distinct, increasing times keep the timeline's order (request, response, notifications).
+        message.created_at = now + timedelta(microseconds=index)
+        params += [
+            db_uuid(message.id),
+            db_uuid(message.execution_id),
+            message.from_agent,
+            message.to_agent,
+            message.message_type,
+            json.dumps(message.payload, default=str),
+            db_uuid(message.in_reply_to_id) if message.in_reply_to_id else None,
+            connection.ops.adapt_datetimefield_value(message.created_at),
+        ]
+    return sql, params
+
+
+_SHARE = (
+    "INSERT INTO shared_context (execution_id, key, value, created_by, created_at) VALUES {rows}"
+    " ON CONFLICT (execution_id, key) DO UPDATE SET value = excluded.value, created_by = excluded.created_by"
+)
+
+
+def share_statement(claimed: Claimed, shared: dict[str, Any]) -> tuple[str, list[Any]]:
+    """The upsert of what the step shared, one row per key (a key written before takes the new value)."""
+    step = claimed.step
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    rows = ", ".join([f"(%s, %s, {json_param()}, %s, %s)"] * len(shared))
+    params: list[Any] = []
+    for key, value in shared.items():
+        # None is SQL NULL, as the ORM stores it in a JSON field.
+        encoded = None if value is None else json.dumps(value, default=str)
+        params += [db_uuid(step.execution_id), key, encoded, step.agent_id, now]
+    return _SHARE.format(rows=rows), params
+
+
+def step_checkpoint(claimed: Claimed, cached: bool, output: Any, shared: dict[str, Any]) -> tuple[str, list[Any]]:
+    """The checkpoint of the step's end, with the run's counts as the finish left them."""
+    step = claimed.step
+    entry = step_entry(step.status, step.attempts, cached, output)
+    state = {"reason": f"step {step.step_number} ended", "steps": {str(step.step_number): entry}}
+    return checkpoint_statement(step.execution_id, state, shared, with_run_counts=True)
