@@ -340,6 +340,23 @@ def publish_execution(execution_id: uuid.UUID | str) -> None:
             publish(execution_event(execution))
 
 
+def publish_first(execution_id: uuid.UUID | str, *, step_id: uuid.UUID | str | None = None) -> None:
+    """Publish the step's and the run's state once this transaction commits, before the work it hands over.
+
+    Call it inside the transaction, before enqueueing: commit hooks run in
+    the order given, so these events are sent before another process can take
+    the run on and publish a later state. Published after the hand-over, they
+    could reach the pages after that later state, and the pages would go back.
+    """
+
+    def send() -> None:
+        if step_id is not None:
+            publish_step(step_id)
+        publish_execution(execution_id)
+
+    transaction.on_commit(send, robust=True)
+
+
 def publish_step(step_id: uuid.UUID | str) -> None:
     with _in_order:
         step = ExecutionStep.objects.filter(pk=step_id).annotate(workspace_id=F("execution__workspace_id")).first()

@@ -36,7 +36,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from orchestration.engine.dispatch import enqueue_plan
-from orchestration.events import publish_execution
+from orchestration.events import publish_execution, publish_first
 from orchestration.models import Execution, ExecutionStatus
 from orchestration.planning.questions import NeedsAnswer, QuestionField
 from orchestration.planning.rules import NoToolForRequest, plan_with_rules
@@ -152,9 +152,9 @@ def answer_question(execution: Execution, user: AbstractBaseUser | AnonymousUser
             pk=current.pk, status=ExecutionStatus.WAITING_INPUT, updated_at=current.updated_at
         ).update(status=ExecutionStatus.PENDING, question=None, answers=answers, updated_at=timezone.now()):
             raise QuestionClosed(_("Someone else answered first, or the run was cancelled."))
+        publish_first(current.pk)
         enqueue_plan(current.pk)
     logger.info("%s answered %r: %s", user, question.get("text"), text, extra={"execution_id": str(current.pk)})
-    publish_execution(current.pk)
     return Execution.objects.get(pk=current.pk)
 
 

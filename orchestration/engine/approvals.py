@@ -13,7 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from orchestration.engine.dispatch import enqueue_steps
-from orchestration.events import publish_approval, publish_execution, publish_step
+from orchestration.events import publish_approval, publish_first
 from orchestration.models import Execution, ExecutionStatus, ExecutionStep, StepStatus
 from safety.models import PendingApproval
 
@@ -33,6 +33,5 @@ def wake_step(sender: Any, approval: PendingApproval, **kwargs: Any) -> None:
             Execution.objects.filter(pk=approval.execution_id, status=ExecutionStatus.WAITING_APPROVAL).update(
                 status=ExecutionStatus.RUNNING, updated_at=timezone.now()
             )
+        publish_first(approval.execution_id, step_id=approval.step_id)
         enqueue_steps([approval.step_id])
-    publish_step(approval.step_id)
-    publish_execution(approval.execution_id)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import uuid
 from collections.abc import Iterable
@@ -10,7 +9,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
-from django.db import DatabaseError, transaction
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext_lazy
@@ -22,7 +21,7 @@ from monitoring.tracing import Span, root_span_id, start_span
 from orchestration.engine.checkpointing import checkpoint_planned
 from orchestration.engine.dispatch import enqueue_plan, enqueue_steps
 from orchestration.engine.outputs import load_output
-from orchestration.events import publish_execution
+from orchestration.events import publish_execution, publish_first
 from orchestration.models import Execution, ExecutionStatus, ExecutionStep, StepStatus
 from orchestration.planning import NeedsAnswer, NoToolForRequest, PlanInvalid, make_plan
 from orchestration.planning.schema import validate_plan
@@ -83,13 +82,11 @@ def submit(
         execution = Execution.objects.create(
             user=user, workspace=workspace, request=text, plan=given, plan_only=plan_only
         )
+        publish_first(execution.pk)
         enqueue_plan(execution.pk, then=sent.append)
     # The run is saved either way; when the workers' broker is down, the sweeper sends it once it is back.
     execution.dispatched = all(sent)
     logger.info("Submitted by %s", user, extra={"execution_id": str(execution.pk)})
-    # The run is committed: an error now would only invite the person to submit it twice.
-    with contextlib.suppress(DatabaseError):
-        publish_execution(execution.pk)
     return execution
 
 
@@ -188,6 +185,7 @@ def plan_execution(execution_id: str) -> None:
             status=ExecutionStatus.PLANNED if planned_only else ExecutionStatus.RUNNING,
             updated_at=timezone.now(),
         )
+        publish_first(execution_id)
         if not planned_only:
             ready = dict(
                 ExecutionStep.objects.filter(execution_id=execution_id, remaining_deps=0).values_list("pk", "tool")
@@ -195,7 +193,6 @@ def plan_execution(execution_id: str) -> None:
             enqueue_steps(list(ready), tools=ready)
         # In the planning transaction: numbered before any step's end, since no step can start before it commits.
         checkpoint_planned(execution_id)
-    publish_execution(execution_id)
 
 
 def run_planned(execution: Execution, user: Any) -> bool:
@@ -209,12 +206,12 @@ def run_planned(execution: Execution, user: Any) -> bool:
             status=ExecutionStatus.RUNNING, updated_at=timezone.now()
         ):
             return False
+        publish_first(execution.pk)
         ready = ExecutionStep.objects.filter(
             execution_id=execution.pk, remaining_deps=0, status=StepStatus.PENDING
         ).values_list("pk", flat=True)
         enqueue_steps(list(ready))
     logger.info("Started by %s after the plan preview", user, extra={"execution_id": str(execution.pk)})
-    publish_execution(execution.pk)
     return True
 
 
@@ -329,10 +326,10 @@ def resume_run(execution: Execution, user: Any) -> int:
             ],
         )
         Execution.objects.filter(pk=execution.pk).update(current_step=len(succeeded))
+        publish_first(execution.pk)
         enqueue_steps([step.pk for step in again if step.remaining_deps == 0])
     start_span("execution (resumed)", execution_id=execution.pk, metadata={"by": str(user), "steps": len(again)})
     logger.info("Resumed by %s: %d steps to run again", user, len(again), extra={"execution_id": str(execution.pk)})
-    publish_execution(execution.pk)
     return len(again)
 
 
