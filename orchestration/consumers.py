@@ -13,8 +13,9 @@ authentication, the membership set held in memory, the one refusal idiom):
   run and language and sends it to every page whose user belongs to the
   run's workspace (checked in memory). A run
   event (its status changed: a handful per run) sends the whole state again,
-  read from the database, so a page that missed events converges to the
-  truth and always gets the final state.
+  read from the database (once per person and language, however many pages
+  they have open), so a page that missed events converges to the truth and
+  always gets the final state.
 - `ExecutionListConsumer` at /ws/executions/ follows every workspace the user
   belongs to and sends list rows when a run's status changes.
 """
@@ -165,6 +166,20 @@ class ExecutionConsumer(MemberConsumer):
             return False
         await self.send(text_data=html)
         return True
+
+    def viewer(self) -> tuple[object, str] | None:
+        """Whose whole state this page shows, in which language (pages alike get the same text);
+        None while its catch-up is being read: a run event then re-reads it through the page's handler."""
+        return None if self._backlog is not None else (self.user.pk, self.language)
+
+    async def render_state(self) -> str:
+        with translation.override(self.language):
+            return await _render_execution(self.user, self.execution_id, ALL_PARTS)
+
+    async def send_state(self, html: str) -> None:
+        """A whole state the relay rendered for this page's person and language."""
+        async with self._pushing:
+            await self.send(text_data=html)
 
     async def send_frame(self, frame: str) -> None:
         """A frame of step rows the relay built for every page of the run in this page's language."""

@@ -13,9 +13,12 @@ FRAME_SECONDS, builds one frame and sends that same text to every page of
 the run in that language whose user belongs to the run's workspace (checked
 in memory). A page that fell behind skips states already superseded, never
 the final one, and never goes back. Run and approval events (a handful per
-run) first send what was gathered, then are handed to each page's own
-handler, on a task of its own, which renders the whole state from the
-database.
+run) first send what was gathered. A run event then sends the whole state,
+read from the database once per person and language (it shows what that
+person may do) and the same text to each of their pages: at 200 pages of
+a run, a render per page held the final state up for tens of seconds. An
+approval event, and a run event for a page still reading its catch-up
+(whose state is newer), go to the page's own handler, on a task of its own.
 """
 
 from __future__ import annotations
@@ -51,6 +54,12 @@ class Watcher(Protocol):
 
     async def send_frame(self, frame: str) -> None: ...
 
+    def viewer(self) -> tuple[object, str] | None: ...
+
+    async def render_state(self) -> str: ...
+
+    async def send_state(self, html: str) -> None: ...
+
     async def dispatch(self, message: Any) -> None: ...
 
 
@@ -76,6 +85,8 @@ class RunRelay:
         self._framing: dict[str, asyncio.Task[None]] = {}
         # A run's frames go out one at a time, in order (rendering one takes a moment).
         self._sending: dict[str, asyncio.Lock] = {}
+        # A run's whole states go out one event after another, so a page never goes back.
+        self._states: dict[str, asyncio.Lock] = {}
         self._channel: str | None = None
         self._receiving: asyncio.Task[None] | None = None
         self._handling: set[asyncio.Task[None]] = set()
@@ -103,6 +114,7 @@ class RunRelay:
             del self._watchers[watcher.execution_id]
             self._gathered.pop(watcher.execution_id, None)
             self._sending.pop(watcher.execution_id, None)
+            self._states.pop(watcher.execution_id, None)
             framing = self._framing.pop(watcher.execution_id, None)
             if framing is not None:
                 framing.cancel()
@@ -134,10 +146,15 @@ class RunRelay:
             # What was gathered goes first; then each page reads the whole state from the database, on
             # tasks of their own, so a run with many pages open never holds up the other runs' events.
             await self.send_gathered(run)
+            shared: dict[tuple[object, str], list[Watcher]] = {}
             for page in pages:
-                handling = asyncio.create_task(page.dispatch(event))
-                self._handling.add(handling)
-                handling.add_done_callback(self._handling.discard)
+                viewer = page.viewer() if event.get("type") == "execution.updated" else None
+                if viewer is not None and page.is_member(event.get("workspace_id")):
+                    shared.setdefault(viewer, []).append(page)
+                else:
+                    self._start(page.dispatch(event))
+            if shared:
+                self._start(self._send_states(run, list(shared.values())))
             return
         if not pages:
             return  # the last page closed while the run's group was being left
@@ -147,6 +164,22 @@ class RunRelay:
         self._gathered.setdefault(run, _Gathered(str(event["workspace_id"]))).add(step_event)
         if run not in self._framing:
             self._framing[run] = asyncio.create_task(self._send_after_a_frame(run))
+
+    def _start(self, work: Any) -> None:
+        handling = asyncio.create_task(work)
+        self._handling.add(handling)
+        handling.add_done_callback(self._handling.discard)
+
+    async def _send_states(self, run: str, viewers: list[list[Watcher]]) -> None:
+        """The whole state, rendered once for each person and language, to each of their pages."""
+        async with self._states.setdefault(run, asyncio.Lock()):
+            for pages in viewers:
+                html = await pages[0].render_state()
+                for page in pages:
+                    if html:
+                        await page.send_state(html)
+                    else:  # the run is gone, or they may no longer see it
+                        await page.refuse()
 
     async def _send_after_a_frame(self, run: str) -> None:
         await asyncio.sleep(FRAME_SECONDS)

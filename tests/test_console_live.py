@@ -314,3 +314,59 @@ def test_it_follows_a_run_once_per_process_for_all_its_open_pages(alice, workspa
         assert any('<section id="steps"' not in frame and 'class="step step-succeeded"' in frame for frame in frames)
         # ...and every page ends on the whole final state.
         assert frames[-1].count('class="step step-succeeded"') == 12
+
+
+@pytest.mark.usefixtures("engine")
+def test_it_renders_a_runs_whole_state_once_per_person_for_all_their_pages(alice, victor, workspace_a, monkeypatch):
+    from orchestration import consumers
+
+    plan = {
+        "steps": [
+            {"number": 1, "tool": "test.sleep", "input": {"seconds": 5.0}},  # every page connects meanwhile
+            {"number": 2, "tool": "test.flaky", "input": {"failures": -1}, "depends_on": [1]},  # refused: fails the run
+        ]
+    }
+    rendered = []
+    render = consumers._render_execution
+    headers = {alice: socket_headers(alice), victor: socket_headers(victor)}
+
+    def counting(user, execution_id, parts, steps=()):
+        rendered.append(user.username)
+        return render(user, execution_id, parts, steps)
+
+    async def run():
+        with _published_on(asyncio.get_running_loop()):
+            execution = await database_sync_to_async(submit)(
+                user=alice, workspace=workspace_a, request_text="shared states", plan=plan
+            )
+            # Pages open once it runs, so the run's only event after their catch-up is its end.
+            while (await Execution.objects.aget(pk=execution.pk)).status != ExecutionStatus.RUNNING:
+                await asyncio.sleep(0.05)
+            pages = {
+                person: [
+                    WebsocketCommunicator(application, f"/ws/executions/{execution.pk}/", headers=headers[person])
+                    for _ in range(count)
+                ]
+                for person, count in ((alice, 3), (victor, 2))
+            }
+            for page in [*pages[alice], *pages[victor]]:
+                assert (await page.connect(timeout=10))[0]
+                await page.receive_from(timeout=5)  # the catch-up, each page its own
+            monkeypatch.setattr(consumers, "_render_execution", counting)
+            streams = {
+                person: [await _receive_until(page, _status("failed")) for page in opened]
+                for person, opened in pages.items()
+            }
+            for page in [*pages[alice], *pages[victor]]:
+                await page.disconnect()
+        return streams
+
+    streams = async_to_sync(run)()
+
+    whole_states = [frame for frame in streams[alice][0] if '<section id="steps"' in frame]
+    assert whole_states
+    # Each run event read the state once for alice's three pages and once for victor's two.
+    assert sorted(rendered) == sorted(["alice", "victor"] * len(whole_states))
+    # Each person's pages show what that person may do: the owner may retry, the viewer may not.
+    assert all('id="resume-form"' in frames[-1] for frames in streams[alice])
+    assert all('id="resume-form"' not in frames[-1] and _status("failed") in frames[-1] for frames in streams[victor])
