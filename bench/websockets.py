@@ -187,7 +187,12 @@ def child(mode: str, args: argparse.Namespace) -> list[dict[str, Any]]:
         return [asyncio.run(_measure(mode, k, args, port, cookie, user, workspace, tmp)) for k in args.clients]
     finally:
         server.terminate()
-        server.wait(timeout=20)
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:  # reported, and the figures already measured are kept
+            print("[bench ws] the server did not stop within 20 s; killed", file=sys.stderr, flush=True)
+            server.kill()
+            server.wait()
         log.close()
         errors = [line for line in (tmp / "daphne.log").read_text(errors="replace").splitlines() if "Error" in line]
         if errors:  # what went wrong in the server, before its directory is removed
