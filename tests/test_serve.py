@@ -44,14 +44,18 @@ def served(tmp_path):
         text=True,
     )
     lines: list[str] = []
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+    listening = False
+    # Setting up a fresh database takes a while on a busy CI machine (60 s was once not enough).
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline and not listening:
         line = process.stdout.readline()
         lines.append(line)
-        if "Listening on TCP address" in line or process.poll() is not None:
+        listening = "Listening on TCP address" in line
+        if process.poll() is not None:
             break
     try:
         assert process.poll() is None, "".join(lines)
+        assert listening, "".join(lines)
         yield f"http://127.0.0.1:{port}", "".join(lines)
     finally:
         process.terminate()
