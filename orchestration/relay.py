@@ -143,8 +143,9 @@ class RunRelay:
         run = str(event.get("execution_id"))
         pages = list(self._watchers.get(run, ()))
         if event.get("type") != "step.updated":
-            # What was gathered goes first; then each page reads the whole state from the database, on
-            # tasks of their own, so a run with many pages open never holds up the other runs' events.
+            # What was gathered goes first; then the whole state, once per person and language (or by
+            # the page's own handler), on tasks of their own: a run with many pages open never holds up
+            # the other runs' events.
             await self.send_gathered(run)
             shared: dict[tuple[object, str], list[Watcher]] = {}
             for page in pages:
