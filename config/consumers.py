@@ -27,6 +27,7 @@ refuses cross-site connections before a consumer is reached.
 from __future__ import annotations
 
 import uuid
+from functools import cached_property
 from typing import Any, ClassVar, TypedDict
 
 from channels.db import database_sync_to_async
@@ -68,9 +69,10 @@ class MemberConsumer(AsyncWebsocketConsumer):
     memberships: dict[str, str]
     joined: list[str]
 
-    @property
+    @cached_property
     def language(self) -> str:
-        """The person's language (chosen in the console, kept in the session)."""
+        """The person's language (chosen in the console, kept in the session), read once: the session
+        is the one loaded when the page connected, and the relay asks every page of a run on every frame."""
         session = self.scope.get("session")
         language = session.get(LANGUAGE_SESSION_KEY) if session is not None else None
         return language if language in dict(settings.LANGUAGES) else settings.LANGUAGE_CODE

@@ -144,7 +144,8 @@ if REDIS_URL:
         }
     }
 else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    # Channels' in-memory layer, its cleaning bounded (config/channel_layers.py).
+    CHANNEL_LAYERS = {"default": {"BACKEND": "config.channel_layers.InMemoryChannelLayer"}}
 
 # How steps run: "embedded" (worker threads in this process) or "celery"
 # (Celery workers over Redis). Celery is the default when REDIS_URL is set.
