@@ -8,12 +8,14 @@ orchestration/engine/sweeper.py), so recovery never depends on beat alone.
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from typing import Any
 
 from celery import Celery
 from celery.signals import (
+    after_setup_logger,
     task_postrun,
     task_prerun,
     worker_process_init,
@@ -95,11 +97,24 @@ def close_connections(**kwargs: Any) -> None:
     connections.close_all()
 
 
+def console_shows_the_workers_level(logger: logging.Logger, loglevel: int, **kwargs: Any) -> None:
+    """`celery worker -l WARNING` shows warnings and up on the console, not every step's INFO lines.
+
+    Celery's console handler on the root logger has no level of its own, and
+    the domain loggers pass INFO for the run pages (config/settings.py,
+    LOGGING), so every step's lines reached the console whatever `-l` said;
+    formatting and writing them was a visible share of a busy worker's time.
+    """
+    for handler in logger.handlers:
+        handler.setLevel(loglevel)
+
+
 # Seconds a worker process keeps one database connection (recycled, so server-side state cannot grow forever).
 WORKER_CONNECTION_MAX_AGE = 600
 # A connection idle for longer than this is pinged before the next task uses it.
 PING_AFTER_IDLE_SECONDS = 1.0
 
+after_setup_logger.connect(console_shows_the_workers_level, dispatch_uid="orchestrate-console-level")
 worker_process_init.connect(keep_database_connections, dispatch_uid="orchestrate-keep-db-connections")
 task_prerun.connect(before_task, dispatch_uid="orchestrate-close-old-db-connections-before")
 task_postrun.connect(after_task, dispatch_uid="orchestrate-close-old-db-connections-after")
