@@ -267,7 +267,7 @@ class EngineDriver:
             current = self._worker_queries()
             if current != last or self.redis.llen(queue):
                 last, stable_since = current, time.monotonic()
-            elif time.monotonic() - stable_since >= 0.3:
+            elif time.monotonic() - stable_since >= 2 * querycount.FLUSH_SECONDS + 0.1:
                 break
             time.sleep(0.05)
         return last
