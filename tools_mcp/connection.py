@@ -24,20 +24,19 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import anyio
 from django.conf import settings
-from mcp import Client, MCPError, StdioServerParameters, stdio_client
-from mcp.client._transport import Transport
-from mcp.client.streamable_http import streamable_http_client
-from mcp_types import CallToolResult, Tool
 
 from tenancy.secrets import SecretUnreadable, open_sealed, seal
 from tools.base import RetryableToolError, ToolError
-from tools_mcp.http_guard import guarded_client
 from tools_mcp.models import McpServer
 from tools_mcp.models import Transport as TransportKind
+
+if TYPE_CHECKING:
+    from mcp import Client
+    from mcp_types import CallToolResult, Tool
 
 T = TypeVar("T")
 HEADERS_PURPOSE = "mcp-headers"
@@ -108,6 +107,15 @@ def trouble() -> Iterator[Trouble]:
 @contextlib.asynccontextmanager
 async def connect(server: McpServer, timeout: float, trouble: Trouble) -> AsyncIterator[Client]:
     """A connected, initialised SDK client for the server."""
+    # The SDK and its HTTP stack are imported when a server is first used, not when this module is:
+    # they were a third of the start-up of every process (commands, workers, servers), most of
+    # which never talk to an MCP server.
+    from mcp import Client, StdioServerParameters, stdio_client
+    from mcp.client._transport import Transport
+    from mcp.client.streamable_http import streamable_http_client
+
+    from tools_mcp.http_guard import guarded_client
+
     transport: Any
     if server.transport == TransportKind.STDIO:
         words = allowed_command(server.command)
@@ -170,6 +178,8 @@ def translate(server: McpServer, phase: str, exc: BaseException, trouble: Troubl
             if phase.startswith("calling")
             else RetryableToolError(late)
         )
+    from mcp import MCPError
+
     detail = exc.message if isinstance(exc, MCPError) else f"{type(exc).__name__}: {exc}"
     if trouble.refusals:
         detail += f", HTTP {trouble.refusals[-1]}"

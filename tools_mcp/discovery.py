@@ -14,20 +14,22 @@ import logging
 import re
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jsonschema
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
-from mcp_types import Tool as McpToolInfo
 
 from tools.base import ToolError
 from tools.models import ToolCatalog, ToolType
 from tools.registry import registry
 from tools_mcp import connection
 from tools_mcp.models import McpServer
+
+if TYPE_CHECKING:
+    from mcp_types import Tool as McpToolInfo
 
 logger = logging.getLogger(__name__)
 

@@ -16,12 +16,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
-import openai
 from django.conf import settings
 
 from tools.base import RetryableToolError, ToolError
 
 if TYPE_CHECKING:
+    import openai
     from openai.types.chat import ChatCompletionMessageParam
 
 __all__ = ["ChatReply", "chat", "chat_json", "llm_configured"]
@@ -65,6 +65,10 @@ def chat(
         options["response_format"] = {"type": "json_object"}
     if temperature is not None:
         options["temperature"] = temperature
+    # Imported on the first chat, not with this module: the SDK alone was a quarter of the start-up
+    # of every process, and most never call a model.
+    import openai
+
     client = openai.OpenAI(base_url=settings.LLM_BASE_URL, api_key=settings.LLM_API_KEY, timeout=seconds, max_retries=0)
     try:
         with client:
