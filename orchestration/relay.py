@@ -11,8 +11,10 @@ step's fragments once per language. It gathers them per run and language
 (the newest row of each step, the newest progress bar) and, at most every
 FRAME_SECONDS, builds one frame and sends that same text to every page of
 the run in that language whose user belongs to the run's workspace (checked
-in memory). A page that fell behind skips states already superseded, never
-the final one, and never goes back. Run and approval events (a handful per
+in memory). With many pages open a frame takes a while to send, and the
+next one waits longer (FRAME_SHARE), so the pages never take more than
+half of the process's time from the steps. A page that fell behind skips
+states already superseded, never the final one, and never goes back. Run and approval events (a handful per
 run) first send what was gathered. A run event then sends the whole state,
 read from the database once per person and language (it shows what that
 person may do) and the same text to each of their pages: at 200 pages of
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import TYPE_CHECKING, Any, Protocol
 
 from channels.layers import get_channel_layer
@@ -36,8 +39,21 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-# How long a page gathers fragments before it sends them as one frame.
+# How long a page gathers fragments before it sends them as one frame, at least.
 FRAME_SECONDS = 0.05
+# The share of the process's time a run's frames may take. Rendering a frame and sending it to K
+# pages costs time that grows with K (at 200 pages, most of what the process did beside the steps
+# themselves, and the engine's worker threads share its interpreter): after a frame that took t
+# seconds, the run's next one waits long enough to keep to this share, however many pages are open
+# (a third kept the run faster with 200 pages but put the pages' p95 over 250 ms on a slow machine).
+FRAME_SHARE = 1 / 2
+# ... but never longer than this, so a page is never far behind.
+MAX_FRAME_SECONDS = 0.25
+
+
+def frame_delay(last_cost: float) -> float:
+    """How long a run's next frame gathers, after a frame that took `last_cost` seconds."""
+    return min(MAX_FRAME_SECONDS, max(FRAME_SECONDS, last_cost * (1 - FRAME_SHARE) / FRAME_SHARE))
 
 
 class Watcher(Protocol):
@@ -83,6 +99,8 @@ class RunRelay:
         self._watchers: dict[str, set[Watcher]] = {}
         self._gathered: dict[str, _Gathered] = {}
         self._framing: dict[str, asyncio.Task[None]] = {}
+        # How long each run's last frame took to render and send (seconds).
+        self._frame_cost: dict[str, float] = {}
         # A run's frames go out one at a time, in order (rendering one takes a moment).
         self._sending: dict[str, asyncio.Lock] = {}
         # A run's whole states go out one event after another, so a page never goes back.
@@ -115,6 +133,7 @@ class RunRelay:
             self._gathered.pop(watcher.execution_id, None)
             self._sending.pop(watcher.execution_id, None)
             self._states.pop(watcher.execution_id, None)
+            self._frame_cost.pop(watcher.execution_id, None)
             framing = self._framing.pop(watcher.execution_id, None)
             if framing is not None:
                 framing.cancel()
@@ -183,7 +202,7 @@ class RunRelay:
                         await page.refuse()
 
     async def _send_after_a_frame(self, run: str) -> None:
-        await asyncio.sleep(FRAME_SECONDS)
+        await asyncio.sleep(frame_delay(self._frame_cost.get(run, 0.0)))
         self._framing.pop(run, None)
         await self.send_gathered(run)
 
@@ -202,6 +221,7 @@ class RunRelay:
             pages = self._watchers.get(run)
             if gathered is None or not pages:
                 return
+            started = time.monotonic()
             steps = list(gathered.steps.values())
             frames = await step_frames(steps, gathered.progress, {page.language for page in pages})
             # A page that came while the frame was rendered reads a state newer than these events.
@@ -213,6 +233,7 @@ class RunRelay:
                     await page.send_frame(frame)
                 else:
                     await page.refuse()
+            self._frame_cost[run] = time.monotonic() - started
 
 
 _relays: dict[int, RunRelay] = {}

@@ -8,6 +8,7 @@ from channels.testing import WebsocketCommunicator
 from django.test import Client
 
 from config.routing import websocket_application
+from orchestration import relay
 from orchestration.consumers import render_step_frame
 from orchestration.events import RunCounts, step_event
 from orchestration.models import ExecutionStatus, StepStatus
@@ -75,3 +76,16 @@ def test_it_renders_a_step_event_from_the_event_alone(workspace_a, django_assert
     assert '<progress id="progress" value="7" max="500">' in html
     assert "&lt;b&gt;" in html
     assert "<b>" not in html
+
+
+@pytest.mark.parametrize(
+    ("last_frame_took", "next_waits"),
+    [
+        (0.0, relay.FRAME_SECONDS),  # one page: a frame every 50 ms
+        (0.001, relay.FRAME_SECONDS),
+        (0.12, 0.12),  # many pages: sending keeps to half of the process's time
+        (5.0, relay.MAX_FRAME_SECONDS),  # but a page is never more than 250 ms behind
+    ],
+)
+def test_a_runs_next_frame_waits_as_long_as_its_last_one_took_to_send(last_frame_took, next_waits):
+    assert relay.frame_delay(last_frame_took) == pytest.approx(next_waits)
