@@ -14,11 +14,12 @@ the run in that language whose user belongs to the run's workspace (checked
 in memory). With many pages open a frame takes a while to send, and the
 next one waits longer (FRAME_SHARE), so the pages never take more than
 half of the process's time from the steps. A page that fell behind skips
-states already superseded, never the final one, and never goes back. Run and approval events (a handful per
-run) first send what was gathered. A run event then sends the whole state,
-read from the database once per person and language (it shows what that
-person may do) and the same text to each of their pages: at 200 pages of
-a run, a render per page held the final state up for tens of seconds. An
+states already superseded, never the final one, and never goes back. Run
+and approval events (a handful per run) first send what was gathered. A
+run event then sends the whole state, read from the database once per
+person and language (it shows what that person may do) and the same text
+to each of their pages: at 200 pages of a run, a render per page held the
+final state up for tens of seconds. An
 approval event, and a run event for a page still reading its catch-up
 (whose state is newer), go to the page's own handler, on a task of its own.
 """
