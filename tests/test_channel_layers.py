@@ -3,34 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 from asgiref.sync import async_to_sync
 from channels.layers import InMemoryChannelLayer as ChannelsInMemoryChannelLayer
 
 from config import channel_layers
 from config.channel_layers import InMemoryChannelLayer
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def test_the_embedded_mode_uses_it(tmp_path):
-    script = "from channels.layers import get_channel_layer; layer = get_channel_layer(); print(type(layer).__module__)"
-    environment = {**os.environ, "ORCHESTRATE_VAR_DIR": str(tmp_path)}
-    environment.pop("DATABASE_URL", None)
-    environment.pop("REDIS_URL", None)
-    result = subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c", script],
-        cwd=ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.stdout.strip().splitlines()[-1] == "config.channel_layers", result.stderr
 
 
 def test_it_walks_the_channels_once_a_second_however_many_events_and_pages(monkeypatch):

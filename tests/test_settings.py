@@ -45,17 +45,30 @@ def test_it_starts_with_nothing_configured(tmp_path):
     assert (tmp_path / "secret_key").stat().st_mode & 0o777 == 0o600
 
 
-def test_it_uses_sqlite_in_wal_mode_by_default(tmp_path):
-    script = "from django.db import connection; print(connection.cursor().execute('PRAGMA journal_mode').fetchone()[0])"
+def _embedded_shell(tmp_path: Path, script: str) -> str:
+    """The last line `script` prints in a fresh process of the embedded default (no database or Redis set)."""
     environment = {**os.environ, "ORCHESTRATE_VAR_DIR": str(tmp_path)}
     environment.pop("DATABASE_URL", None)
+    environment.pop("REDIS_URL", None)
     result = subprocess.run(
         [sys.executable, "manage.py", "shell", "-c", script],
         cwd=ROOT,
         env=environment,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=120,
     )
-    assert result.stdout.strip().splitlines()[-1] == "wal", result.stderr
+    assert result.stdout.strip(), result.stderr
+    return result.stdout.strip().splitlines()[-1]
+
+
+def test_it_uses_sqlite_in_wal_mode_by_default(tmp_path):
+    script = "from django.db import connection; print(connection.cursor().execute('PRAGMA journal_mode').fetchone()[0])"
+    assert _embedded_shell(tmp_path, script) == "wal"
     assert (tmp_path / "orchestrate.sqlite3").exists()
+
+
+def test_it_uses_the_bounded_in_memory_channel_layer_by_default(tmp_path):
+    # Channels' own layer walks every open page on each event (config/channel_layers.py).
+    script = "from channels.layers import get_channel_layer; print(type(get_channel_layer()).__module__)"
+    assert _embedded_shell(tmp_path, script) == "config.channel_layers"
