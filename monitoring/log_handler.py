@@ -270,6 +270,7 @@ class DatabaseLogHandler(logging.Handler):
 
     def _write(self, batch: list[_Pending]) -> None:
         from monitoring.models import Log
+        from persistence.sql import insert_rows
 
         alias = router.db_for_write(Log)
         if connections[alias].in_atomic_block:
@@ -277,18 +278,18 @@ class DatabaseLogHandler(logging.Handler):
             # caller's commit: check the ids first, and keep a failed insert in a savepoint.
             self._learn_executions(batch, Log, alias)
             with transaction.atomic(using=alias):
-                Log.objects.using(alias).bulk_create(self._rows(batch, Log, trust=False))
+                insert_rows(Log, self._rows(batch, trust=False), using=alias)
             return
         try:
-            Log.objects.using(alias).bulk_create(self._rows(batch, Log, trust=True))
+            insert_rows(Log, self._rows(batch, trust=True), using=alias)
         except IntegrityError:
             # Our own transaction refused a dangling execution id at commit: find it, then retry.
             self._known_executions.clear()
             self._learn_executions(batch, Log, alias)
-            Log.objects.using(alias).bulk_create(self._rows(batch, Log, trust=False))
+            insert_rows(Log, self._rows(batch, trust=False), using=alias)
 
-    def _rows(self, batch: list[_Pending], log_model: type[Log], *, trust: bool) -> list[Log]:
-        """Unsaved rows; unless `trust`, an execution not known to exist is kept in metadata only."""
+    def _rows(self, batch: list[_Pending], *, trust: bool) -> list[dict[str, Any]]:
+        """The rows' values; unless `trust`, an execution not known to exist is kept in metadata only."""
         from monitoring.tracing import clean_metadata
 
         rows = []
@@ -297,14 +298,14 @@ class DatabaseLogHandler(logging.Handler):
             if execution_id is not None and not trust and execution_id not in self._known_executions:
                 execution_id, metadata = None, {**metadata, "execution_id": execution_id}
             rows.append(
-                log_model(
-                    execution_id=execution_id,
-                    source=pending.source,
-                    level=pending.level,
-                    message=pending.message,
-                    metadata=clean_metadata(metadata),
-                    timestamp=pending.timestamp,
-                )
+                {
+                    "execution_id": execution_id,
+                    "source": pending.source,
+                    "level": pending.level,
+                    "message": pending.message,
+                    "metadata": clean_metadata(metadata),
+                    "timestamp": pending.timestamp,
+                }
             )
         return rows
 

@@ -22,6 +22,7 @@ from monitoring import hooks
 from monitoring.batching import Batch
 from monitoring.models import Metric
 from monitoring.tracing import clean_metadata
+from persistence.sql import insert_rows
 
 
 class Summary(TypedDict):
@@ -56,11 +57,12 @@ def record_many(values: Iterable[tuple[str, float, Mapping[str, Any]]]) -> list[
 
 
 def _write_buffered(values: list[tuple[str, float, Mapping[str, Any], datetime]]) -> None:
-    stored = Metric.objects.bulk_create(
-        Metric(metric_name=name[:100], metric_value=float(value), tags=clean_metadata(tags), timestamp=at)
+    rows = [
+        {"metric_name": name[:100], "metric_value": float(value), "tags": clean_metadata(tags), "timestamp": at}
         for name, value, tags, at in values
-    )
-    hooks.metrics_recorded(stored)
+    ]
+    insert_rows(Metric, rows)
+    hooks.metrics_recorded([Metric(**row) for row in rows])
 
 
 _buffered: Batch[tuple[str, float, Mapping[str, Any], datetime]] = Batch("metric values", _write_buffered)

@@ -45,6 +45,7 @@ from django.utils import timezone
 from monitoring import hooks
 from monitoring.batching import Batch
 from monitoring.models import SpanStatus, Trace
+from persistence.sql import insert_rows
 
 REDACTED = "[redacted]"
 ERROR_MESSAGE_LIMIT = 2000
@@ -250,7 +251,7 @@ def write_finished_spans(spans: list[Span]) -> None:
     if not spans:
         return
     try:
-        Trace.objects.bulk_create(_trace_rows(spans, known=None))
+        insert_rows(Trace, _trace_rows(spans, known=None))
     except IntegrityError:
         from orchestration.models import Execution
 
@@ -258,11 +259,11 @@ def write_finished_spans(spans: list[Span]) -> None:
         runs = {s.execution_id for s in spans if s.execution_id}
         known = set(Trace.objects.filter(pk__in=parents).values_list("pk", flat=True)) | {s.id for s in spans}
         known |= set(Execution.objects.filter(pk__in=runs).values_list("pk", flat=True))
-        Trace.objects.bulk_create(_trace_rows(spans, known=known))
+        insert_rows(Trace, _trace_rows(spans, known=known))
     hooks.spans_finished(spans)
 
 
-def _trace_rows(spans: list[Span], known: set[uuid.UUID] | None) -> list[Trace]:
+def _trace_rows(spans: list[Span], known: set[uuid.UUID] | None) -> list[dict[str, Any]]:
     rows = []
     for finished in spans:
         metadata, parent_id, execution_id = finished.metadata, finished.parent_id, finished.execution_id
@@ -271,17 +272,17 @@ def _trace_rows(spans: list[Span], known: set[uuid.UUID] | None) -> list[Trace]:
         if known is not None and execution_id is not None and execution_id not in known:
             metadata, execution_id = {**metadata, "execution_id": str(execution_id)}, None
         rows.append(
-            Trace(
-                id=finished.id,
-                name=finished.name,
-                execution_id=execution_id,
-                parent_span_id=parent_id,
-                started_at=finished.started_at,
-                ended_at=finished.ended_at,
-                duration_ms=finished.duration_ms,
-                status=finished.status,
-                metadata=metadata,
-            )
+            {
+                "id": finished.id,
+                "name": finished.name,
+                "execution_id": execution_id,
+                "parent_span_id": parent_id,
+                "started_at": finished.started_at,
+                "ended_at": finished.ended_at,
+                "duration_ms": finished.duration_ms,
+                "status": finished.status,
+                "metadata": metadata,
+            }
         )
     return rows
 
