@@ -27,6 +27,7 @@ from orchestration.planning import NeedsAnswer, NoToolForRequest, PlanInvalid, m
 from orchestration.planning.schema import validate_plan
 from orchestration.questions import ask, planning_inputs
 from orchestration.signals import FinishedRun, run_finished
+from persistence.sql import insert_rows
 from plugins import hooks as plugin_hooks
 from plugins.contract import Refuse
 from plugins.hooks import record_error as record_plugin_error
@@ -233,21 +234,24 @@ def _create_steps(execution: Execution, planned: list[dict[str, Any]]) -> None:
     for step in planned:
         for dependency in step["depends_on"]:
             dependents[dependency].append(step["number"])
-    ExecutionStep.objects.bulk_create(
-        ExecutionStep(
-            execution=execution,
-            step_number=step["number"],
-            agent_id=step["agent"],
-            tool=step["tool"],
-            input=step["input"],
-            depends_on=step["depends_on"],
-            dependents=dependents[step["number"]],
-            remaining_deps=len(step["depends_on"]),
-            optional=step["optional"],
-            timeout_seconds=step.get("timeout_seconds"),
-            max_attempts=step.get("max_attempts", settings.ORCHESTRATE_MAX_ATTEMPTS),
-        )
-        for step in planned
+    insert_rows(
+        ExecutionStep,
+        [
+            {
+                "execution_id": execution.pk,
+                "step_number": step["number"],
+                "agent_id": step["agent"],
+                "tool": step["tool"],
+                "input": step["input"],
+                "depends_on": step["depends_on"],
+                "dependents": dependents[step["number"]],
+                "remaining_deps": len(step["depends_on"]),
+                "optional": step["optional"],
+                "timeout_seconds": step.get("timeout_seconds"),
+                "max_attempts": step.get("max_attempts", settings.ORCHESTRATE_MAX_ATTEMPTS),
+            }
+            for step in planned
+        ],
     )
 
 
@@ -340,12 +344,17 @@ def finish_if_done(execution_id: uuid.UUID | str) -> None:
     counts = Execution.objects.filter(pk=execution_id).values_list("current_step", "total_steps").first()
     if counts is None or counts[0] < counts[1]:
         return
-    if ExecutionStep.objects.filter(execution_id=execution_id, status__in=UNFINISHED_STEPS).exists():
+    run_steps = ExecutionStep.objects.filter(execution_id=execution_id).order_by("step_number")
+    if run_steps.filter(status__in=UNFINISHED_STEPS).exists():
         return
-    steps = list(ExecutionStep.objects.filter(execution_id=execution_id).order_by("step_number"))
-    failed = next((step for step in steps if step.status == StepStatus.FAILED and not step.optional), None)
+    # The database picks the few rows the end needs (the first failure, the final steps): a run's
+    # thousand steps are not read into the worker to find them.
+    failed = run_steps.filter(status=StepStatus.FAILED, optional=False).only("step_number", "tool", "error").first()
+    final = run_steps.filter(status=StepStatus.SUCCEEDED, dependents=[]).only(
+        "execution_id", "step_number", "tool", "output"
+    )
     now = timezone.now()
-    changes: dict[str, Any] = {"completed_at": now, "updated_at": now, "result": _result(steps)}
+    changes: dict[str, Any] = {"completed_at": now, "updated_at": now, "result": _result(list(final))}
     if failed:
         changes.update(
             status=ExecutionStatus.FAILED, error=f"Step {failed.step_number} ({failed.tool}) failed: {failed.error}"
@@ -363,9 +372,8 @@ def finish_if_done(execution_id: uuid.UUID | str) -> None:
     _announce_finish(str(execution_id))
 
 
-def _result(steps: list[ExecutionStep]) -> dict[str, Any]:
-    """What the run produced: the outputs of its final steps (the ones nothing else consumed)."""
-    final = [step for step in steps if not step.dependents and step.status == StepStatus.SUCCEEDED]
+def _result(final: list[ExecutionStep]) -> dict[str, Any]:
+    """What the run produced: the outputs of its final steps (succeeded, and nothing else consumed them)."""
     return {
         "outputs": {str(step.step_number): step.output for step in final},
         "summary": "; ".join(_summary_of(step) for step in final),
