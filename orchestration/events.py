@@ -14,11 +14,13 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import threading
+import time
 import uuid
 from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import Literal, TypedDict
+from typing import Any, Literal, TypedDict
 
 from channels.layers import get_channel_layer
 from channels_redis.core import RedisChannelLayer
@@ -264,21 +266,96 @@ def _has_listeners(event: ProgressEvent | MembershipChanged) -> bool:
 # process that publish the same run's changes cannot overtake each other.
 _in_order = threading.RLock()
 
+# How long a worker may hold its steps' events back before they go to Redis. On a quick chain a
+# step lasts a millisecond or two: its events then go with those of the next steps, in one round
+# trip for several steps instead of one each, and a page sees them at most this much later.
+HOLD_SECONDS = 0.02
 
-def publish(*events: ProgressEvent | MembershipChanged) -> Future[None] | None:
+
+class _HeldBack:
+    """Step events for Redis held back (`publish(..., hold=True)`), sent together, in order.
+
+    The publishing thread sends them with a later publish once the oldest
+    waited HOLD_SECONDS, or at once with any publish that may not wait (a
+    run's own events, events before steps go to other workers); a thread of
+    the process sends them when nothing else publishes in time (a worker
+    gone idle, or into a long tool call). All under `_in_order`.
+    """
+
+    def __init__(self) -> None:
+        self.sends: list[tuple[str, dict[str, Any]]] = []
+        self.since = 0.0
+        self.wake = threading.Condition(_in_order)
+        self.sender_pid: int | None = None
+
+    def add(self, layer: RedisChannelLayer, sends: list[tuple[str, dict[str, Any]]], *, hold: bool) -> None:
+        was_empty = not self.sends
+        if was_empty:
+            self.since = time.monotonic()
+        self.sends += sends
+        if hold and time.monotonic() - self.since < HOLD_SECONDS:
+            self._ensure_sender()
+            if was_empty:
+                self.wake.notify()
+            return
+        self.send(layer)
+
+    def send(self, layer: RedisChannelLayer) -> None:
+        sends, self.sends = self.sends, []
+        if sends:
+            _sender(layer).group_send_all(sends)
+
+    def _ensure_sender(self) -> None:
+        if self.sender_pid != os.getpid():  # a forked worker child starts its own
+            self.sender_pid = os.getpid()
+            threading.Thread(target=self._send_when_due, name="progress-events", daemon=True).start()
+
+    def _send_when_due(self) -> None:
+        with _in_order:
+            while True:
+                due = self.since + HOLD_SECONDS - time.monotonic()
+                if not self.sends or due > 0:
+                    self.wake.wait(due if self.sends else None)
+                    continue
+                layer = get_channel_layer()
+                try:
+                    if isinstance(layer, RedisChannelLayer):
+                        self.send(layer)
+                except Exception:  # a dropped progress event must not stop the next ones
+                    logger.exception("Could not publish %d held progress events", len(self.sends))
+                finally:
+                    self.sends = []
+
+
+_held_back = _HeldBack()
+
+
+def send_held_events() -> None:
+    """Send the step events this process still holds back (a worker process that exits)."""
+    with _in_order, contextlib.suppress(Exception):
+        layer = get_channel_layer()
+        if isinstance(layer, RedisChannelLayer):
+            _held_back.send(layer)
+
+
+def publish(*events: ProgressEvent | MembershipChanged, hold: bool = False) -> Future[None] | None:
     """Send the events, in order, to their groups; never fail nor hold up the caller.
 
-    Returns, when the events wait in an outbox, a future done once the last
-    was sent: the engine waits for it before sending the steps a finished
-    step made ready, so no page hears of step n+1 before step n ended.
+    With `hold` (a step's events, in the celery mode) they may wait up to
+    HOLD_SECONDS to go to Redis with later ones; any publish without it sends
+    what waits first. Returns, when the events wait in an outbox, a future
+    done once the last was sent: the engine waits for it before sending the
+    steps a finished step made ready, so no page hears of step n+1 before
+    step n ended.
     """
     with _in_order:
         sent = None
         try:
             layer = get_channel_layer()
             if isinstance(layer, RedisChannelLayer):
-                # From this thread, before the caller goes on, all in one go (orchestration/group_send.py).
-                _sender(layer).group_send_all([(group, dict(event)) for event in events for group in _groups_of(event)])
+                # From this thread, several events in one go (orchestration/group_send.py).
+                sends = [(group, dict(event)) for event in events for group in _groups_of(event)]
+                _held_back.add(layer, sends, hold=hold)
                 return None
             for event in events:
                 sent = _publish_in_memory(event)

@@ -24,6 +24,7 @@ from celery.signals import worker_process_shutdown
 from monitoring.batching import flush_telemetry
 from orchestration.engine import recovery, runs, steps
 from orchestration.engine.infrastructure import TASK_MAX_RETRIES, release_interrupted, retried_when_services_fail
+from orchestration.events import send_held_events
 
 
 def _sweep(sent_before: str = "") -> None:
@@ -75,5 +76,6 @@ class CeleryTransport:
 
 @worker_process_shutdown.connect
 def _flush_on_shutdown(**kwargs: object) -> None:
-    """A worker child that exits normally writes the spans and metrics it still buffers."""
+    """A worker child that exits normally writes the spans and metrics it still buffers, sends its held events."""
     flush_telemetry()
+    send_held_events()

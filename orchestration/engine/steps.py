@@ -123,7 +123,7 @@ def _run_claimed(
     log = {"execution_id": str(step.execution_id), "step_number": step.step_number, "tool": step.tool}
     logger.info("Step %d (%s) started, attempt %d", step.step_number, step.tool, step.attempts, extra=log)
     if not announced:
-        publish(step_event(step, claimed.workspace_id))
+        publish(step_event(step, claimed.workspace_id), hold=True)
     if plugin_hooks.handles("step_starting"):
         plugin_hooks.call("step_starting", **_hook_facts(claimed))
     try:
@@ -371,7 +371,9 @@ def _after_step(
     events = [step_event(claimed.step, claimed.workspace_id, counts)]
     if following is not None:
         events.append(step_event(following.step, following.workspace_id))
-    sent = publish(*events)
+    run_complete = counts.current_step >= counts.total_steps
+    # Held back a moment with the next steps' events, unless other workers or the run's end come next.
+    sent = publish(*events, hold=not ready and not run_complete)
     if plugin_hooks.handles("step_finished"):
         # Before the dependents start and the run ends, so hooks see a run's steps in order.
         plugin_hooks.call("step_finished", **_hook_facts(claimed))
@@ -380,7 +382,7 @@ def _after_step(
         # (the one this worker goes on with is announced in the same publish, after this event).
         wait_sent(sent)
         send_steps(ready, tools={dependent.id: dependent.tool for dependent in claimed.dependents})
-    if counts.current_step >= counts.total_steps:
+    if run_complete:
         finish_if_done(claimed.step.execution_id)
 
 
