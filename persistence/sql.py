@@ -82,16 +82,19 @@ class Flight:
     """
 
     def __init__(self) -> None:
+        # The connection's own wrapper: through Django's proxy, every attribute is a lookup of its own.
+        self._db: Any = connections[DEFAULT_DB_ALIAS]
         self._waiting: list[tuple[Any, Result]] = []
         self._pipeline: Any = None
-        if connection.vendor == "postgresql":
-            connection.ensure_connection()
-            self._pipeline = connection.connection.pipeline()
+        if self._db.vendor == "postgresql":
+            self._db.ensure_connection()
+            self._db.validate_thread_sharing()
+            self._pipeline = self._db.connection.pipeline()
             self._pipeline.__enter__()
 
     def execute(self, sql: str, params: list[Any], *, prepare: bool = True) -> Result:
         result = Result()
-        cursor = _cursor(prepare=prepare and connection.vendor == "postgresql")
+        cursor = self._cursor(prepare)
         self._waiting.append((cursor, result))
         cursor.execute(sql, params)
         if self._pipeline is None:
@@ -117,9 +120,20 @@ class Flight:
         if pipeline is not None:
             pipeline.__exit__(None, None, None)
 
+    def _cursor(self, prepare: bool) -> Any:
+        """Django's cursor wrapper; on PostgreSQL around a cursor the server binds, prepared if asked
+        (BEGIN and COMMIT cannot be)."""
+        db = self._db
+        if db.vendor != "postgresql":
+            return db.cursor()
+        raw = (_PreparingCursor if prepare else psycopg.Cursor)(db.connection)
+        return db.make_debug_cursor(raw) if db.queries_logged else db.make_cursor(raw)
+
     def _collect(self, *, fetch: bool = True) -> None:
         waiting, self._waiting = self._waiting, []
-        for cursor, result in waiting:
+        for wrapper, result in waiting:
+            # Past Django's wrapper, which wraps every attribute read anew (statements went through it).
+            cursor = wrapper.cursor
             try:
                 if fetch and cursor.description is not None:
                     result.rows = cursor.fetchall()
