@@ -117,9 +117,20 @@ def execution_event(execution: Execution) -> ExecutionEvent:
 
 def _plain(value: object) -> object:
     """JSON types only, as stored: an event may travel through Redis (msgpack), which knows no others."""
-    if value is None or isinstance(value, str | int | float | bool):
+    if _is_plain(value):
         return value
     return json.loads(json.dumps(value, default=str))
+
+
+def _is_plain(value: object) -> bool:
+    # Most steps' inputs and outputs are: then they need no copy through JSON text.
+    if value is None or isinstance(value, str | int | float | bool):
+        return True
+    if isinstance(value, list):
+        return all(_is_plain(item) for item in value)
+    if isinstance(value, dict):
+        return all(isinstance(key, str) and _is_plain(item) for key, item in value.items())
+    return False
 
 
 def step_event(step: ExecutionStep, workspace_id: object, counts: RunCounts | None = None) -> StepEvent:

@@ -132,7 +132,9 @@ def _json(value: Any) -> Any:
 
 
 def db_uuid(value: uuid.UUID | str) -> Any:
-    return ExecutionStep._meta.pk.get_db_prep_value(uuid.UUID(str(value)), connection)
+    """A UUID as the database takes it: itself on PostgreSQL, 32 hex digits on SQLite (as UUIDField does)."""
+    as_uuid = value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+    return as_uuid if connection.features.has_native_uuid_field else as_uuid.hex
 
 
 def claim(step_id: uuid.UUID | str, worker: str) -> Claimed | None:

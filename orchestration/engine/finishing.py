@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import timedelta
+from functools import lru_cache
 from typing import Any
 
 from django.db import connection
@@ -162,12 +163,16 @@ def insert_messages(messages: list[AgentMessage]) -> None:
         cursor.execute(*messages_statement(messages))
 
 
-def messages_statement(messages: list[AgentMessage]) -> tuple[str, list[Any]]:
-    """One INSERT of the attempt's messages, written without the ORM's per-object work on the hot path."""
-    meta = AgentMessage._meta
+@lru_cache(maxsize=64)
+def _messages_sql(vendor: str, count: int) -> str:
     columns = ", ".join(connection.ops.quote_name(_column(AgentMessage, name)) for name in _MESSAGE_FIELDS)
     placeholders = ", ".join(["%s"] * 5 + [json_param(), "%s", "%s"])
-    sql = f"INSERT INTO {meta.db_table} ({columns}) VALUES " + ", ".join([f"({placeholders})"] * len(messages))
+    return f"INSERT INTO {AgentMessage._meta.db_table} ({columns}) VALUES " + ", ".join([f"({placeholders})"] * count)
+
+
+def messages_statement(messages: list[AgentMessage]) -> tuple[str, list[Any]]:
+    """One INSERT of the attempt's messages, written without the ORM's per-object work on the hot path."""
+    sql = _messages_sql(connection.vendor, len(messages))
     now = timezone.now()
     params: list[Any] = []
     for index, message in enumerate(messages):
