@@ -61,13 +61,19 @@ def insert_checkpoint(execution_id: uuid.UUID | str, state: dict[str, Any], cont
 
 
 def checkpoint_statement(
-    execution_id: uuid.UUID | str, state: dict[str, Any], context: dict[str, Any], *, with_run_counts: bool = False
+    execution_id: uuid.UUID | str,
+    state: dict[str, Any],
+    context: dict[str, Any],
+    *,
+    with_run_counts: bool = False,
+    unless: tuple[str, list[Any]] | None = None,
 ) -> tuple[str, list[Any]]:
     """The insert of the run's next checkpoint: SQL and parameters.
 
     With `with_run_counts` the state takes the run's status and counts from
     its row as the statement finds it, so a caller can send the insert in the
     same flight as the statement that counted a step (persistence/sql.py).
+    `unless` is a condition (SQL and its parameters) the insert must meet.
     """
     run = _db_id(execution_id)
     now = connection.ops.adapt_datetimefield_value(timezone.now())
@@ -75,8 +81,12 @@ def checkpoint_statement(
     context_json = json.dumps(context, default=str)
     if with_run_counts:
         sql = _INSERT.format(state=_WITH_RUN_COUNTS[connection.vendor], context=json_param())
-        return sql, [run, run, encoded, run, context_json, now]
-    return _INSERT.format(state=json_param(), context=json_param()), [run, run, encoded, context_json, now]
+        params = [run, run, encoded, run, context_json, now]
+    else:
+        sql, params = _INSERT.format(state=json_param(), context=json_param()), [run, run, encoded, context_json, now]
+    if unless is not None:
+        sql, params = f"{sql} WHERE {unless[0]}", [*params, *unless[1]]
+    return sql, params
 
 
 def write_checkpoint(execution_id: uuid.UUID | str, state: dict[str, Any], context: dict[str, Any]) -> None:

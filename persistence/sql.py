@@ -81,9 +81,10 @@ class Flight:
     SQLite, in the process itself, each statement simply runs at once.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, commit_on_land: bool = False) -> None:
         # The connection's own wrapper: through Django's proxy, every attribute is a lookup of its own.
         self._db: Any = connections[DEFAULT_DB_ALIAS]
+        self._commit_on_land = commit_on_land
         self._waiting: list[tuple[Any, Result]] = []
         self._pipeline: Any = None
         if self._db.vendor == "postgresql":
@@ -103,6 +104,9 @@ class Flight:
 
     def land(self) -> None:
         """Wait for the answers (leaving the pipeline sends the one sync of the flight)."""
+        if self._commit_on_land:
+            self._commit_on_land = False
+            self.execute("COMMIT", [], prepare=False)
         self._leave_pipeline()
         self._collect()
 
@@ -156,28 +160,32 @@ def flight() -> Iterator[Flight]:
 
 @contextmanager
 def transaction_flight() -> Iterator[Flight]:
-    """A transaction of its own whose first statements fly with its BEGIN; COMMIT when the block ends.
+    """A transaction of its own, BEGIN and COMMIT in the flight of its statements: one round trip.
 
     Inside Django's `atomic()` psycopg sends BEGIN on its own and, on a
-    pipeline, waits for it before the first statement: one round trip more
-    per step. Here BEGIN is the flight's first statement, so a step's finish
-    is two round trips (the flight, the COMMIT). Django does not know of this
-    transaction: nothing inside may use `atomic()` nor `on_commit()` (the
-    caller sends what commits make ready after the block). An exception rolls
-    it back. Within a Django transaction already (a test's), or on SQLite, it
-    is an ordinary `atomic()` block.
+    pipeline, waits for it before the first statement, and COMMIT waits for
+    the flight's answers: two round trips more per step. Here BEGIN is the
+    flight's first statement and COMMIT its last, sent by `land()` (or at
+    the end of the block), so the rows a statement returns cannot decide
+    whether the transaction commits: a statement that must undo it raises an
+    error in SQL instead (the guard of a step's finish, finishing.py), which
+    rolls back everything. What runs after `land()` runs in autocommit.
+    Django does not know of this transaction: nothing inside may use
+    `atomic()` nor `on_commit()` (the caller sends what commits make ready
+    after the block). An exception rolls it back. Within a Django
+    transaction already (a test's), or on SQLite, it is an ordinary
+    `atomic()` block, committed when the block ends.
     """
     if connection.vendor != "postgresql" or connection.in_atomic_block:
         with transaction.atomic(), flight() as statements:
             yield statements
         return
     with connection.wrap_database_errors:
-        statements = Flight()
+        statements = Flight(commit_on_land=True)
         try:
             statements.execute("BEGIN", [], prepare=False)
             yield statements
             statements.land()
-            statements.execute("COMMIT", [], prepare=False)
         except BaseException:
             statements.abandon()
             if connection.connection is not None and not connection.connection.closed:

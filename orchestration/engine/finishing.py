@@ -24,7 +24,7 @@ from orchestration.engine.dispatch import queued_stamp
 from orchestration.events import RunCounts
 from orchestration.models import AgentMessage, MessageType, StepStatus
 from persistence.checkpoints import checkpoint_statement
-from persistence.sql import json_param, prepared_cursor
+from persistence.sql import Flight, json_param, prepared_cursor
 
 
 class Lost(Exception):
@@ -108,6 +108,38 @@ def count_finished(execution_id: uuid.UUID, finished: int = 1) -> RunCounts:
 def count_finished_statement(execution_id: uuid.UUID, finished: int = 1) -> tuple[str, list[Any]]:
     now = connection.ops.adapt_datetimefield_value(timezone.now())
     return _COUNT_FINISHED, [finished, now, db_uuid(execution_id)]
+
+
+# A guard for the last write of a step's finish: on PostgreSQL it divides by zero, which rolls the whole
+# finish back, when the step's end (by this transaction) is not in its row, because another worker took
+# the step over. The finish's COMMIT flies with its statements (persistence/sql.py), so nothing can wait
+# for their rows to decide. On SQLite 1/0 is NULL: the guarded statement writes nothing, and
+# `counted_down` sees the step's row missing. It guards the checkpoint's insert, a row no other worker
+# waits for (guarding the run's count, a row every worker of the run updates, cost a third more per
+# step on a fan-out).
+# The row is found by its primary key alone and the rest compared after: with the status in the WHERE,
+# a fresh database's planner (no statistics yet) walked the (status, lease) index's succeeded steps.
+_STEP_ENDED_HERE = (
+    "1 / COALESCE((SELECT CASE WHEN s.status = %s AND s.claimed_by = '' AND s.completed_at = %s THEN 1 ELSE 0 END"
+    " FROM execution_steps s WHERE s.id = %s), 0) = 1"
+)
+LOST_SQLSTATE = "22012"  # division_by_zero
+
+
+def _ended_here(claimed: Claimed) -> tuple[str, list[Any]]:
+    step = claimed.step
+    ended_at = connection.ops.adapt_datetimefield_value(step.completed_at)
+    return _STEP_ENDED_HERE, [StepStatus.SUCCEEDED.value, ended_at, db_uuid(step.pk)]
+
+
+def land_finish(statements: Flight) -> None:
+    """Land a finish's flight: Lost when its guard found the step taken over (`step_checkpoint`)."""
+    try:
+        statements.land()
+    except Exception as exc:  # the driver's own error here, Django's once wrapped further up
+        if LOST_SQLSTATE in (getattr(exc, "sqlstate", None), getattr(exc.__cause__, "sqlstate", None)):
+            raise Lost from exc
+        raise
 
 
 def attempt_messages(claimed: Claimed, response: dict[str, Any], dependents: list[Follower]) -> list[AgentMessage]:
@@ -211,8 +243,9 @@ def share_statement(claimed: Claimed, shared: dict[str, Any]) -> tuple[str, list
 
 
 def step_checkpoint(claimed: Claimed, cached: bool, output: Any, shared: dict[str, Any]) -> tuple[str, list[Any]]:
-    """The checkpoint of the step's end, with the run's counts as the finish left them."""
+    """The checkpoint of the step's end, with the run's counts as the finish left them; refused (see
+    `_STEP_ENDED_HERE`) when the step's end is not the one this finish wrote."""
     step = claimed.step
     entry = step_entry(step.status, step.attempts, cached, output)
     state = {"reason": f"step {step.step_number} ended", "steps": {str(step.step_number): entry}}
-    return checkpoint_statement(step.execution_id, state, shared, with_run_counts=True)
+    return checkpoint_statement(step.execution_id, state, shared, with_run_counts=True, unless=_ended_here(claimed))

@@ -52,6 +52,7 @@ from orchestration.engine.finishing import (
     counted_down,
     end_and_count_down,
     insert_messages,
+    land_finish,
     messages_statement,
     share_statement,
     step_checkpoint,
@@ -316,7 +317,7 @@ def _succeed(
             started = step.completed_at or timezone.now()
             if going_on_with is not None:
                 following_row = statements.execute(*claim_statement(going_on_with, claimed.worker, started))
-            statements.land()
+            land_finish(statements)  # on PostgreSQL, with the COMMIT
             ready = counted_down(claimed, ended.rows)
             counts = RunCounts(*counted.rows[0])
             if going_on_with is not None and going_on_with != sure:
@@ -326,7 +327,7 @@ def _succeed(
                 following = claimed_from(following_row.rows[0], claimed.worker, started)
                 others = [pk for pk in ready if pk != following.step.pk]
             else:
-                # A join made ready by its last dependency: claimed in the same commit all the same.
+                # A join made ready by its last dependency: claimed now (on PostgreSQL in a commit of its own).
                 mine, others = continue_with(ready, continue_until)
                 following = claim(mine, claimed.worker) if mine is not None else None
     except Lost:
