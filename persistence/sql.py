@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import json
+import math
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -253,9 +254,17 @@ def _insert_as_json(
         f" FROM jsonb_to_recordset(%s::jsonb) AS r({record})"
     )
     keys = [field.column for field in columns]
+    floats = [index for index, field in enumerate(columns) if field.get_internal_type() == "FloatField"]
+    for row in values:
+        for index in floats:
+            if isinstance(row[index], float) and not math.isfinite(row[index]):
+                row[index] = _NON_FINITE[str(row[index])]  # JSON has no such numbers; PostgreSQL reads these
     document = json.dumps([dict(zip(keys, row, strict=True)) for row in values], default=_json_default)
     with _cursor(prepare=True, db=db) as cursor:
         cursor.execute(sql, [*constants, document])
+
+
+_NON_FINITE = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
 
 
 def _json_default(value: Any) -> Any:

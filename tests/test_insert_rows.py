@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
+from math import inf
 
 import pytest
 from django.utils import timezone
@@ -88,6 +89,14 @@ def test_it_numbers_rows_whose_key_the_database_makes():
         ("m2", 1.0, {}),
     ]
     assert Log.objects.get().message == "hello"
+
+
+def test_it_keeps_numbers_json_cannot_write():
+    now = timezone.now()
+
+    insert_rows(Metric, [{"metric_name": "odd", "metric_value": value, "timestamp": now} for value in (inf, -inf)])
+
+    assert sorted(Metric.objects.values_list("metric_value", flat=True)) == [-inf, inf]
 
 
 def test_it_writes_more_rows_than_one_statement_may_bind():
