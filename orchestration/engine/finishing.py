@@ -115,10 +115,9 @@ def count_finished_statement(execution_id: uuid.UUID, finished: int = 1) -> tupl
 # the step over. The finish's COMMIT flies with its statements (persistence/sql.py), so nothing can wait
 # for their rows to decide. On SQLite 1/0 is NULL: the guarded statement writes nothing, and
 # `counted_down` sees the step's row missing. It guards the checkpoint's insert, a row no other worker
-# waits for (guarding the run's count, a row every worker of the run updates, cost a third more per
-# step on a fan-out).
-# The row is found by its primary key alone and the rest compared after: with the status in the WHERE,
-# a fresh database's planner (no statistics yet) walked the (status, lease) index's succeeded steps.
+# waits for. The step's row is found by its primary key alone and the rest compared after: with the
+# status in the WHERE, a fresh database's planner (no statistics yet) walked the (status, lease) index,
+# and a fan-out's steps cost a third more.
 _STEP_ENDED_HERE = (
     "1 / COALESCE((SELECT CASE WHEN s.status = %s AND s.claimed_by = '' AND s.completed_at = %s THEN 1 ELSE 0 END"
     " FROM execution_steps s WHERE s.id = %s), 0) = 1"
