@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from functools import lru_cache
 from typing import Any
@@ -24,7 +26,7 @@ from orchestration.engine.dispatch import queued_stamp
 from orchestration.events import RunCounts
 from orchestration.models import AgentMessage, MessageType, StepStatus
 from persistence.checkpoints import checkpoint_statement
-from persistence.sql import Flight, json_param, prepared_cursor
+from persistence.sql import Flight, json_param, prepared_cursor, transaction_flight
 
 
 class Lost(Exception):
@@ -131,11 +133,17 @@ def _ended_here(claimed: Claimed) -> tuple[str, list[Any]]:
     return _STEP_ENDED_HERE, [StepStatus.SUCCEEDED.value, ended_at, db_uuid(step.pk)]
 
 
-def land_finish(statements: Flight) -> None:
-    """Land a finish's flight: Lost when its guard found the step taken over (`step_checkpoint`)."""
+@contextmanager
+def finish_flight() -> Iterator[Flight]:
+    """`transaction_flight` for a step's finish: Lost when its guard found the step taken over.
+
+    In a pipeline the guard's error surfaces at whichever later statement of
+    the flight reads the server's answers, or when it lands: anywhere in the block.
+    """
     try:
-        statements.land()
-    except Exception as exc:  # the driver's own error here, Django's once wrapped further up
+        with transaction_flight() as statements:
+            yield statements
+    except Exception as exc:  # the driver's own error, or Django's wrapping it
         if LOST_SQLSTATE in (getattr(exc, "sqlstate", None), getattr(exc.__cause__, "sqlstate", None)):
             raise Lost from exc
         raise

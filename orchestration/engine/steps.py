@@ -51,8 +51,8 @@ from orchestration.engine.finishing import (
     count_finished_statement,
     counted_down,
     end_and_count_down,
+    finish_flight,
     insert_messages,
-    land_finish,
     messages_statement,
     share_statement,
     step_checkpoint,
@@ -70,7 +70,6 @@ from orchestration.models import (
 )
 from orchestration.planning.schema import plugin_disabled
 from persistence.checkpoints import insert_checkpoint, step_progress
-from persistence.sql import transaction_flight
 from plugins import hooks as plugin_hooks
 from safety.locks import release
 from safety.secrets import open_secret
@@ -305,7 +304,7 @@ def _succeed(
     candidate = sure or (uuid.UUID(batch[0]) if batch else None)
     going_on_with, _ = continue_with([candidate] if candidate else [], continue_until)
     try:
-        with transaction_flight() as statements:
+        with finish_flight() as statements:
             following_row = None
             ended = statements.execute(*end_and_count_down(claimed, output, tokens, outcome.cached))
             statements.execute(*messages_statement(attempt_messages(claimed, response, claimed.dependents)))
@@ -317,7 +316,7 @@ def _succeed(
             started = step.completed_at or timezone.now()
             if going_on_with is not None:
                 following_row = statements.execute(*claim_statement(going_on_with, claimed.worker, started))
-            land_finish(statements)  # on PostgreSQL, with the COMMIT
+            statements.land()  # on PostgreSQL, with the COMMIT
             ready = counted_down(claimed, ended.rows)
             counts = RunCounts(*counted.rows[0])
             if going_on_with is not None and going_on_with != sure:
