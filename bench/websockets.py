@@ -184,7 +184,8 @@ def child(mode: str, args: argparse.Namespace) -> list[dict[str, Any]]:
             )
             worker.wait_ready(app)
         _wait_for_port(port)
-        return [asyncio.run(_measure(mode, k, args, port, cookie, user, workspace, tmp)) for k in args.clients]
+        measure = [(k, args, port, cookie, user, workspace, tmp) for k in args.clients]
+        return [_combined([asyncio.run(_measure(mode, *each)) for _ in range(args.repeat)]) for each in measure]
     finally:
         server.terminate()
         try:
@@ -288,22 +289,42 @@ async def _measure(
         if number in client.arrivals
     ]
     missed = [sum(1 for number in steps if number not in client.arrivals) for client in clients]
-    result = {
+    run = {
         "mode": mode,
         "clients": k,
         "steps": len(steps),
         "status": done.status,
         "run_ms_per_step": run_ms_per_step,
+        "latencies": latencies,
+        "missed": missed,
+        "bytes_per_step_event": statistics.mean(c.bytes for c in clients) / len(steps) if clients else None,
+        "clients_failed": len(failed),
+    }
+    print(f"[bench ws] {k} clients: {run_ms_per_step:.2f} ms/step, {sum(missed)} missed", file=sys.stderr, flush=True)
+    return run
+
+
+def _combined(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The runs of one K as one row: latencies and misses over all of them, the median run's ms/step."""
+    latencies = [latency for run in runs for latency in run["latencies"]]
+    missed = [count for run in runs for count in run["missed"]]
+    sizes = [run["bytes_per_step_event"] for run in runs if run["bytes_per_step_event"] is not None]
+    return {
+        "mode": runs[0]["mode"],
+        "clients": runs[0]["clients"],
+        "steps": runs[0]["steps"],
+        "runs": len(runs),
+        "statuses": sorted({run["status"] for run in runs}),
+        "run_ms_per_step": statistics.median(run["run_ms_per_step"] for run in runs),
+        "run_ms_per_step_each": [round(run["run_ms_per_step"], 3) for run in runs],
         "latency_ms_p50": _pct(latencies, 0.5),
         "latency_ms_p95": _pct(latencies, 0.95),
         "latency_ms_max": max(latencies) if latencies else None,
         "missed_per_client_max": max(missed) if missed else 0,
         "missed_total": sum(missed),
-        "bytes_per_step_event": statistics.mean(c.bytes for c in clients) / len(steps) if clients else None,
-        "clients_failed": len(failed),
+        "bytes_per_step_event": statistics.mean(sizes) if sizes else None,
+        "clients_failed": sum(run["clients_failed"] for run in runs),
     }
-    print(f"[bench ws] {result}", file=sys.stderr, flush=True)
-    return result
 
 
 def _pct(values: list[float], fraction: float) -> float | None:
@@ -319,6 +340,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", default="0,50,200", help="numbers of websocket clients K")
     parser.add_argument("--steps", type=int, default=50)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--repeat", type=int, default=1, help="runs per K; the row shows the median run's ms/step")
     parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/orchestrate_bench_ws")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/14")
     parser.add_argument("--child", help=argparse.SUPPRESS)
@@ -342,6 +364,7 @@ def main(argv: list[str] | None = None) -> int:
                 recreate_database(args.database_url)
             argv = [sys.executable, "-m", "bench.websockets", "--child", mode, "--clients"]
             argv += [",".join(map(str, args.clients)), "--steps", str(args.steps), "--workers", str(args.workers)]
+            argv += ["--repeat", str(args.repeat)]
             argv += ["--database-url", args.database_url, "--redis-url", args.redis_url]
             out = subprocess.run(argv, cwd=ROOT, env=_environment(mode, tmp, args), stdout=subprocess.PIPE, text=True)
             if out.returncode:
