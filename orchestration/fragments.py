@@ -12,13 +12,16 @@ import json
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from functools import cache
+from typing import Any, Protocol
 
 from django.template.loader import render_to_string
+from django.utils import translation
+from django.utils.translation import gettext_lazy as _
 
 from monitoring.models import Log
 from orchestration.engine.outputs import is_stored
-from orchestration.models import Execution, ExecutionStatus, ExecutionStep, StepStatus
+from orchestration.models import Execution, ExecutionStatus, StepStatus
 from safety.secrets import shown
 from tenancy.access import may
 from tenancy.roles import Action
@@ -50,10 +53,57 @@ RESUMABLE = frozenset({ExecutionStatus.FAILED, ExecutionStatus.CANCELLED})
 
 
 @dataclass(frozen=True)
+class RowWords:
+    """A step row's fixed words in one language.
+
+    A live page renders a row per step event, and a catalogue lookup per
+    word and render was a third of a row's cost: they are looked up once
+    per language (`row_words`).
+    """
+
+    step_number: str  # "Step %(number)s"
+    statuses: dict[str, str]
+    duration: str
+    tokens: str
+    attempts: str
+    depends_on: str
+    input: str
+    output: str
+
+
+@cache
+def row_words(language: str | None) -> RowWords:
+    with translation.override(language):
+        return RowWords(
+            step_number=str(_("Step %(number)s")),
+            statuses={status.value: str(status.label) for status in StepStatus},
+            duration=str(_("Duration")),
+            tokens=str(_("Tokens")),
+            attempts=str(_("Attempts")),
+            depends_on=str(_("Depends on")),
+            input=str(_("Input")),
+            output=str(_("Output")),
+        )
+
+
+class ShownStep(Protocol):
+    """What a step's row reads of a step: an ExecutionStep, or the state a step event carries."""
+
+    step_number: int
+    status: str
+    input: Any
+    output: Any
+
+
+@dataclass(frozen=True)
 class StepView:
     """A step with what the page needs to show its input, output and files without more queries."""
 
-    step: ExecutionStep
+    step: ShownStep
+    words: RowWords
+    number_label: str
+    # `get_status_display` would rebuild the field's choices on every call.
+    status_label: str
     input_text: str
     input_large: bool
     output_text: str
@@ -78,14 +128,18 @@ def _output_text(output: Any, stored: bool) -> str:
     return str(output.get("preview", "")) if stored else _json_text(output)
 
 
-def step_view(step: ExecutionStep) -> StepView:
+def step_view(step: ShownStep) -> StepView:
     output = step.output
     stored = is_stored(output)
     output_text = _output_text(output, stored)
     produced = output.get("path") if isinstance(output, dict) and not stored else None
     input_text = _json_text(shown(step.input))
+    words = row_words(translation.get_language())
     return StepView(
         step=step,
+        words=words,
+        number_label=words.step_number % {"number": step.step_number},
+        status_label=words.statuses.get(step.status, step.status),
         input_text=input_text,
         input_large=len(input_text) > LARGE_JSON_CHARS,
         output_text=output_text,

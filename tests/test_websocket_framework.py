@@ -6,6 +6,7 @@ import pytest
 from asgiref.sync import async_to_sync
 from channels.testing import WebsocketCommunicator
 from django.test import Client
+from django.utils import translation
 
 from config.routing import websocket_application
 from orchestration import relay
@@ -76,6 +77,28 @@ def test_it_renders_a_step_event_from_the_event_alone(workspace_a, django_assert
     assert '<progress id="progress" value="7" max="500">' in html
     assert "&lt;b&gt;" in html
     assert "<b>" not in html
+
+
+@pytest.mark.django_db
+def test_it_renders_a_step_row_in_the_language_of_each_frame(workspace_a):
+    """A row's fixed words are looked up once per language (fragments.row_words): none leaks into another."""
+    execution = ExecutionFactory(workspace=workspace_a, status=ExecutionStatus.RUNNING, total_steps=9)
+    step = ExecutionStepFactory(execution=execution, step_number=7, tool="test.noop", status=StepStatus.SUCCEEDED)
+    event = step_event(step, workspace_a.pk)
+
+    frames = {}
+    for language in ("he", "en", "he"):
+        with translation.override(language):
+            frames.setdefault(language, []).append(render_step_frame([event], None))
+
+    hebrew, english = frames["he"][0], frames["en"][0]
+    assert frames["he"][1] == hebrew
+    assert 'aria-label="שלב 7"' in hebrew
+    assert 'data-status="succeeded">הצליח</span>' in hebrew
+    assert "<summary>קלט</summary>" in hebrew
+    assert 'aria-label="Step 7"' in english
+    assert 'data-status="succeeded">Succeeded</span>' in english
+    assert "<summary>Input</summary>" in english
 
 
 @pytest.mark.parametrize(
