@@ -24,6 +24,7 @@ from channels.routing import ProtocolTypeRouter  # noqa: E402
 
 from config.body_limits import BodyLimitMiddleware  # noqa: E402
 from config.daphne_limits import install as install_daphne_limits  # noqa: E402
+from config.memory import freeze_startup_objects  # noqa: E402
 from config.routing import websocket_application  # noqa: E402
 from monitoring import runtime as monitoring_runtime  # noqa: E402
 from monitoring.prometheus import count_websockets  # noqa: E402
@@ -46,6 +47,7 @@ server_loaded()
 monitoring_runtime.server_loaded()
 start_embedded_scheduler()
 start_embedded_refresher()
+freeze_startup_objects()
 
 
 async def application(scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable) -> None:

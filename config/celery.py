@@ -24,6 +24,8 @@ from celery.signals import (
     worker_shutting_down,
 )
 
+from config.memory import freeze_startup_objects
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 app = Celery("orchestrate")
@@ -116,6 +118,7 @@ PING_AFTER_IDLE_SECONDS = 1.0
 
 after_setup_logger.connect(console_shows_the_workers_level, dispatch_uid="orchestrate-console-level")
 worker_process_init.connect(keep_database_connections, dispatch_uid="orchestrate-keep-db-connections")
+worker_process_init.connect(freeze_startup_objects, dispatch_uid="orchestrate-freeze-startup-objects")
 task_prerun.connect(before_task, dispatch_uid="orchestrate-close-old-db-connections-before")
 task_postrun.connect(after_task, dispatch_uid="orchestrate-close-old-db-connections-after")
 worker_process_shutdown.connect(close_connections, dispatch_uid="orchestrate-close-db-connections")
