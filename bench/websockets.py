@@ -49,6 +49,7 @@ class Client:
     def __init__(self, port: int, path: str, cookie: str) -> None:
         self.port, self.path, self.cookie = port, path, cookie
         self.arrivals: dict[int, float] = {}
+        self.frames: list[tuple[float, bytes]] = []
         self.step_frames = 0
         self.bytes = 0
         self.caught_up = asyncio.Event()
@@ -86,27 +87,34 @@ class Client:
                 if opcode == 8:
                     break
                 if opcode == 1:
-                    self._frame(payload.decode())
+                    self._frame(payload)
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
         finally:
             self.closed.set()
             writer.close()
 
-    def _frame(self, text: str) -> None:
-        now = time.time()
-        self.bytes += len(text)
+    def _frame(self, payload: bytes) -> None:
+        # Read after the run (`read_frames`): the clients share the machine's cores with the server,
+        # and parsing 200 pages' frames as they come would compete with the run being measured.
+        self.bytes += len(payload)
         if not self.caught_up.is_set():
             self.caught_up.set()
             return
-        if FULL_STATE in text:  # the whole state again (a run's event), not the steps' own events
-            return
-        rows = ROW.findall(text)
-        if rows:  # the rows of the step events gathered since the page's last frame
-            self.step_frames += 1
-        for number, status in rows:
-            if status == "succeeded":
-                self.arrivals.setdefault(int(number), now)
+        self.frames.append((time.time(), payload))
+
+    def read_frames(self) -> None:
+        for arrived, payload in self.frames:
+            text = payload.decode()
+            if FULL_STATE in text:  # the whole state again (a run's event), not the steps' own events
+                continue
+            rows = ROW.findall(text)
+            if rows:  # the rows of the step events gathered since the page's last frame
+                self.step_frames += 1
+            for number, status in rows:
+                if status == "succeeded":
+                    self.arrivals.setdefault(int(number), arrived)
+        self.frames = []
 
 
 def _free_port() -> int:
@@ -269,6 +277,8 @@ async def _measure(
     await asyncio.sleep(2.0)  # the last events in flight
     for task in tasks:
         task.cancel()
+    for client in clients:
+        client.read_frames()
     steps = await sync_to_async(
         lambda: {
             number: (started, completed)
