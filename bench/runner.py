@@ -139,6 +139,11 @@ class EngineDriver:
             call_command("migrate", verbosity=0, interactive=False)
             querycount.hook_open_connections()
             self._make_owner()
+            if self.mode == "embedded":
+                from config.memory import freeze_startup_objects
+
+                # As a server does once the app is loaded (config/asgi.py): the engine's threads run in it.
+                freeze_startup_objects()
             if self.mode == "celery":
                 self._start_worker()
             configs = [
