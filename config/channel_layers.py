@@ -1,14 +1,22 @@
-"""The channel layer of the embedded mode: Channels' in-memory layer, with its cleaning bounded.
+"""The channel layers: Channels' in-memory layer (embedded mode) and channels-redis, each with a fix.
 
-Channels' `InMemoryChannelLayer` walks every channel and every group
-membership of the process, looking for expired ones, on each `receive()` and
-each `group_send()`. Every open page is a channel and a member of its
-person's group, so with K pages open each progress event cost O(K) before it
-reached anyone: at 200 pages that walk was half as much interpreter time as
-the engine's own work on a chain of no-op steps, in the same process. Here
-the walk runs at most once every CLEAN_SECONDS. Messages expire after a
-minute and memberships after a day, so doing it a second late changes
-nothing a page can see.
+In memory: Channels' `InMemoryChannelLayer` walks every channel and every
+group membership of the process, looking for expired ones, on each
+`receive()` and each `group_send()`. Every open page is a channel and a
+member of its person's group, so with K pages open each progress event cost
+O(K) before it reached anyone: at 200 pages that walk was half as much
+interpreter time as the engine's own work on a chain of no-op steps, in the
+same process. Here the walk runs at most once every CLEAN_SECONDS. Messages
+expire after a minute and memberships after a day, so doing it a second
+late changes nothing a page can see.
+
+Redis: redis-py 8 gives an asyncio connection pool at most 100 connections
+and refuses the next one at once (`MaxConnectionsError`). Every page joins
+and leaves groups as it connects and closes, so 200 pages that came or went
+together (a restarted server, the end of a benchmark) had some of their
+group changes fail. The pool here makes an operation past POOL_CONNECTIONS
+wait for a connection, for at most POOL_WAIT_SECONDS, so a Redis that is
+gone still fails.
 """
 
 from __future__ import annotations
@@ -17,8 +25,12 @@ import time
 from typing import Any
 
 from channels.layers import InMemoryChannelLayer as ChannelsInMemoryChannelLayer
+from channels_redis.core import RedisChannelLayer as ChannelsRedisChannelLayer
+from redis.asyncio import BlockingConnectionPool
 
 CLEAN_SECONDS = 1.0
+POOL_CONNECTIONS = 100
+POOL_WAIT_SECONDS = 20.0
 
 
 class InMemoryChannelLayer(ChannelsInMemoryChannelLayer):
@@ -32,3 +44,12 @@ class InMemoryChannelLayer(ChannelsInMemoryChannelLayer):
             return
         self._cleaned_at = now
         super()._clean_expired()  # type: ignore[misc]  # Channels' stubs leave the private method out
+
+
+class RedisChannelLayer(ChannelsRedisChannelLayer):
+    def create_pool(self, index: int) -> BlockingConnectionPool:
+        host = dict(self.hosts[index])  # {"address": url, and the connection's own options}
+        address = host.pop("address")
+        return BlockingConnectionPool.from_url(
+            address, max_connections=POOL_CONNECTIONS, timeout=POOL_WAIT_SECONDS, **host
+        )

@@ -136,7 +136,8 @@ REDIS_URL = env_redis_url("REDIS_URL")
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            # channels-redis, its connections waited for rather than refused past 100 (config/channel_layers.py).
+            "BACKEND": "config.channel_layers.RedisChannelLayer",
             # A receive waits for a message with BZPOPMIN for up to 5 s, and redis-py 8 gives up reading
             # after 5 s by default: a message popped in that last moment was read by nobody and lost
             # (pages missed step events). The socket waits longer than the pop.

@@ -1,14 +1,17 @@
-"""The embedded mode's channel layer: Channels' in-memory layer with its cleaning bounded (config/channel_layers.py)."""
+"""The channel layers (config/channel_layers.py): in memory, its cleaning bounded; on Redis, its pool waited for."""
 
 from __future__ import annotations
 
 import asyncio
+import uuid
 
+import pytest
 from asgiref.sync import async_to_sync
 from channels.layers import InMemoryChannelLayer as ChannelsInMemoryChannelLayer
 
 from config import channel_layers
-from config.channel_layers import InMemoryChannelLayer
+from config.channel_layers import InMemoryChannelLayer, RedisChannelLayer
+from tests.support.engine import redis_url
 
 
 def test_it_walks_the_channels_once_a_second_however_many_events_and_pages(monkeypatch):
@@ -52,3 +55,34 @@ def test_expired_messages_are_still_dropped(monkeypatch):
 
     assert async_to_sync(run)() == {}
     assert not layer.groups.get("execution.run")
+
+
+@pytest.mark.services
+def test_hundreds_of_pages_join_and_leave_a_group_at_the_same_moment_on_redis():
+    """More group changes at once than the pool has connections (redis-py 8 refused the 101st): they wait."""
+    pages = 3 * channel_layers.POOL_CONNECTIONS
+    layer = RedisChannelLayer(hosts=[redis_url()], prefix=f"pool-{uuid.uuid4().hex}")
+
+    async def receive(channel: str) -> dict | None:
+        try:
+            return await asyncio.wait_for(layer.receive(channel), 2.0)
+        except TimeoutError:
+            return None
+
+    async def run() -> tuple[list[dict | None], list[dict | None]]:
+        channels = [await layer.new_channel() for _ in range(pages)]
+        try:
+            await asyncio.gather(*(layer.group_add("user.1", channel) for channel in channels))
+            await layer.group_send("user.1", {"type": "membership.changed", "user_id": 1})
+            joined = [await receive(channel) for channel in (channels[0], channels[-1])]
+            await asyncio.gather(*(layer.group_discard("user.1", channel) for channel in channels))
+            await layer.group_send("user.1", {"type": "membership.changed", "user_id": 2})
+            left = [await receive(channel) for channel in (channels[0], channels[-1])]
+            return joined, left
+        finally:
+            await layer.flush()
+
+    joined, left = async_to_sync(run)()
+
+    assert joined == [{"type": "membership.changed", "user_id": 1}] * 2
+    assert left == [None, None]
