@@ -1,7 +1,9 @@
 """A real streamable-HTTP MCP server for tests, built with the SDK's own server classes.
 
-Run as a separate process (`python -m tests.support.mcp_http_server PORT
-[API_KEY]`) by the `mcp_http_server` fixture. Tools:
+Run as a separate process (`python -m tests.support.mcp_http_server
+[API_KEY]`) by the `mcp_http_server` fixture. It binds a free port itself
+and prints it: a port chosen by the test and bound later could be taken
+meanwhile by another test's server, whose 404 then failed the test. Tools:
 
 - `add(a, b)`: the sum (marked read-only, so its form pre-fills "safe");
 - `search_notes(query)`: "Search the notes files", a capability the rule planner knows;
@@ -98,13 +100,17 @@ class McpHttpServer:
 
 @contextlib.contextmanager
 def running(tmp_path: Any, api_key: str | None = None) -> Iterator[McpHttpServer]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
     record = str(tmp_path / "recorded.txt")
-    command = [sys.executable, "-m", "tests.support.mcp_http_server", str(port), *([api_key] if api_key else [])]
-    process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, "MCP_TEST_RECORD": record})
+    command = [sys.executable, "-m", "tests.support.mcp_http_server", *([api_key] if api_key else [])]
+    process = subprocess.Popen(
+        command, cwd=ROOT, env={**os.environ, "MCP_TEST_RECORD": record}, stdout=subprocess.PIPE, text=True
+    )
     try:
+        assert process.stdout is not None
+        printed = process.stdout.readline()  # the port it bound, or nothing when it could not start
+        if not printed.strip().isdigit():
+            raise AssertionError(f"the test MCP server did not start: {printed!r}")
+        port = int(printed)
         deadline = time.monotonic() + 30
         while True:
             if process.poll() is not None or time.monotonic() > deadline:
@@ -117,6 +123,8 @@ def running(tmp_path: Any, api_key: str | None = None) -> Iterator[McpHttpServer
         if process.poll() is None:
             process.kill()  # not terminate: uvicorn would wait for a slow call to end
             process.wait(timeout=10)
+        if process.stdout is not None:
+            process.stdout.close()
 
 
 @pytest.fixture
@@ -126,5 +134,8 @@ def mcp_http_server(tmp_path: Any) -> Iterator[McpHttpServer]:
 
 
 if __name__ == "__main__":
-    key = sys.argv[2] if len(sys.argv) > 2 else None
-    uvicorn.run(app(key), host="127.0.0.1", port=int(sys.argv[1]), log_level="warning")
+    listening = socket.socket()
+    listening.bind(("127.0.0.1", 0))
+    print(listening.getsockname()[1], flush=True)
+    key = sys.argv[1] if len(sys.argv) > 1 else None
+    uvicorn.Server(uvicorn.Config(app(key), log_level="warning")).run(sockets=[listening])
