@@ -89,7 +89,7 @@ def app(api_key: str | None) -> Any:
 @dataclass
 class McpHttpServer:
     url: str
-    process: subprocess.Popen[bytes]
+    process: subprocess.Popen[str]
     record: str
 
     def recorded(self) -> list[str]:
