@@ -8,7 +8,11 @@ O(K) before it reached anyone: at 200 pages that walk was half as much
 interpreter time as the engine's own work on a chain of no-op steps, in the
 same process. Here the walk runs at most once every CLEAN_SECONDS. Messages
 expire after a minute and memberships after a day, so doing it a second
-late changes nothing a page can see.
+late changes nothing a page can see. Its `group_send` also started a task
+per member and its `send` built a queue it threw away on every message; a
+group send here is a plain loop, also callable without awaiting
+(`send_to_group_now`), which is how the engine's worker threads hand a
+step's events to the server's loop in one callback (orchestration/events.py).
 
 Redis: redis-py 8 gives an asyncio connection pool at most 100 connections
 and refuses the next one at once (`MaxConnectionsError`). Every page joins
@@ -21,9 +25,13 @@ gone still fails.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
+from copy import deepcopy
 from typing import Any
 
+from channels.exceptions import ChannelFull
 from channels.layers import InMemoryChannelLayer as ChannelsInMemoryChannelLayer
 from channels_redis.core import RedisChannelLayer as ChannelsRedisChannelLayer
 from redis.asyncio import BlockingConnectionPool
@@ -44,6 +52,34 @@ class InMemoryChannelLayer(ChannelsInMemoryChannelLayer):
             return
         self._cleaned_at = now
         super()._clean_expired()  # type: ignore[misc]  # Channels' stubs leave the private method out
+
+    async def send(self, channel: str, message: dict[str, Any]) -> None:
+        assert isinstance(message, dict), "message is not a dict"
+        self.require_valid_channel_name(channel)
+        assert "__asgi_channel__" not in message
+        self._put(channel, message)
+
+    async def group_send(self, group: str, message: dict[str, Any]) -> None:
+        self.send_to_group_now(group, message)
+
+    def send_to_group_now(self, group: str, message: dict[str, Any]) -> None:
+        """`group_send` without awaiting: on the loop whose consumers receive (the queues are its own)."""
+        assert isinstance(message, dict), "Message is not a dict"
+        self.require_valid_group_name(group)
+        self._clean_expired()
+        for channel in list(self.groups.get(group, ())):
+            with contextlib.suppress(ChannelFull):  # a full channel misses the message, as in Channels
+                self._put(channel, message)
+
+    def _put(self, channel: str, message: dict[str, Any]) -> None:
+        queue = self.channels.get(channel)
+        if queue is None:
+            queue = self.channels[channel] = asyncio.Queue(maxsize=self.get_capacity(channel))
+        try:
+            # A copy, as a layer that serialises gives: no receiver shares the sender's objects.
+            queue.put_nowait((time.time() + self.expiry, deepcopy(message)))
+        except asyncio.QueueFull:
+            raise ChannelFull(channel) from None
 
 
 class RedisChannelLayer(ChannelsRedisChannelLayer):

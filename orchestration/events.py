@@ -20,13 +20,14 @@ import time
 import uuid
 from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import Any, Literal, TypedDict
+from typing import Literal, TypedDict
 
 from channels.layers import get_channel_layer
 from channels_redis.core import RedisChannelLayer
 from django.db import transaction
 from django.db.models import F
 
+from config.channel_layers import InMemoryChannelLayer
 from config.consumers import user_group
 from orchestration.group_send import GroupSender
 from orchestration.models import Execution, ExecutionStep
@@ -186,12 +187,13 @@ def _groups_of(event: ProgressEvent | MembershipChanged) -> list[str]:
     return [execution_group(event["execution_id"]), workspace_group(event["workspace_id"])]
 
 
-async def _send(event: ProgressEvent | MembershipChanged) -> None:
+async def _send_all(events: list[ProgressEvent | MembershipChanged]) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
-    for group in _groups_of(event):
-        await layer.group_send(group, dict(event))
+    for event in events:
+        for group in _groups_of(event):
+            await layer.group_send(group, dict(event))
 
 
 class MembershipChanged(TypedDict):
@@ -200,35 +202,36 @@ class MembershipChanged(TypedDict):
 
 
 class _Outbox:
-    """Events waiting to be sent on the server's loop (the in-memory layer), sent in order by one task.
+    """Events handed from worker threads to the server's loop (the in-memory layer), sent in order.
 
-    A worker thread hands an event over and goes on: it never waits for the
-    server's loop, and events still leave in the order they were made.
+    A publish is one callback on the loop, whatever number of events it
+    carries, and the callback puts them in the members' queues there and then:
+    a worker thread hands them over and goes on, callbacks run in the order
+    they were scheduled, and the loop does not run a task per event or per
+    member (at one page open, that had made a chain of no-op steps half as
+    slow again as with none).
     """
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
-        self._queue: asyncio.Queue[tuple[ProgressEvent | MembershipChanged, Future[None]]] | None = None
 
-    def put(self, event: ProgressEvent | MembershipChanged) -> Future[None]:
+    def put(self, events: list[ProgressEvent | MembershipChanged]) -> Future[None]:
         sent: Future[None] = Future()
-        self.loop.call_soon_threadsafe(self._put, event, sent)
+        self.loop.call_soon_threadsafe(self._send, events, sent)
         return sent
 
-    def _put(self, event: ProgressEvent | MembershipChanged, sent: Future[None]) -> None:
-        if self._queue is None:
-            self._queue = asyncio.Queue()
-            self.loop.create_task(self._drain())
-        self._queue.put_nowait((event, sent))
-
-    async def _drain(self) -> None:
-        assert self._queue is not None
-        while True:
-            event, sent = await self._queue.get()
-            try:
-                await _send(event)
-            except Exception:  # a dropped progress event must not stop the others
-                logger.exception("Could not publish %s", event["type"])
+    def _send(self, events: list[ProgressEvent | MembershipChanged], sent: Future[None]) -> None:
+        layer = get_channel_layer()
+        try:
+            if not isinstance(layer, InMemoryChannelLayer):  # a layer configured by hand: its own way, in a task
+                self.loop.create_task(_send_all(events))
+                return
+            for event in events:
+                for group in _groups_of(event):
+                    layer.send_to_group_now(group, dict(event))
+        except Exception:  # a dropped progress event must not stop the others
+            logger.exception("Could not publish %s", ", ".join(event["type"] for event in events))
+        finally:
             sent.set_result(None)
 
 
@@ -265,7 +268,12 @@ def _thread_loop() -> asyncio.AbstractEventLoop:
 
 
 def _has_listeners(event: ProgressEvent | MembershipChanged) -> bool:
-    """Whether anyone in this process listens: with no server, the in-memory layer has nobody to tell."""
+    """Whether anyone in this process listens (the in-memory layer has nobody else to tell).
+
+    With nobody, the event is not handed to the server's loop at all. A page
+    that opens a moment later misses nothing: it joins its groups first and
+    reads the state after (changes are published after they commit).
+    """
     layer = get_channel_layer()
     groups = getattr(layer, "groups", None)
     if layer is None or not isinstance(groups, dict):
@@ -277,14 +285,15 @@ def _has_listeners(event: ProgressEvent | MembershipChanged) -> bool:
 # process that publish the same run's changes cannot overtake each other.
 _in_order = threading.RLock()
 
-# How long a worker may hold its steps' events back before they go to Redis. On a quick chain a
-# step lasts a millisecond or two: its events then go with those of the next steps, in one round
-# trip for several steps instead of one each, and a page sees them at most this much later.
+# How long a worker may hold its steps' events back. On a quick chain a step lasts a millisecond or
+# two: its events then go with those of the next steps, in one round trip to Redis (or one callback on
+# the server's loop, embedded) for several steps instead of one each, and a page sees them at most
+# this much later.
 HOLD_SECONDS = 0.02
 
 
 class _HeldBack:
-    """Step events for Redis held back (`publish(..., hold=True)`), sent together, in order.
+    """Step events held back (`publish(..., hold=True)`), sent together, in order.
 
     The publishing thread sends them with a later publish once the oldest
     waited HOLD_SECONDS, or at once with any publish that may not wait (a
@@ -294,27 +303,26 @@ class _HeldBack:
     """
 
     def __init__(self) -> None:
-        self.sends: list[tuple[str, dict[str, Any]]] = []
+        self.events: list[ProgressEvent | MembershipChanged] = []
         self.since = 0.0
         self.wake = threading.Condition(_in_order)
         self.sender_pid: int | None = None
 
-    def add(self, layer: RedisChannelLayer, sends: list[tuple[str, dict[str, Any]]], *, hold: bool) -> None:
-        was_empty = not self.sends
+    def add(self, events: list[ProgressEvent | MembershipChanged], *, hold: bool) -> Future[None] | None:
+        was_empty = not self.events
         if was_empty:
             self.since = time.monotonic()
-        self.sends += sends
+        self.events += events
         if hold and time.monotonic() - self.since < HOLD_SECONDS:
             self._ensure_sender()
             if was_empty:
                 self.wake.notify()
-            return
-        self.send(layer)
+            return None
+        return self.send()
 
-    def send(self, layer: RedisChannelLayer) -> None:
-        sends, self.sends = self.sends, []
-        if sends:
-            _sender(layer).group_send_all(sends)
+    def send(self) -> Future[None] | None:
+        events, self.events = self.events, []
+        return _deliver(events) if events else None
 
     def _ensure_sender(self) -> None:
         if self.sender_pid != os.getpid():  # a forked worker child starts its own
@@ -325,17 +333,15 @@ class _HeldBack:
         with _in_order:
             while True:
                 due = self.since + HOLD_SECONDS - time.monotonic()
-                if not self.sends or due > 0:
-                    self.wake.wait(due if self.sends else None)
+                if not self.events or due > 0:
+                    self.wake.wait(due if self.events else None)
                     continue
-                layer = get_channel_layer()
                 try:
-                    if isinstance(layer, RedisChannelLayer):
-                        self.send(layer)
+                    self.send()
                 except Exception:  # a dropped progress event must not stop the next ones
-                    logger.exception("Could not publish %d held progress events", len(self.sends))
+                    logger.exception("Could not publish %d held progress events", len(self.events))
                 finally:
-                    self.sends = []
+                    self.events = []
 
 
 _held_back = _HeldBack()
@@ -344,43 +350,48 @@ _held_back = _HeldBack()
 def send_held_events() -> None:
     """Send the step events this process still holds back (a worker process that exits)."""
     with _in_order, contextlib.suppress(Exception):
-        layer = get_channel_layer()
-        if isinstance(layer, RedisChannelLayer):
-            _held_back.send(layer)
+        _held_back.send()
 
 
 def publish(*events: ProgressEvent | MembershipChanged, hold: bool = False) -> Future[None] | None:
     """Send the events, in order, to their groups; never fail nor hold up the caller.
 
-    With `hold` (a step's events, in the celery mode) they may wait up to
-    HOLD_SECONDS to go to Redis with later ones; any publish without it sends
-    what waits first. Returns, when the events wait in an outbox, a future
-    done once the last was sent: the engine waits for it before sending the
-    steps a finished step made ready, so no page hears of step n+1 before
-    step n ended.
+    With `hold` (a step's events) they may wait up to HOLD_SECONDS to go with
+    later ones; any publish without it sends what waits first. Returns, when
+    the events wait in an outbox, a future done once the last was sent: the
+    engine waits for it before sending the steps a finished step made ready,
+    so no page hears of step n+1 before step n ended.
     """
     with _in_order:
-        sent = None
         try:
-            layer = get_channel_layer()
-            if isinstance(layer, RedisChannelLayer):
-                # From this thread, several events in one go (orchestration/group_send.py).
-                sends = [(group, dict(event)) for event in events for group in _groups_of(event)]
-                _held_back.add(layer, sends, hold=hold)
-                return None
-            for event in events:
-                sent = _publish_in_memory(event)
+            if not isinstance(get_channel_layer(), RedisChannelLayer) and not _server_loop_running():
+                hold = False  # no server in this process (a command, a test): nothing to gather for
+            return _held_back.add(list(events), hold=hold)
         except Exception:  # a dropped progress event must not fail a run
             logger.exception("Could not publish %s", ", ".join(event["type"] for event in events))
-        return sent
+            return None
 
 
-def _publish_in_memory(event: ProgressEvent | MembershipChanged) -> Future[None] | None:
-    loop = _server_loop
-    if loop is not None and loop.is_running():
-        return _outbox(loop).put(event)
-    if _has_listeners(event):
-        _thread_loop().run_until_complete(_send(event))
+def _server_loop_running() -> bool:
+    return _server_loop is not None and _server_loop.is_running()
+
+
+def _deliver(events: list[ProgressEvent | MembershipChanged]) -> Future[None] | None:
+    layer = get_channel_layer()
+    if isinstance(layer, RedisChannelLayer):
+        # From this thread, several events in one go (orchestration/group_send.py).
+        _sender(layer).group_send_all([(group, dict(event)) for event in events for group in _groups_of(event)])
+        return None
+    return _publish_in_memory([event for event in events if _has_listeners(event)])
+
+
+def _publish_in_memory(events: list[ProgressEvent | MembershipChanged]) -> Future[None] | None:
+    if not events:
+        return None
+    if _server_loop_running():
+        assert _server_loop is not None
+        return _outbox(_server_loop).put(events)
+    _thread_loop().run_until_complete(_send_all(events))
     return None
 
 

@@ -57,6 +57,33 @@ def test_expired_messages_are_still_dropped(monkeypatch):
     assert not layer.groups.get("execution.run")
 
 
+def test_a_group_message_reaches_each_member_as_its_own_copy_and_a_full_channel_misses_it():
+    layer = InMemoryChannelLayer(capacity=2)
+
+    async def run() -> tuple[list[dict], list[dict], dict]:
+        await layer.group_add("execution.run", "page-a")
+        await layer.group_add("execution.run", "page-b")
+        for number in (1, 2):  # page b's channel is full
+            await layer.send("page-b", {"type": "step.updated", "step_number": number})
+        depends_on = [2]
+        message = {"type": "step.updated", "step_number": 3, "depends_on": depends_on}
+        layer.send_to_group_now("execution.run", message)  # as a worker thread's callback on the server's loop does
+        await layer.group_send("execution.run", {"type": "step.updated", "step_number": 4})
+        depends_on.append(99)  # the sender's object changes after the send
+        page_a = [await layer.receive("page-a") for _ in range(2)]
+        page_b = [await layer.receive("page-b") for _ in range(2)]
+        return page_a, page_b, layer.channels
+
+    page_a, page_b, channels = async_to_sync(run)()
+
+    assert page_a == [
+        {"type": "step.updated", "step_number": 3, "depends_on": [2]},
+        {"type": "step.updated", "step_number": 4},
+    ]
+    assert [message["step_number"] for message in page_b] == [1, 2]
+    assert not channels  # nothing else was waiting
+
+
 @pytest.mark.services
 def test_hundreds_of_pages_join_and_leave_a_group_at_the_same_moment_on_redis():
     """More group changes at once than the pool has connections (redis-py 8 refused the 101st): they wait."""
