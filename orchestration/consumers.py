@@ -45,6 +45,7 @@ from orchestration.fragments import (
     visible_execution,
 )
 from orchestration.relay import relay
+from orchestration.step_rows import step_row
 from orchestration.views.listing import belongs_on_first_page
 
 # Kept for the code that still imports it; config.consumers.REFUSED is the one code.
@@ -70,7 +71,7 @@ def render_step_row(event: StepEvent) -> str:
         input=event.get("input", {}),
         output=event.get("output"),
     )
-    return render_to_string("inc/steps_row.html", {"view": step_view(step), "execution": _run_of(event), "oob": True})
+    return step_row(step_view(step), _run_of(event), oob=True)
 
 
 def render_progress(event: StepEvent) -> str:

@@ -12,16 +12,15 @@ import json
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import cache
 from typing import Any, Protocol
 
 from django.template.loader import render_to_string
 from django.utils import translation
-from django.utils.translation import gettext_lazy as _
 
 from monitoring.models import Log
 from orchestration.engine.outputs import is_stored
 from orchestration.models import Execution, ExecutionStatus, StepStatus
+from orchestration.step_rows import RowWords, row_words
 from safety.secrets import shown
 from tenancy.access import may
 from tenancy.roles import Action
@@ -52,45 +51,21 @@ ACTIVE = frozenset(
 RESUMABLE = frozenset({ExecutionStatus.FAILED, ExecutionStatus.CANCELLED})
 
 
-@dataclass(frozen=True)
-class RowWords:
-    """A step row's fixed words in one language.
-
-    A live page renders a row per step event, and a catalogue lookup per
-    word and render was a third of a row's cost: they are looked up once
-    per language (`row_words`).
-    """
-
-    step_number: str  # "Step %(number)s"
-    statuses: dict[str, str]
-    duration: str
-    tokens: str
-    attempts: str
-    depends_on: str
-    input: str
-    output: str
-
-
-@cache
-def row_words(language: str | None) -> RowWords:
-    with translation.override(language):
-        return RowWords(
-            step_number=str(_("Step %(number)s")),
-            statuses={status.value: str(status.label) for status in StepStatus},
-            duration=str(_("Duration")),
-            tokens=str(_("Tokens")),
-            attempts=str(_("Attempts")),
-            depends_on=str(_("Depends on")),
-            input=str(_("Input")),
-            output=str(_("Output")),
-        )
-
-
 class ShownStep(Protocol):
     """What a step's row reads of a step: an ExecutionStep, or the state a step event carries."""
 
     step_number: int
+    agent_id: str
+    tool: str
     status: str
+    waiting_for: str
+    cached: bool
+    optional: bool
+    attempts: int
+    duration_ms: int | None
+    tokens_used: int
+    error: str
+    depends_on: list[int]
     input: Any
     output: Any
 

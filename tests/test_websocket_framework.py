@@ -81,7 +81,7 @@ def test_it_renders_a_step_event_from_the_event_alone(workspace_a, django_assert
 
 @pytest.mark.django_db
 def test_it_renders_a_step_row_in_the_language_of_each_frame(workspace_a):
-    """A row's fixed words are looked up once per language (fragments.row_words): none leaks into another."""
+    """A row's fixed words are looked up once per language (step_rows.row_words): none leaks into another."""
     execution = ExecutionFactory(workspace=workspace_a, status=ExecutionStatus.RUNNING, total_steps=9)
     step = ExecutionStepFactory(execution=execution, step_number=7, tool="test.noop", status=StepStatus.SUCCEEDED)
     event = step_event(step, workspace_a.pk)

@@ -1,4 +1,4 @@
-"""Template filters of the console: durations and JSON shown as text (always autoescaped)."""
+"""Template filters and tags of the console: durations, JSON shown as text (always autoescaped), step rows."""
 
 from __future__ import annotations
 
@@ -8,28 +8,16 @@ from typing import Any
 
 from django import template
 from django.utils import timezone
-from django.utils.translation import gettext as _
+from django.utils.safestring import SafeString
 
+from orchestration.durations import duration_text
+from orchestration.step_rows import step_row as step_row_html
 from safety.secrets import shown
 
 register = template.Library()
 
 
-@register.filter
-def duration_ms(value: int | None) -> str:
-    """350 ms, 4.2 s, 3 min 05 s, 2 h 04 min; an em dash when unknown."""
-    if value is None:
-        return "—"
-    if value < 1000:
-        return _("%(ms)d ms") % {"ms": value}
-    seconds = value / 1000
-    if seconds < 60:
-        return _("%(seconds).1f s") % {"seconds": seconds}
-    minutes, second = divmod(int(seconds), 60)
-    if minutes < 60:
-        return _("%(minutes)d min %(seconds)02d s") % {"minutes": minutes, "seconds": second}
-    hours, minute = divmod(minutes, 60)
-    return _("%(hours)d h %(minutes)02d min") % {"hours": hours, "minutes": minute}
+duration_ms = register.filter("duration_ms", duration_text)
 
 
 @register.filter
@@ -46,3 +34,9 @@ def run_duration(execution: Any) -> str:
 def pretty_json(value: Any) -> str:
     """Indented JSON as plain text, secrets redacted; the template escapes it like any other string."""
     return json.dumps(shown(value), indent=2, ensure_ascii=False, sort_keys=True, default=str)
+
+
+@register.simple_tag
+def step_row(view: Any, execution: Any, oob: bool = False) -> SafeString:
+    """A step's row of the execution page (built in orchestration/step_rows.py)."""
+    return step_row_html(view, execution, oob=oob)
