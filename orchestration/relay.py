@@ -13,7 +13,7 @@ FRAME_SECONDS, builds one frame and sends that same text to every page of
 the run in that language whose user belongs to the run's workspace (checked
 in memory). With many pages open a frame takes a while to send, and the
 next one waits longer (FRAME_SHARE), so the pages never take more than
-half of the process's time from the steps. A page that fell behind skips
+a quarter of the process's time from the steps. A page that fell behind skips
 states already superseded, never the final one, and never goes back. Run
 and approval events (a handful per run) first send what was gathered. A
 run event then sends the whole state, read from the database once per
@@ -42,12 +42,13 @@ logger = logging.getLogger(__name__)
 
 # How long a page gathers fragments before it sends them as one frame, at least.
 FRAME_SECONDS = 0.05
-# The share of the process's time a run's frames may take. Rendering a frame and sending it to K
-# pages costs time that grows with K (at 200 pages, most of what the process did beside the steps
-# themselves, and the engine's worker threads share its interpreter): after a frame that took t
-# seconds, the run's next one waits long enough to keep to this share, however many pages are open
-# (a third kept the run faster with 200 pages but put the pages' p95 over 250 ms on a slow machine).
-FRAME_SHARE = 1 / 2
+# The share of the process's time a run's frames may take. Sending a frame to K pages costs time that
+# grows with K (at 200 pages, 15-20 ms a frame, mostly daphne's and autobahn's work per page), and the
+# engine's worker threads share the process's interpreter: after a frame that took t seconds, the run's
+# next one waits long enough to keep to this share, however many pages are open. With rows built in
+# Python (orchestration/step_rows.py) a quarter keeps a 50-step run with 200 pages within 1.4x of the
+# run with none, and the pages' p95 near 150 ms; a half had it at 1.8x.
+FRAME_SHARE = 1 / 4
 # ... but never longer than this, so a page is never far behind.
 MAX_FRAME_SECONDS = 0.25
 
