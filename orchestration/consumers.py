@@ -93,6 +93,17 @@ def render_step_frame(steps: Iterable[StepEvent], progress: StepEvent | None) ->
     return "".join([*(render_step_row(event) for event in steps), render_progress(progress) if progress else ""])
 
 
+def as_ascii(html: str) -> str:
+    """The same HTML in ASCII: every other character as a character reference (`&#8212;` for an em dash).
+
+    Daphne encodes a frame to UTF-8 once per page it goes to. A string with
+    one character past ASCII takes fifty times as long to encode as one
+    without (16 us against 0.3 for 20 KB), and a frame goes to every page
+    of a run: at 200 pages, a fifth of a frame's sending.
+    """
+    return html if html.isascii() else html.encode("ascii", "xmlcharrefreplace").decode("ascii")
+
+
 async def step_frames(steps: list[StepEvent], progress: StepEvent | None, languages: set[str]) -> dict[str, str]:
     """The frame in each language, rendered in one go off the event loop (templates are synchronous work)."""
 
@@ -100,7 +111,7 @@ async def step_frames(steps: list[StepEvent], progress: StepEvent | None, langua
         frames = {}
         for language in languages:
             with translation.override(language):
-                frames[language] = render_step_frame(steps, progress)
+                frames[language] = as_ascii(render_step_frame(steps, progress))
         return frames
 
     return await asyncio.get_running_loop().run_in_executor(None, render)

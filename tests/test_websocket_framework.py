@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 import pytest
 from asgiref.sync import async_to_sync
 from channels.testing import WebsocketCommunicator
@@ -10,7 +12,7 @@ from django.utils import translation
 
 from config.routing import websocket_application
 from orchestration import relay
-from orchestration.consumers import render_step_frame
+from orchestration.consumers import render_step_frame, step_frames
 from orchestration.events import RunCounts, step_event
 from orchestration.models import ExecutionStatus, StepStatus
 from tests.factories.orchestration import ExecutionFactory, ExecutionStepFactory
@@ -99,6 +101,25 @@ def test_it_renders_a_step_row_in_the_language_of_each_frame(workspace_a):
     assert 'aria-label="Step 7"' in english
     assert 'data-status="succeeded">Succeeded</span>' in english
     assert "<summary>Input</summary>" in english
+
+
+@pytest.mark.django_db
+def test_a_frame_goes_out_in_ascii_and_reads_the_same_in_every_language(workspace_a):
+    """Daphne encodes a frame once per page; in ASCII that is a copy (consumers.as_ascii)."""
+    execution = ExecutionFactory(workspace=workspace_a, status=ExecutionStatus.RUNNING, total_steps=9)
+    step = ExecutionStepFactory(execution=execution, step_number=1, tool="test.noop", status=StepStatus.RUNNING)
+    event = step_event(step, workspace_a.pk)  # no duration yet, no dependency: shown as em dashes
+
+    frames = async_to_sync(step_frames)([event], None, {"he", "en"})
+
+    for language, frame in frames.items():
+        with translation.override(language):
+            rendered = render_step_frame([event], None)
+        assert not rendered.isascii()
+        assert frame.isascii()
+        assert html.unescape(frame) == html.unescape(rendered)
+    assert "&#8212;" in frames["en"]
+    assert "&#1513;&#1500;&#1489; 1" in frames["he"]  # "שלב 1"
 
 
 @pytest.mark.parametrize(
