@@ -19,7 +19,6 @@ invisible even by id.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -34,16 +33,7 @@ from orchestration.forms import MAX_REQUEST_CHARS
 from orchestration.models import Execution
 from safety.models import ApprovalStatus, PendingApproval
 from tenancy.models import Workspace
-
-SCOPE_KEY = "orchestrate.mcp"
-
-
-@dataclass(frozen=True)
-class Caller:
-    """Who the endpoint let in: the token's user, in the workspace of the URL."""
-
-    user_id: int
-    workspace_id: uuid.UUID
+from tools_mcp.callers import SCOPE_KEY, Caller
 
 
 class Refused(McpToolError):
