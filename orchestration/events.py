@@ -336,10 +336,11 @@ class _HeldBack:
                 if not self.events or due > 0:
                     self.wake.wait(due if self.events else None)
                     continue
+                count = len(self.events)
                 try:
                     self.send()
                 except Exception:  # a dropped progress event must not stop the next ones
-                    logger.exception("Could not publish %d held progress events", len(self.events))
+                    logger.exception("Could not publish %d held progress events", count)
                 finally:
                     self.events = []
 
