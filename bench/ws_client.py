@@ -57,7 +57,7 @@ class Client:
                 if opcode == 1:
                     self._frame(payload)
         except (asyncio.IncompleteReadError, ConnectionError):
-            pass
+            pass  # the server closed the connection: what arrived so far is this client's record
         finally:
             self.closed.set()
             writer.close()

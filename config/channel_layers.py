@@ -12,7 +12,7 @@ late changes nothing a page can see. Its `group_send` also started a task
 per member and its `send` built a queue it threw away on every message; a
 group send here is a plain loop, also callable without awaiting
 (`send_to_group_now`), which is how the engine's worker threads hand a
-step's events to the server's loop in one callback (orchestration/events.py).
+step's events to the server's loop in one callback (orchestration/publishing.py).
 
 Redis: redis-py 8 gives an asyncio connection pool at most 100 connections
 and refuses the next one at once (`MaxConnectionsError`). Every page joins

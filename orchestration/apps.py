@@ -28,7 +28,7 @@ class OrchestrationConfig(AppConfig):
         from orchestration import tasks
         from orchestration.engine import dispatch, embedded
         from orchestration.engine.approvals import wake_step
-        from orchestration.events import membership_saved_or_deleted
+        from orchestration.publishing import membership_saved_or_deleted
         from safety.signals import approval_decided
         from tenancy.models import WorkspaceMember
 

@@ -36,10 +36,10 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from orchestration.engine.dispatch import enqueue_plan
-from orchestration.events import publish_execution, publish_first
 from orchestration.models import Execution, ExecutionStatus
 from orchestration.planning.questions import NeedsAnswer, QuestionField
 from orchestration.planning.rules import NoToolForRequest, plan_with_rules
+from orchestration.publishing import publish_execution, publish_first
 from tenancy.access import may
 from tenancy.models import WorkspaceMember
 from tenancy.roles import Action

@@ -24,7 +24,7 @@ from celery.signals import worker_process_shutdown
 from monitoring.batching import flush_telemetry
 from orchestration.engine import recovery, runs, steps
 from orchestration.engine.infrastructure import TASK_MAX_RETRIES, release_interrupted, retried_when_services_fail
-from orchestration.events import send_held_events
+from orchestration.publishing import send_held_events
 
 
 def _sweep(sent_before: str = "") -> None:

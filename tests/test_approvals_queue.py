@@ -10,8 +10,9 @@ from channels.testing import WebsocketCommunicator
 from django.test import Client
 from django.urls import reverse
 
-from orchestration.events import publish_approval, workspace_group
+from orchestration.events import workspace_group
 from orchestration.models import ExecutionStatus, StepStatus
+from orchestration.publishing import publish_approval
 from safety.approvals import decide
 from safety.models import ApprovalStatus, PendingApproval
 from tenancy.models import WorkspaceMember

@@ -18,10 +18,10 @@ from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.test import Client
 
-from orchestration import events
+from orchestration import publishing
 from orchestration.engine.runs import submit
-from orchestration.events import publish_execution
 from orchestration.models import Execution, ExecutionStatus
+from orchestration.publishing import publish_execution
 from tenancy.models import WorkspaceMember
 from tests.factories.orchestration import ExecutionFactory, ExecutionStepFactory
 from tests.support.sockets import socket_headers, socket_stack
@@ -32,13 +32,13 @@ CLOSED_4403 = {"type": "websocket.close", "code": 4403}
 
 @contextlib.contextmanager
 def _published_on(loop: asyncio.AbstractEventLoop):
-    """Worker threads publish onto the test's loop, as they do onto the server's (see events.bind_server_loop)."""
-    previous = events._server_loop
-    events._server_loop = loop
+    """Worker threads publish onto the test's loop, as they do onto the server's (see publishing.bind_server_loop)."""
+    previous = publishing._server_loop
+    publishing._server_loop = loop
     try:
         yield
     finally:
-        events._server_loop = previous
+        publishing._server_loop = previous
 
 
 async def _receive_until(communicator: WebsocketCommunicator, marker: str, timeout: float = 20) -> list[str]:

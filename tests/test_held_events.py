@@ -14,8 +14,9 @@ from asgiref.sync import async_to_sync
 from channels.layers import channel_layers, get_channel_layer
 from channels_redis.core import RedisChannelLayer
 
-from orchestration import events
-from orchestration.events import execution_group, publish
+from orchestration import publishing
+from orchestration.events import execution_group
+from orchestration.publishing import publish
 from tests.support.engine import redis_url
 
 
@@ -50,7 +51,7 @@ def _step(execution_id: str, number: int) -> Any:
 @pytest.mark.services
 def test_held_events_go_with_the_next_publish_that_may_not_wait_and_in_order(page, monkeypatch):
     execution_id, receive = page
-    monkeypatch.setattr(events, "HOLD_SECONDS", 60.0)
+    monkeypatch.setattr(publishing, "HOLD_SECONDS", 60.0)
 
     publish(_step(execution_id, 1), hold=True)
     publish(_step(execution_id, 2), hold=True)
@@ -68,7 +69,7 @@ def test_held_events_go_with_the_next_publish_that_may_not_wait_and_in_order(pag
 @pytest.mark.services
 def test_a_held_event_is_sent_when_nothing_follows_it(page, monkeypatch):
     execution_id, receive = page
-    monkeypatch.setattr(events, "HOLD_SECONDS", 0.05)
+    monkeypatch.setattr(publishing, "HOLD_SECONDS", 0.05)
 
     publish(_step(execution_id, 7), hold=True)
 
@@ -82,12 +83,12 @@ def in_memory(settings, monkeypatch):
     """The embedded server's layer, and this test's loop as the server's (worker threads publish onto it)."""
     settings.CHANNEL_LAYERS = {"default": {"BACKEND": "config.channel_layers.InMemoryChannelLayer"}}
     channel_layers.backends.clear()
-    yield lambda loop: monkeypatch.setattr(events, "_server_loop", loop)
+    yield lambda loop: monkeypatch.setattr(publishing, "_server_loop", loop)
     channel_layers.backends.clear()
 
 
 def test_an_embedded_workers_held_events_reach_the_page_together_in_order(in_memory, monkeypatch):
-    monkeypatch.setattr(events, "HOLD_SECONDS", 60.0)
+    monkeypatch.setattr(publishing, "HOLD_SECONDS", 60.0)
     execution_id = str(uuid.uuid4())
 
     async def run() -> tuple[dict | None, list[dict]]:
@@ -113,7 +114,7 @@ def test_an_embedded_workers_held_events_reach_the_page_together_in_order(in_mem
 
 
 def test_an_embedded_workers_held_event_is_sent_when_nothing_follows_it(in_memory, monkeypatch):
-    monkeypatch.setattr(events, "HOLD_SECONDS", 0.05)
+    monkeypatch.setattr(publishing, "HOLD_SECONDS", 0.05)
     execution_id = str(uuid.uuid4())
 
     async def run() -> dict:

@@ -28,7 +28,7 @@ from django.utils import timezone
 
 from config.routing import websocket_urlpatterns
 from learning.models import ExecutionFeedback, LearnedPattern, PatternType, PromptVersion, RunRating
-from orchestration import events
+from orchestration import publishing
 from orchestration.engine.runs import submit
 from orchestration.models import Execution, ExecutionStatus, ExecutionStep
 from safety.models import PendingApproval
@@ -372,13 +372,13 @@ def test_it_refuses_charlie_every_websocket_stream_of_workspace_a(alice, charlie
         leaked = [secret for secret in SECRETS if secret.lower() in caught_up.lower()]
         if leaked:
             problems.append(f"{path}: showed charlie {leaked} on connecting")
-        # Worker threads publish onto this loop, as they do onto the server's (events.bind_server_loop).
-        previous, events._server_loop = events._server_loop, asyncio.get_running_loop()
+        # Worker threads publish onto this loop, as they do onto the server's (publishing.bind_server_loop).
+        previous, publishing._server_loop = publishing._server_loop, asyncio.get_running_loop()
         try:
-            await database_sync_to_async(events.publish_execution)(a["report"].pk)
-            await database_sync_to_async(events.publish_approval)(a["approval"].pk)
+            await database_sync_to_async(publishing.publish_execution)(a["report"].pk)
+            await database_sync_to_async(publishing.publish_approval)(a["approval"].pk)
         finally:
-            events._server_loop = previous
+            publishing._server_loop = previous
         heard = await _drain(charlie_socket)
         if heard:
             problems.append(f"{path}: sent charlie {heard[:300]}")

@@ -13,8 +13,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from orchestration.engine.dispatch import enqueue_steps
-from orchestration.events import publish_approval, publish_first
 from orchestration.models import Execution, ExecutionStatus, ExecutionStep, StepStatus
+from orchestration.publishing import publish_approval, publish_first
 from safety.models import PendingApproval
 
 

@@ -21,8 +21,8 @@ from django.db.models import F
 from django.utils import timezone
 
 from orchestration.engine.dispatch import enqueue_steps
-from orchestration.events import publish_approval, publish_execution, publish_step
 from orchestration.models import Execution, ExecutionStatus, ExecutionStep, StepStatus
+from orchestration.publishing import publish_approval, publish_execution, publish_step
 from safety import locks, rate_limits
 from safety.approvals import BoundAction, BoundFile, outcome_message, request_approval
 from safety.models import ApprovalStatus

@@ -21,10 +21,10 @@ from monitoring.tracing import Span, root_span_id, start_span
 from orchestration.engine.checkpointing import checkpoint_planned
 from orchestration.engine.dispatch import enqueue_plan, enqueue_steps
 from orchestration.engine.outputs import load_output
-from orchestration.events import publish_execution, publish_first
 from orchestration.models import Execution, ExecutionStatus, ExecutionStep, StepStatus
 from orchestration.planning import NeedsAnswer, NoToolForRequest, PlanInvalid, make_plan
 from orchestration.planning.schema import validate_plan
+from orchestration.publishing import publish_execution, publish_first
 from orchestration.questions import ask, planning_inputs
 from orchestration.signals import FinishedRun, run_finished
 from persistence.sql import insert_rows

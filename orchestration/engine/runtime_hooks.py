@@ -7,7 +7,7 @@ import asyncio
 from django.conf import settings
 
 from orchestration.engine.embedded import runtime
-from orchestration.events import bind_server_loop
+from orchestration.publishing import bind_server_loop
 
 _loop_bound = False
 

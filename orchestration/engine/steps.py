@@ -63,12 +63,13 @@ from orchestration.engine.infrastructure import DATABASE_ERRORS, StepInterrupted
 from orchestration.engine.outputs import load_output, store_output
 from orchestration.engine.references import UnresolvedReference, resolve
 from orchestration.engine.runs import finish_if_done, skip_steps
-from orchestration.events import RunCounts, publish, step_event, wait_sent
+from orchestration.events import RunCounts, step_event
 from orchestration.models import (
     ExecutionStep,
     StepStatus,
 )
 from orchestration.planning.schema import plugin_disabled
+from orchestration.publishing import publish, wait_sent
 from persistence.checkpoints import insert_checkpoint, step_progress
 from plugins import hooks as plugin_hooks
 from safety.locks import release
