@@ -140,6 +140,35 @@ class Span:
         """The span of a stored row, to end it in a process other than the one that started it."""
         return cls.from_trace(Trace.objects.get(pk=_as_uuid(span_id)))
 
+    @classmethod
+    def begin(
+        cls,
+        name: str,
+        *,
+        execution_id: uuid.UUID | str | None = None,
+        parent_id: uuid.UUID | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> Span:
+        """A span that has no row until `end_in_batch()` writes it with the process's next batch."""
+        return cls(
+            id=uuid.uuid4(),
+            name=name[:200],
+            execution_id=_as_uuid(execution_id) if execution_id is not None else None,
+            parent_id=parent_id,
+            started_at=timezone.now(),
+            metadata=dict(metadata or {}),
+            _started_monotonic=time.monotonic(),
+        )
+
+    def end_in_batch(self, status: str = SpanStatus.OK, metadata: Mapping[str, Any] | None = None) -> None:
+        """End a span from `begin()`: it is written in the next batch of finished spans."""
+        elapsed = time.monotonic() - (self._started_monotonic or time.monotonic())
+        self.duration_ms = max(0, round(elapsed * 1000))
+        self.ended_at = timezone.now()
+        self.status = status
+        self.metadata = clean_metadata({**self.metadata, **(metadata or {})})
+        finished_spans.add(self)
+
     def end(self, status: str = SpanStatus.OK, metadata: Mapping[str, Any] | None = None) -> bool:
         """Store the end, duration, status and merged metadata; False if the span had already ended."""
         if status not in (SpanStatus.OK, SpanStatus.ERROR):
@@ -299,15 +328,7 @@ def buffered_span(
     metadata: Mapping[str, Any] | None = None,
 ) -> Iterator[Span]:
     """A span around a block, written in the next batch once it ended (ok, or error and re-raised)."""
-    current = Span(
-        id=uuid.uuid4(),
-        name=name[:200],
-        execution_id=_as_uuid(execution_id) if execution_id is not None else None,
-        parent_id=parent_id,
-        started_at=timezone.now(),
-        metadata=dict(metadata or {}),
-        _started_monotonic=time.monotonic(),
-    )
+    current = Span.begin(name, execution_id=execution_id, parent_id=parent_id, metadata=metadata)
     status, extra = SpanStatus.OK, {}
     try:
         yield current
@@ -316,9 +337,4 @@ def buffered_span(
         extra = {"error": {"type": type(exc).__name__, "message": str(exc)[:ERROR_MESSAGE_LIMIT]}}
         raise
     finally:
-        elapsed = time.monotonic() - (current._started_monotonic or time.monotonic())
-        current.duration_ms = max(0, round(elapsed * 1000))
-        current.ended_at = timezone.now()
-        current.status = status
-        current.metadata = clean_metadata({**current.metadata, **extra})
-        finished_spans.add(current)
+        current.end_in_batch(status, extra)

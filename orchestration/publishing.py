@@ -301,19 +301,26 @@ def publish_execution(execution_id: uuid.UUID | str) -> None:
             publish(execution_event(execution))
 
 
-def publish_first(execution_id: uuid.UUID | str, *, step_id: uuid.UUID | str | None = None) -> None:
+def publish_first(
+    execution_id: uuid.UUID | str, *, step_id: uuid.UUID | str | None = None, written: Execution | None = None
+) -> None:
     """Publish the step's and the run's state once this transaction commits, before the work it hands over.
 
     Call it inside the transaction, before enqueueing: commit hooks run in
     the order given, so these events are sent before another process can take
     the run on and publish a later state. Published after the hand-over, they
     could reach the pages after that later state, and the pages would go back.
+    `written`: the run's row as this transaction created it, published as it
+    is instead of read again.
     """
 
     def send() -> None:
         if step_id is not None:
             publish_step(step_id)
-        publish_execution(execution_id)
+        if written is not None:
+            publish(execution_event(written))
+        else:
+            publish_execution(execution_id)
 
     transaction.on_commit(send, robust=True)
 

@@ -13,13 +13,16 @@ from statistics import mean
 
 import pytest
 from django.core.exceptions import PermissionDenied
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from caching.models import CacheEntry
 from learning.models import ExecutionFeedback
 from monitoring.models import Metric, Trace
-from orchestration.engine.runs import cancel, submit
-from orchestration.models import AgentMessage, ExecutionStatus, MessageType, SharedContext, StepStatus
+from orchestration.engine.runs import cancel, plan_execution, submit
+from orchestration.models import AgentMessage, Execution, ExecutionStatus, MessageType, SharedContext, StepStatus
 from orchestration.planning import PlanInvalid
+from orchestration.planning.schema import validate_plan
 from persistence.checkpoints import rebuild_state
 from persistence.models import ExecutionCheckpoint
 from tests.support.engine import wait_for, wait_for_log, wait_for_rows
@@ -367,3 +370,23 @@ def test_it_checkpoints_what_each_step_changed_and_rebuilds_the_run_from_them(al
         str(n): StepStatus.SUCCEEDED for n in range(1, 6)
     }
     assert state["current_step"] == state["total_steps"] == 5
+
+
+def test_it_plans_a_run_in_the_same_few_statements_whatever_its_size(alice, workspace_a):
+    """Planning writes the steps, plan version, spans and first checkpoint once each and reads nothing back."""
+    statements = []
+    for size in (3, 60):
+        steps = [{"tool": "test.noop", "input": {"value": n}} for n in range(size)]
+        plan = validate_plan(_plan(*steps), planner="given", workspace=workspace_a)
+        execution = Execution.objects.create(user=alice, workspace=workspace_a, request=f"{size} steps", plan=plan)
+        with CaptureQueriesContext(connection) as queries:
+            plan_execution(str(execution.pk))
+        # The steps go in one insert (on SQLite, in chunks of as many rows as its variables allow).
+        statements.append([query["sql"] for query in queries if 'INTO "execution_steps"' not in query["sql"]])
+        execution = wait_for(execution)
+        assert execution.status == ExecutionStatus.SUCCEEDED
+        assert execution.steps.filter(queued_at__isnull=False).count() == size  # each step was sent
+        planned = ExecutionCheckpoint.objects.filter(execution=execution).order_by("checkpoint_number").first()
+        assert planned.state["reason"] == "planned"
+        assert len(planned.state["steps"]) == size
+    assert len(statements[0]) == len(statements[1]) <= 12, statements[1]

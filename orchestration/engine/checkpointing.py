@@ -10,8 +10,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from orchestration.models import Execution, ExecutionStep
-from persistence.checkpoints import write_checkpoint
+from orchestration.models import Execution, StepStatus
+from persistence.checkpoints import insert_checkpoint, write_checkpoint
 
 
 def step_entry(
@@ -26,18 +26,20 @@ def step_entry(
     return entry
 
 
-def checkpoint_planned(execution_id: uuid.UUID | str) -> None:
-    """Every step's starting state, once, when the run was planned."""
-    execution = Execution.objects.filter(pk=execution_id).values("status", "current_step", "total_steps").first()
-    if execution is None:
-        return
-    steps = {
-        str(number): step_entry(status, attempts, cached)
-        for number, status, attempts, cached in ExecutionStep.objects.filter(execution_id=execution_id).values_list(
-            "step_number", "status", "attempts", "cached"
-        )
+def checkpoint_planned(execution_id: uuid.UUID | str, *, status: str, steps: list[dict[str, Any]]) -> None:
+    """Every step's starting state, once, when the run was planned: from the plan, nothing read.
+
+    Called in the planning transaction after it updated the run's row, which
+    serialises the writers of the run's checkpoint numbers.
+    """
+    state = {
+        "reason": "planned",
+        "status": status,
+        "current_step": 0,
+        "total_steps": len(steps),
+        "steps": {str(step["number"]): step_entry(StepStatus.PENDING, 0) for step in steps},
     }
-    write_checkpoint(execution_id, state={"reason": "planned", **execution, "steps": steps}, context={})
+    insert_checkpoint(execution_id, state=state, context={})
 
 
 def checkpoint_run(

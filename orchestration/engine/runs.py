@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy
 
@@ -19,12 +20,13 @@ from monitoring.log_handler import flush_database_logs
 from monitoring.models import Trace
 from monitoring.tracing import Span, root_span_id, start_span
 from orchestration.engine.checkpointing import checkpoint_planned
-from orchestration.engine.dispatch import enqueue_plan, enqueue_steps
+from orchestration.engine.dispatch import enqueue_plan, enqueue_steps, queued_stamp, send_steps
 from orchestration.engine.outputs import load_output
+from orchestration.events import execution_event
 from orchestration.models import Execution, ExecutionStatus, ExecutionStep, StepStatus
 from orchestration.planning import NeedsAnswer, NoToolForRequest, PlanInvalid, make_plan
 from orchestration.planning.schema import validate_plan
-from orchestration.publishing import publish_execution, publish_first
+from orchestration.publishing import publish, publish_execution, publish_first
 from orchestration.questions import ask, planning_inputs
 from orchestration.signals import FinishedRun, run_finished
 from persistence.sql import insert_rows
@@ -83,7 +85,7 @@ def submit(
         execution = Execution.objects.create(
             user=user, workspace=workspace, request=text, plan=given, plan_only=plan_only
         )
-        publish_first(execution.pk)
+        publish_first(execution.pk, written=execution)
         enqueue_plan(execution.pk, then=sent.append)
     # The run is saved either way; when the workers' broker is down, the sweeper sends it once it is back.
     execution.dispatched = all(sent)
@@ -128,22 +130,23 @@ def _amend_plan(execution: Execution, plan: dict[str, Any]) -> dict[str, Any] | 
 
 
 def plan_execution(execution_id: str) -> None:
-    """Plan a pending run and start its first steps; a run is planned once."""
+    """Plan a pending run and start its first steps; a run is planned once.
+
+    What it writes, it writes once and reads nothing back: the steps' ids and
+    the first steps' queue stamps go in with their insert, the plan span in
+    the process's telemetry batch, the starting checkpoint from the plan.
+    """
     if not Execution.objects.filter(pk=execution_id, status=ExecutionStatus.PENDING).update(
         status=ExecutionStatus.PLANNING, updated_at=timezone.now()
     ):
         return
     execution = Execution.objects.get(pk=execution_id)
-    publish_execution(execution_id)
+    publish(execution_event(execution))
     root = root_span_id(execution_id)
-    if Trace.objects.filter(pk=root).exists():  # planning restarted after a crash: the run keeps its root
-        span = Span.load(root)
-    else:
-        span = start_span(
-            "execution", execution_id=execution_id, metadata={"request": execution.request[:500]}, span_id=root
-        )
+    if not Trace.objects.filter(pk=root).exists():  # planning restarted after a crash: the run keeps its root
+        start_span("execution", execution_id=execution_id, metadata={"request": execution.request[:500]}, span_id=root)
+    planning = Span.begin("plan", execution_id=execution_id, parent_id=root)
     try:
-        with_span = start_span("plan", execution_id=execution_id, parent=span)
         plan = seal_plan(
             execution.plan
             or make_plan(
@@ -154,46 +157,45 @@ def plan_execution(execution_id: str) -> None:
             ),
             workspace_id=execution.workspace_id,
         )
-        with_span.end(metadata={"planner": plan["planner"], "steps": len(plan["steps"])})
+        planning.end_in_batch(metadata={"planner": plan["planner"], "steps": len(plan["steps"])})
         amended = _amend_plan(execution, plan)
         if amended is not None:
             amended = seal_plan(amended, workspace_id=execution.workspace_id)
     except NeedsAnswer as needs:
         # The run's root span stays open: planning starts again under it once the person answers.
-        with_span.end(metadata={"question": needs.field})
+        planning.end_in_batch(metadata={"question": needs.field})
         ask(execution_id, needs)
         return
     except (NoToolForRequest, PlanInvalid) as exc:
-        with_span.end(status="error", metadata={"error": str(exc)})
+        planning.end_in_batch(status="error", metadata={"error": str(exc)})
         _fail_unplanned(execution_id, str(exc))
         return
-    with transaction.atomic():
-        PlanVersion.objects.get_or_create(
-            plan=execution, version=1, defaults={"plan_data": plan, "metadata": {"source": plan["planner"]}}
-        )
-        planned_only = execution.plan_only
-        if amended is not None:
-            PlanVersion.objects.get_or_create(
+    versions = [PlanVersion(plan=execution, version=1, plan_data=plan, metadata={"source": plan["planner"]})]
+    if amended is not None:
+        versions.append(
+            PlanVersion(
                 plan=execution,
                 version=2,
-                defaults={"plan_data": amended, "metadata": {"source": "plugins", "plugins": amended["amended_by"]}},
+                plan_data=amended,
+                metadata={"source": "plugins", "plugins": amended["amended_by"]},
             )
-            plan = amended
-        _create_steps(execution, plan["steps"])
-        Execution.objects.filter(pk=execution_id, status=ExecutionStatus.PLANNING).update(
-            plan=plan,
-            total_steps=len(plan["steps"]),
-            status=ExecutionStatus.PLANNED if planned_only else ExecutionStatus.RUNNING,
-            updated_at=timezone.now(),
         )
+        plan = amended
+    status = ExecutionStatus.PLANNED if execution.plan_only else ExecutionStatus.RUNNING
+    with transaction.atomic():
+        # First, so that a run cancelled while it was planned gets no steps (and its row is held
+        # for the checkpoint's number).
+        if not Execution.objects.filter(pk=execution_id, status=ExecutionStatus.PLANNING).update(
+            plan=plan, total_steps=len(plan["steps"]), status=status, updated_at=timezone.now()
+        ):
+            return
+        PlanVersion.objects.bulk_create(versions, ignore_conflicts=True)
+        first = _create_steps(execution, plan["steps"], queued_at=None if execution.plan_only else queued_stamp())
         publish_first(execution_id)
-        if not planned_only:
-            ready = dict(
-                ExecutionStep.objects.filter(execution_id=execution_id, remaining_deps=0).values_list("pk", "tool")
-            )
-            enqueue_steps(list(ready), tools=ready)
+        if not execution.plan_only:
+            send_steps(list(first), tools=first)
         # In the planning transaction: numbered before any step's end, since no step can start before it commits.
-        checkpoint_planned(execution_id)
+        checkpoint_planned(execution_id, status=status, steps=plan["steps"])
 
 
 def run_planned(execution: Execution, user: Any) -> bool:
@@ -229,30 +231,34 @@ def replace_planned_steps(execution: Execution, plan: dict[str, Any]) -> bool:
     return True
 
 
-def _create_steps(execution: Execution, planned: list[dict[str, Any]]) -> None:
+def _create_steps(
+    execution: Execution, planned: list[dict[str, Any]], *, queued_at: datetime | None = None
+) -> dict[uuid.UUID, str]:
+    """Insert the plan's steps, those that wait for none stamped as queued at `queued_at`; those (id: tool)."""
     dependents: dict[int, list[int]] = {step["number"]: [] for step in planned}
     for step in planned:
         for dependency in step["depends_on"]:
             dependents[dependency].append(step["number"])
-    insert_rows(
-        ExecutionStep,
-        [
-            {
-                "execution_id": execution.pk,
-                "step_number": step["number"],
-                "agent_id": step["agent"],
-                "tool": step["tool"],
-                "input": step["input"],
-                "depends_on": step["depends_on"],
-                "dependents": dependents[step["number"]],
-                "remaining_deps": len(step["depends_on"]),
-                "optional": step["optional"],
-                "timeout_seconds": step.get("timeout_seconds"),
-                "max_attempts": step.get("max_attempts", settings.ORCHESTRATE_MAX_ATTEMPTS),
-            }
-            for step in planned
-        ],
-    )
+    rows = [
+        {
+            "id": uuid.uuid4(),
+            "execution_id": execution.pk,
+            "step_number": step["number"],
+            "agent_id": step["agent"],
+            "tool": step["tool"],
+            "input": step["input"],
+            "depends_on": step["depends_on"],
+            "dependents": dependents[step["number"]],
+            "remaining_deps": len(step["depends_on"]),
+            "optional": step["optional"],
+            "timeout_seconds": step.get("timeout_seconds"),
+            "max_attempts": step.get("max_attempts", settings.ORCHESTRATE_MAX_ATTEMPTS),
+            "queued_at": None if step["depends_on"] else queued_at,
+        }
+        for step in planned
+    ]
+    insert_rows(ExecutionStep, rows)
+    return {row["id"]: row["tool"] for row in rows if not row["remaining_deps"]}
 
 
 def _fail_unplanned(execution_id: str, error: str) -> None:
@@ -337,24 +343,35 @@ def resume_run(execution: Execution, user: Any) -> int:
     return len(again)
 
 
-def finish_if_done(execution_id: uuid.UUID | str) -> None:
-    """End the run when no step is left to run: succeeded, or failed by its first failed step."""
-    # current_step counts finished steps, so most calls stop at one primary-key read;
-    # the scan below only confirms the end.
-    counts = Execution.objects.filter(pk=execution_id).values_list("current_step", "total_steps").first()
+def finish_if_done(execution_id: uuid.UUID | str, counts: tuple[int, int] | None = None) -> None:
+    """End the run when no step is left to run: succeeded, or failed by its first failed step.
+
+    `counts`: the run's finished and total steps, when the caller just counted (a step's finish).
+    """
+    # current_step counts finished steps, so most calls stop at one primary-key read (or none);
+    # the read below only confirms the end.
+    if counts is None:
+        counts = Execution.objects.filter(pk=execution_id).values_list("current_step", "total_steps").first()
     if counts is None or counts[0] < counts[1]:
         return
-    run_steps = ExecutionStep.objects.filter(execution_id=execution_id).order_by("step_number")
-    if run_steps.filter(status__in=UNFINISHED_STEPS).exists():
-        return
-    # The database picks the few rows the end needs (the first failure, the final steps): a run's
-    # thousand steps are not read into the worker to find them.
-    failed = run_steps.filter(status=StepStatus.FAILED, optional=False).only("step_number", "tool", "error").first()
-    final = run_steps.filter(status=StepStatus.SUCCEEDED, dependents=[]).only(
-        "execution_id", "step_number", "tool", "output"
+    # The database picks the few rows the end needs (any step unfinished, the failures, the final
+    # steps) in one read: a run's thousand steps are not read into the worker to find them.
+    ends = list(
+        ExecutionStep.objects.filter(execution_id=execution_id)
+        .filter(
+            Q(status__in=UNFINISHED_STEPS)
+            | Q(status=StepStatus.FAILED, optional=False)
+            | Q(status=StepStatus.SUCCEEDED, dependents=[])
+        )
+        .order_by("step_number")
+        .only("execution_id", "step_number", "tool", "status", "optional", "error", "dependents", "output")
     )
+    if any(step.status in UNFINISHED_STEPS for step in ends):
+        return
+    failed = next((step for step in ends if step.status == StepStatus.FAILED and not step.optional), None)
+    final = [step for step in ends if step.status == StepStatus.SUCCEEDED and not step.dependents]
     now = timezone.now()
-    changes: dict[str, Any] = {"completed_at": now, "updated_at": now, "result": _result(list(final))}
+    changes: dict[str, Any] = {"completed_at": now, "updated_at": now, "result": _result(final)}
     if failed:
         changes.update(
             status=ExecutionStatus.FAILED, error=f"Step {failed.step_number} ({failed.tool}) failed: {failed.error}"

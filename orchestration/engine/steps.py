@@ -384,7 +384,7 @@ def _after_step(
         wait_sent(sent)
         send_steps(ready, tools={dependent.id: dependent.tool for dependent in claimed.dependents})
     if run_complete:
-        finish_if_done(claimed.step.execution_id)
+        finish_if_done(claimed.step.execution_id, (counts.current_step, counts.total_steps))
 
 
 def _retry_or_fail(claimed: Claimed, error: str, log: dict[str, Any]) -> None:
