@@ -187,7 +187,9 @@ class AgentMessage(models.Model):
     workspace_path: ClassVar[str] = "execution__workspace"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    execution = models.ForeignKey(Execution, on_delete=models.CASCADE, related_name="messages")
+    # No index of its own: the (execution, created_at) index serves every lookup by run, and a step
+    # writes three messages, each an insert into every index.
+    execution = models.ForeignKey(Execution, on_delete=models.CASCADE, related_name="messages", db_index=False)
     from_agent = models.CharField(max_length=64)
     to_agent = models.CharField(max_length=64)
     message_type = models.CharField(max_length=16, choices=MessageType.choices)

@@ -12,7 +12,10 @@ class ExecutionCheckpoint(models.Model):
 
     workspace_path: ClassVar[str] = "execution__workspace"
 
-    execution = models.ForeignKey("orchestration.Execution", on_delete=models.CASCADE, related_name="checkpoints")
+    # No index of its own: the unique (execution, checkpoint number) index serves every lookup by run.
+    execution = models.ForeignKey(
+        "orchestration.Execution", on_delete=models.CASCADE, related_name="checkpoints", db_index=False
+    )
     checkpoint_number = models.PositiveIntegerField()
     state = models.JSONField(default=dict)
     context = models.JSONField(default=dict)
