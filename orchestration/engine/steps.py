@@ -54,6 +54,7 @@ from orchestration.engine.finishing import (
     finish_flight,
     insert_messages,
     messages_statement,
+    prepared_end,
     share_statement,
     step_checkpoint,
 )
@@ -307,7 +308,9 @@ def _succeed(
     try:
         with finish_flight() as statements:
             following_row = None
-            ended = statements.execute(*end_and_count_down(claimed, output, tokens, outcome.cached))
+            ended = statements.execute(
+                *end_and_count_down(claimed, output, tokens, outcome.cached), prepare=prepared_end(claimed)
+            )
             statements.execute(*messages_statement(attempt_messages(claimed, response, claimed.dependents)))
             if result.shared:
                 statements.execute(*share_statement(claimed, result.shared))
