@@ -375,19 +375,20 @@ def test_it_checkpoints_what_each_step_changed_and_rebuilds_the_run_from_them(al
 def test_it_plans_a_run_in_the_same_few_statements_whatever_its_size(alice, workspace_a):
     """Planning writes the steps, plan version, spans and first checkpoint once each and reads nothing back."""
     statements = []
-    for size in (3, 60):
+    # Up to 38 steps: SQLite takes a plan's steps in inserts of 999 parameters at most (38 rows).
+    for size in (3, 38):
         steps = [{"tool": "test.noop", "input": {"value": n}} for n in range(size)]
         plan = validate_plan(_plan(*steps), planner="given", workspace=workspace_a)
         execution = Execution.objects.create(user=alice, workspace=workspace_a, request=f"{size} steps", plan=plan)
         with CaptureQueriesContext(connection) as queries:
             plan_execution(str(execution.pk))
         execution = wait_for(execution)
-        # The steps go in one insert (on SQLite, in chunks of as many rows as its variables allow;
-        # on PostgreSQL a prepared statement, which Django logs without its text).
-        statements.append([sql for query in queries if 'INTO "execution_steps"' not in (sql := query["sql"] or "")])
+        # Transaction control aside; a prepared statement is logged without its text (PostgreSQL).
+        texts = [query["sql"] or "?" for query in queries]
+        statements.append([sql for sql in texts if not sql.startswith(("BEGIN", "COMMIT"))])
         assert execution.status == ExecutionStatus.SUCCEEDED
         assert execution.steps.filter(queued_at__isnull=False).count() == size  # each step was sent
         planned = ExecutionCheckpoint.objects.filter(execution=execution).order_by("checkpoint_number").first()
         assert planned.state["reason"] == "planned"
         assert len(planned.state["steps"]) == size
-    assert len(statements[0]) == len(statements[1]) <= 12, statements[1]
+    assert len(statements[0]) == len(statements[1]) <= 11, statements[1]

@@ -22,11 +22,10 @@ from monitoring.tracing import Span, root_span_id, start_span
 from orchestration.engine.checkpointing import checkpoint_planned
 from orchestration.engine.dispatch import enqueue_plan, enqueue_steps, queued_stamp, send_steps
 from orchestration.engine.outputs import load_output
-from orchestration.events import execution_event
 from orchestration.models import Execution, ExecutionStatus, ExecutionStep, StepStatus
 from orchestration.planning import NeedsAnswer, NoToolForRequest, PlanInvalid, make_plan
 from orchestration.planning.schema import validate_plan
-from orchestration.publishing import publish, publish_execution, publish_first
+from orchestration.publishing import publish_execution, publish_first
 from orchestration.questions import ask, planning_inputs
 from orchestration.signals import FinishedRun, run_finished
 from persistence.sql import insert_rows
@@ -141,7 +140,7 @@ def plan_execution(execution_id: str) -> None:
     ):
         return
     execution = Execution.objects.get(pk=execution_id)
-    publish(execution_event(execution))
+    publish_execution(execution_id)
     root = root_span_id(execution_id)
     if not Trace.objects.filter(pk=root).exists():  # planning restarted after a crash: the run keeps its root
         start_span("execution", execution_id=execution_id, metadata={"request": execution.request[:500]}, span_id=root)
