@@ -29,7 +29,7 @@ from caching.services import purge_expired
 from orchestration.engine.approvals import wake_step
 from orchestration.engine.claiming import holder_is_dead, worker_name
 from orchestration.engine.dispatch import enqueue_plan, enqueue_steps
-from orchestration.engine.runs import finish_if_done
+from orchestration.engine.ending import finish_if_done
 from orchestration.models import Execution, ExecutionStatus, ExecutionStep, SharedContext, StepStatus
 from persistence.checkpoints import latest_checkpoint
 from safety import locks

@@ -44,6 +44,7 @@ from orchestration.engine.calling import call_with_timeout
 from orchestration.engine.checkpointing import step_entry
 from orchestration.engine.claiming import Claimed, claim, claim_statement, claimed_from, worker_name
 from orchestration.engine.dispatch import continue_with, enqueue_steps, note_duration, send_steps
+from orchestration.engine.ending import finish_if_done
 from orchestration.engine.finishing import (
     Lost,
     attempt_messages,
@@ -63,7 +64,7 @@ from orchestration.engine.heartbeat import Held, heartbeat
 from orchestration.engine.infrastructure import DATABASE_ERRORS, StepInterrupted
 from orchestration.engine.outputs import load_output, store_output
 from orchestration.engine.references import UnresolvedReference, resolve
-from orchestration.engine.runs import finish_if_done, skip_steps
+from orchestration.engine.runs import skip_steps
 from orchestration.events import RunCounts, step_event
 from orchestration.models import (
     ExecutionStep,
